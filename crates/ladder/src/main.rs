@@ -1,11 +1,59 @@
-use clap::Parser;
+//! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
+
+mod render_cmd;
+mod tenant_args;
+mod validate_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Git-driven promotion engine for Argo CD.
+///
+/// ladder reads a tenant config repo (ladder.yaml, environments/, apps/, templates/),
+/// renders one Argo CD AppProject and one Application per app for every environment, and
+/// promotes values between environments through pull requests.
 #[derive(Parser)]
-#[command(name = "ladder", version)]
-struct Cli {}
+#[command(name = "ladder", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    Render(render_cmd::RenderArgs),
+    Validate(validate_cmd::ValidateArgs),
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object on stdout, for scripts.
+    Json,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LADDER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Render(args) => render_cmd::run(args),
+        Command::Validate(args) => validate_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

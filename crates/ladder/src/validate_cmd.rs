@@ -1,0 +1,74 @@
+//! `ladder validate`: load, render in memory, check; write nothing.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use ladder_render::RenderOptions;
+
+use crate::OutputFormat;
+use crate::tenant_args::{TenantArgs, problems_json};
+
+/// Check a tenant config repo: load it, render every environment in memory and check the
+/// documents. Prints every problem as `file:line:col: message`; exits 1 if there is any.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let schemas = args.tenant.schemas()?;
+    let result = args.tenant.load()?.and_then(|tenant| {
+        let options = RenderOptions {
+            policy: args.tenant.policy(),
+            schemas: schemas.as_ref(),
+            ..RenderOptions::default()
+        };
+        ladder_render::render(&tenant, &options).map(|r| (tenant, r))
+    });
+    match (result, args.output) {
+        (Ok((tenant, rendering)), OutputFormat::Text) => {
+            println!(
+                "ok: tenant {}, {} environments, {} apps, {} documents",
+                tenant.settings.tenant,
+                tenant.environments.len(),
+                tenant.apps.len(),
+                rendering.documents()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        (Ok((tenant, rendering)), OutputFormat::Json) => {
+            let report = serde_json::json!({
+                "ok": true,
+                "tenant": tenant.settings.tenant,
+                "environments": rendering.environments,
+                "apps": tenant.apps.iter().map(|a| &a.name).collect::<Vec<_>>(),
+                "documents": rendering.documents(),
+                "problems": [],
+            });
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        (Err(problems), OutputFormat::Text) => {
+            for problem in problems.iter() {
+                println!("{problem}");
+            }
+            eprintln!(
+                "{} problem(s) found; fix them and run `ladder validate` again",
+                problems.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        (Err(problems), OutputFormat::Json) => {
+            println!(
+                "{}",
+                serde_json::json!({"ok": false, "problems": problems_json(&problems)})
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The tenant config model of ladder, format v1: loading a tenant config repo from a
+//! [`ConfigTree`], checking it, and reporting every problem as `file:line:col: message`.
+//!
+//! The loader decodes from a position-keeping YAML tree ([`yaml`]) rather than through
+//! serde so that one pass finds *all* problems, each with its place in the file.
+
+mod config;
+mod decode;
+mod diag;
+mod load;
+mod load_app;
+mod load_env;
+mod load_settings;
+pub mod names;
+mod pattern;
+mod tree;
+pub mod yaml;
+pub mod yaml_path;
+
+pub use config::{
+    App, ArgoSettings, ConfigRepo, Environment, PromoteField, Promotion, Settings, Source,
+    SourceType, SyncMode, TemplateFile, Tenant, same_repo,
+};
+pub use diag::{Problem, Problems, did_you_mean};
+pub use load::{
+    BUILT_IN_ENVIRONMENTS, DEFAULT_DENIED_NAMESPACES, LoadError, LoadOptions, SETTINGS_FILE,
+    TEMPLATE_NAMES, load,
+};
+pub use pattern::Placeholders;
+pub use tree::{ConfigTree, DirEntry, EntryKind, FsTree, TreeError, join_repo_path};

@@ -1,0 +1,211 @@
+//! Loading a tenant config repo: `ladder.yaml`, `environments/`, `apps/`, `templates/`.
+
+use crate::config::{Environment, TemplateFile, Tenant};
+use crate::decode::Decoder;
+use crate::diag::{Problem, Problems, did_you_mean};
+use crate::tree::{ConfigTree, EntryKind, TreeError};
+use crate::yaml::{self, Node};
+use crate::{load_app, load_env, load_settings};
+
+/// Namespaces no tenant app may deploy into unless the platform says otherwise.
+pub const DEFAULT_DENIED_NAMESPACES: [&str; 3] = ["argocd", "kube-system", "kube-public"];
+
+/// Platform policy, set by whoever runs ladder, never by the tenant's repo.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// App namespaces that are refused; globs `*` and `?` allowed.
+    pub denied_namespaces: Vec<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            denied_namespaces: DEFAULT_DENIED_NAMESPACES.map(String::from).to_vec(),
+        }
+    }
+}
+
+impl LoadOptions {
+    pub fn is_denied(&self, namespace: &str) -> bool {
+        self.denied_namespaces
+            .iter()
+            .any(|pattern| crate::names::glob_matches(pattern, namespace))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Invalid(Problems),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+}
+
+pub const SETTINGS_FILE: &str = "ladder.yaml";
+pub const TEMPLATE_NAMES: [&str; 2] = ["application.yaml.hbs", "appproject.yaml.hbs"];
+
+/// The default environment ladder, used by a repo that defines none.
+pub const BUILT_IN_ENVIRONMENTS: [(&str, &str); 3] = [
+    ("dev", include_str!("../../../environments/dev.yaml")),
+    (
+        "staging",
+        include_str!("../../../environments/staging.yaml"),
+    ),
+    ("prod", include_str!("../../../environments/prod.yaml")),
+];
+
+/// Loads and checks a tenant config; on failure, returns every problem found.
+pub fn load(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Tenant, LoadError> {
+    let mut problems = Vec::new();
+
+    let settings = match read_yaml(tree, SETTINGS_FILE, &mut problems)? {
+        Some(node) => {
+            load_settings::settings(&node, &mut Decoder::new(SETTINGS_FILE, &mut problems))
+        }
+        None => {
+            if !problems.iter().any(|p| p.file == SETTINGS_FILE) {
+                problems.push(Problem::in_file(
+                    SETTINGS_FILE,
+                    "not found; point --repo at the root of a tenant config repo (the folder that holds ladder.yaml)",
+                ));
+            }
+            None
+        }
+    };
+
+    let environments = load_environments(tree, &mut problems)?;
+    let environments = load_env::promotion_order(environments, &mut problems);
+    if let Some(settings) = &settings {
+        load_settings::check_projects(settings, &environments, &mut problems);
+    }
+
+    let apps = load_app::apps(
+        tree,
+        settings.as_ref(),
+        &environments,
+        options,
+        &mut problems,
+    )?;
+    let templates = load_templates(tree, &mut problems)?;
+
+    match settings {
+        Some(loaded) if problems.is_empty() => Ok(Tenant {
+            settings: loaded.settings,
+            environments,
+            apps,
+            templates,
+        }),
+        _ => Err(LoadError::Invalid(Problems::sorted(problems))),
+    }
+}
+
+/// Reads and parses a YAML file; `None` when absent or unreadable as YAML (reported).
+pub(crate) fn read_yaml(
+    tree: &dyn ConfigTree,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<Node>, TreeError> {
+    let Some(bytes) = tree.read_file(path)? else {
+        return Ok(None);
+    };
+    Ok(parse_yaml(path, &bytes, problems))
+}
+
+pub(crate) fn parse_yaml(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) -> Option<Node> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(Problem::in_file(
+                path,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            ));
+            return None;
+        }
+    };
+    match yaml::parse(text) {
+        Ok(node) => Some(node),
+        Err(e) => {
+            problems.push(Problem::at(
+                path,
+                e.position,
+                format!("YAML syntax: {}", e.message),
+            ));
+            None
+        }
+    }
+}
+
+fn load_environments(
+    tree: &dyn ConfigTree,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Environment>, TreeError> {
+    let mut environments = Vec::new();
+    let entries = tree.list_dir("environments")?.unwrap_or_default();
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        let path = format!("environments/{}", entry.name);
+        if let Some(stem) = entry.name.strip_suffix(".yml") {
+            problems.push(Problem::in_file(
+                &path,
+                format!("environment files end in .yaml; rename it to environments/{stem}.yaml"),
+            ));
+            continue;
+        }
+        let Some(stem) = entry.name.strip_suffix(".yaml") else {
+            continue;
+        };
+        if let Some(node) = read_yaml(tree, &path, problems)? {
+            let mut decoder = Decoder::new(&path, problems);
+            if let Some(env) = load_env::environment(&node, stem, &mut decoder) {
+                environments.push(env);
+            }
+        }
+    }
+    if environments.is_empty() && !problems.iter().any(|p| p.file.starts_with("environments/")) {
+        for (name, text) in BUILT_IN_ENVIRONMENTS {
+            let path = format!("<built-in>/environments/{name}.yaml");
+            let node = parse_yaml(&path, text.as_bytes(), problems)
+                .expect("built-in environments are valid YAML");
+            let mut decoder = Decoder::new(&path, problems);
+            environments.extend(load_env::environment(&node, name, &mut decoder));
+        }
+    }
+    Ok(environments)
+}
+
+fn load_templates(
+    tree: &dyn ConfigTree,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<TemplateFile>, TreeError> {
+    let mut templates = Vec::new();
+    let entries = tree.list_dir("templates")?.unwrap_or_default();
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        let path = format!("templates/{}", entry.name);
+        if !entry.name.ends_with(".hbs") {
+            continue;
+        }
+        let is_partial = entry.name.starts_with('_');
+        if !is_partial && !TEMPLATE_NAMES.contains(&entry.name.as_str()) {
+            let hint = match did_you_mean(&entry.name, &TEMPLATE_NAMES) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!(
+                    "templates are {}; partials start with `_`",
+                    TEMPLATE_NAMES.join(" and ")
+                ),
+            };
+            problems.push(Problem::in_file(&path, format!("unknown template; {hint}")));
+            continue;
+        }
+        let bytes = tree.read_file(&path)?.unwrap_or_default();
+        match String::from_utf8(bytes) {
+            Ok(text) => templates.push(TemplateFile {
+                name: entry.name.clone(),
+                text,
+            }),
+            Err(_) => problems.push(Problem::in_file(&path, "not UTF-8 text")),
+        }
+    }
+    Ok(templates)
+}

@@ -1,0 +1,485 @@
+//! `apps/<app>/app.yaml`: one app, checked against the environments it is deployed to.
+
+use std::collections::BTreeMap;
+
+use crate::config::{App, Environment, PromoteField, Source, SourceType};
+use crate::decode::Decoder;
+use crate::diag::{Problem, did_you_mean};
+use crate::load::{LoadOptions, read_yaml};
+use crate::load_settings::{LoadedSettings, repo_url};
+use crate::names::check_dns_label;
+use crate::pattern::Placeholders;
+use crate::tree::{ConfigTree, EntryKind, TreeError, join_repo_path};
+use crate::yaml::{Node, Value};
+use crate::yaml_path;
+
+const KEYS: [&str; 6] = [
+    "name",
+    "source",
+    "values",
+    "environments",
+    "namespace",
+    "promote",
+];
+const SOURCE_KEYS: [&str; 5] = ["type", "repoURL", "targetRevision", "path", "helm"];
+const HELM_KEYS: [&str; 1] = ["releaseName"];
+const PROMOTE_KEYS: [&str; 2] = ["file", "path"];
+const SOURCE_TYPES: [&str; 3] = ["helm", "kustomize", "directory"];
+const ALL_PLACEHOLDERS: [&str; 4] = ["tenant", "env", "cluster", "app"];
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// Argo CD puts the Application name in the `app.kubernetes.io/instance` label.
+const MAX_APPLICATION_NAME: usize = 63;
+
+pub(crate) fn apps(
+    tree: &dyn ConfigTree,
+    settings: Option<&LoadedSettings>,
+    environments: &[Environment],
+    options: &LoadOptions,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<App>, TreeError> {
+    let mut apps = Vec::new();
+    let entries = tree.list_dir("apps")?.unwrap_or_default();
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
+        let file = format!("apps/{}/app.yaml", entry.name);
+        let Some(node) = read_yaml(tree, &file, problems)? else {
+            if !problems.iter().any(|p| p.file == file) {
+                problems.push(Problem::in_file(
+                    &format!("apps/{}", entry.name),
+                    "no app.yaml; every folder under apps/ is an app and needs one",
+                ));
+            }
+            continue;
+        };
+        let mut d = Decoder::new(&file, problems);
+        let Some(app) = app(&node, &entry.name, environments, &mut d) else {
+            continue;
+        };
+        let context = AppContext {
+            tree,
+            settings,
+            environments,
+            options,
+        };
+        context.check(&app, &node, &mut d)?;
+        apps.push(app);
+    }
+    check_application_names(&apps, environments, problems);
+    Ok(apps)
+}
+
+fn app(node: &Node, folder: &str, environments: &[Environment], d: &mut Decoder) -> Option<App> {
+    let fields = d.fields(node, "app", &KEYS)?;
+    let name = d.required(&fields, node, "name", "app").and_then(|n| {
+        let name = d.dns_label(n, "name")?;
+        if name != folder {
+            d.problem(
+                n,
+                format!("`name` is `{name}` but the folder is apps/{folder}; they must match"),
+            );
+            return None;
+        }
+        Some(name)
+    });
+    let source = d
+        .required(&fields, node, "source", "app")
+        .and_then(|n| source(n, d));
+
+    let mut values = Vec::new();
+    if let Some(n) = fields.get("values") {
+        for (pattern, item) in d.string_list(n, "values") {
+            match Placeholders::check(&pattern, &ALL_PLACEHOLDERS) {
+                Ok(()) => values.push(pattern),
+                Err(why) => d.problem(item, format!("`values`: {why}")),
+            }
+        }
+        if source.as_ref().is_some_and(|s| s.kind != SourceType::Helm) {
+            d.problem(n, "`values` are only for helm apps; kustomize and directory apps keep their config in `source.path`");
+        }
+    }
+
+    let environments = fields.get("environments").map(|n| {
+        let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+        let mut chosen = Vec::new();
+        for (env, item) in d.string_list(n, "environments") {
+            if names.contains(&env.as_str()) {
+                chosen.push(env);
+            } else {
+                let hint = did_you_mean(&env, &names)
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                d.problem(
+                    item,
+                    format!(
+                        "unknown environment `{env}`; {hint}environments: {}",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+        chosen
+    });
+
+    let namespace = fields.get("namespace").and_then(|n| {
+        let pattern = d.string(n, "namespace")?;
+        match Placeholders::check(&pattern, &ALL_PLACEHOLDERS) {
+            Ok(()) => Some(pattern),
+            Err(why) => {
+                d.problem(n, format!("`namespace`: {why}"));
+                None
+            }
+        }
+    });
+
+    let promote = match (fields.get("promote"), &source) {
+        (Some(n), Some(source)) => promote(n, source, &values, d),
+        _ => Vec::new(),
+    };
+
+    Some(App {
+        name: name?,
+        source: source?,
+        values,
+        environments,
+        namespace,
+        promote,
+        file: d.file.clone(),
+    })
+}
+
+fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
+    let fields = d.fields(node, "source", &SOURCE_KEYS)?;
+    let kind = d.required(&fields, node, "type", "source").and_then(|n| {
+        let text = d.string(n, "source.type")?;
+        let kind = match text.as_str() {
+            "helm" => SourceType::Helm,
+            "kustomize" => SourceType::Kustomize,
+            "directory" => SourceType::Directory,
+            _ => {
+                let hint = did_you_mean(&text, &SOURCE_TYPES)
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                d.problem(
+                    n,
+                    format!(
+                        "unknown source type `{text}`; {hint}known: helm, kustomize, directory"
+                    ),
+                );
+                return None;
+            }
+        };
+        Some(kind)
+    });
+    let repo_url = fields
+        .get("repoURL")
+        .map(|n| repo_url(n, "source.repoURL", d));
+    let target_revision = fields
+        .get("targetRevision")
+        .map(|n| d.string(n, "source.targetRevision"));
+    let path = d.required(&fields, node, "path", "source").and_then(|n| {
+        let path = d.string(n, "source.path")?;
+        if let Err(why) = Placeholders::check(&path, &ALL_PLACEHOLDERS) {
+            d.problem(n, format!("`source.path`: {why}"));
+            return None;
+        }
+        if path.starts_with('/') || path.split('/').any(|p| p == "..") {
+            d.problem(
+                n,
+                format!("`source.path` `{path}` must be relative to the repo root, without `..`"),
+            );
+            return None;
+        }
+        Some(path)
+    });
+    let mut helm_release_name = None;
+    if let Some(helm) = fields.get("helm") {
+        if kind.is_some_and(|k| k != SourceType::Helm) {
+            d.problem(helm, "`source.helm` is only for `type: helm`");
+        }
+        if let Some(h) = d.fields(helm, "source.helm", &HELM_KEYS) {
+            if let Some(n) = h.get("releaseName") {
+                helm_release_name = d.dns_label(n, "source.helm.releaseName");
+            }
+        }
+    }
+    Some(Source {
+        kind: kind?,
+        repo_url: repo_url.map_or(Some(None), |u| u.map(Some))?,
+        target_revision: target_revision.map_or(Some(None), |t| t.map(Some))?,
+        path: path?,
+        helm_release_name,
+    })
+}
+
+fn promote(node: &Node, source: &Source, values: &[String], d: &mut Decoder) -> Vec<PromoteField> {
+    let mut fields: Vec<PromoteField> = Vec::new();
+    let Some(items) = d.sequence(node, "promote") else {
+        return fields;
+    };
+    for item in items {
+        let field = match &item.value {
+            Value::String(path) => {
+                if source.kind != SourceType::Helm || values.is_empty() {
+                    d.problem(item, format!("`promote` entry `{path}` names no file, so it lives in the last of `values`, but this app has no `values`; write `{{file: ..., path: {path}}}`"));
+                    continue;
+                }
+                PromoteField {
+                    file: values.last().expect("not empty").clone(),
+                    path: path.clone(),
+                }
+            }
+            Value::Mapping(_) => {
+                let Some(f) = d.fields(item, "promote[]", &PROMOTE_KEYS) else {
+                    continue;
+                };
+                let file = d.required(&f, item, "file", "promote[]").and_then(|n| {
+                    let file = d.string(n, "promote[].file")?;
+                    match Placeholders::check(&file, &ALL_PLACEHOLDERS) {
+                        Ok(()) => Some(file),
+                        Err(why) => {
+                            d.problem(n, format!("`promote[].file`: {why}"));
+                            None
+                        }
+                    }
+                });
+                let path = d
+                    .required(&f, item, "path", "promote[]")
+                    .and_then(|n| d.string(n, "promote[].path"));
+                let (Some(file), Some(path)) = (file, path) else {
+                    continue;
+                };
+                PromoteField { file, path }
+            }
+            other => {
+                d.problem(
+                    item,
+                    format!(
+                        "a `promote` entry is a YAML path or {{file, path}}, found {}",
+                        other.kind()
+                    ),
+                );
+                continue;
+            }
+        };
+        if let Err(why) = yaml_path::check(&field.path) {
+            d.problem(
+                item,
+                format!("`promote` path `{}` is not a YAML path: {why}", field.path),
+            );
+            continue;
+        }
+        if fields.contains(&field) {
+            d.problem(
+                item,
+                format!(
+                    "duplicate `promote` entry `{}` in {}",
+                    field.path, field.file
+                ),
+            );
+            continue;
+        }
+        fields.push(field);
+    }
+    fields
+}
+
+/// What an app's checks need beyond the app file itself.
+struct AppContext<'a> {
+    tree: &'a dyn ConfigTree,
+    settings: Option<&'a LoadedSettings>,
+    environments: &'a [Environment],
+    options: &'a LoadOptions,
+}
+
+impl AppContext<'_> {
+    /// Checks what depends on each environment: namespaces and the files the app names.
+    fn check(&self, app: &App, node: &Node, d: &mut Decoder) -> Result<(), TreeError> {
+        let Some(settings) = self.settings else {
+            return Ok(());
+        };
+        let Value::Mapping(entries) = &node.value else {
+            return Ok(());
+        };
+        let at = |key: &str| {
+            entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v)
+        };
+        let app_dir = format!("apps/{}", app.name);
+        let in_config_repo = app
+            .source
+            .repo_url
+            .as_deref()
+            .is_none_or(|u| crate::config::same_repo(u, &settings.config_repo.url));
+
+        for env in self
+            .environments
+            .iter()
+            .filter(|e| app.deployed_to(&e.name))
+        {
+            let placeholders = Placeholders {
+                tenant: Some(&settings.tenant),
+                env: Some(&env.name),
+                cluster: Some(&env.cluster),
+                app: Some(&app.name),
+            };
+            let expand = |p: &str| placeholders.expand(p).expect("placeholders checked");
+
+            let (pattern, pattern_at) = match &app.namespace {
+                Some(p) => (p.as_str(), at("namespace").unwrap_or(node).position),
+                None => (env.namespace.as_str(), node.position),
+            };
+            let namespace = expand(pattern);
+            let origin = if app.namespace.is_some() {
+                d.file.clone()
+            } else {
+                env.file.clone()
+            };
+            if let Err(why) = check_dns_label(&namespace) {
+                d.problems.push(Problem::at(&d.file, pattern_at, format!("namespace `{namespace}` (environment {}, pattern from {origin}) is not a DNS-1123 label: {why}", env.name)));
+            } else if self.options.is_denied(&namespace) {
+                d.problems.push(Problem::at(&d.file, pattern_at, format!("namespace `{namespace}` (environment {}) is reserved for the platform; deploy into a namespace of your own", env.name)));
+            }
+
+            if let Some(values_node) = at("values") {
+                if let Value::Sequence(items) = &values_node.value {
+                    for (pattern, item) in app.values.iter().zip(items) {
+                        self.check_file(&app_dir, &expand(pattern), env, item, "value file", d)?;
+                    }
+                }
+            }
+            if let Some(promote_node) = at("promote") {
+                if let Value::Sequence(items) = &promote_node.value {
+                    for field in &app.promote {
+                        let item = items
+                            .iter()
+                            .find(|i| promote_entry_matches(i, field))
+                            .unwrap_or(promote_node);
+                        self.check_file(
+                            &app_dir,
+                            &expand(&field.file),
+                            env,
+                            item,
+                            "promoted file",
+                            d,
+                        )?;
+                    }
+                }
+            }
+            if in_config_repo {
+                let path = expand(&app.source.path);
+                let path_at = at("source")
+                    .and_then(|s| match &s.value {
+                        Value::Mapping(e) => e
+                            .iter()
+                            .find(|(k, _)| k.as_str() == Some("path"))
+                            .map(|(_, v)| v),
+                        _ => None,
+                    })
+                    .unwrap_or(node);
+                self.check_source_path(app, &path, env, path_at, d)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_file(
+        &self,
+        app_dir: &str,
+        relative: &str,
+        env: &Environment,
+        at: &Node,
+        what: &str,
+        d: &mut Decoder,
+    ) -> Result<(), TreeError> {
+        match join_repo_path(app_dir, relative) {
+            None => d.problem(at, format!("{what} `{relative}` climbs out of the repo")),
+            Some(path) => {
+                if !self.tree.is_file(&path)? {
+                    d.problem(at, format!("{what} `{path}` (environment {}) does not exist; create it or remove the entry", env.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_source_path(
+        &self,
+        app: &App,
+        path: &str,
+        env: &Environment,
+        at: &Node,
+        d: &mut Decoder,
+    ) -> Result<(), TreeError> {
+        let Some(entries) = self.tree.list_dir(path)? else {
+            d.problem(
+                at,
+                format!(
+                    "`source.path` `{path}` (environment {}) is not a folder in the config repo",
+                    env.name
+                ),
+            );
+            return Ok(());
+        };
+        let has = |name: &str| {
+            entries
+                .iter()
+                .any(|e| e.name == name && e.kind == EntryKind::File)
+        };
+        match app.source.kind {
+            SourceType::Kustomize if !KUSTOMIZATION_FILES.iter().any(|f| has(f)) => {
+                d.problem(
+                    at,
+                    format!(
+                        "`source.path` `{path}` (environment {}) has no kustomization.yaml",
+                        env.name
+                    ),
+                );
+            }
+            SourceType::Helm if !has("Chart.yaml") => {
+                d.problem(
+                    at,
+                    format!(
+                        "`source.path` `{path}` (environment {}) has no Chart.yaml",
+                        env.name
+                    ),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn promote_entry_matches(item: &Node, field: &PromoteField) -> bool {
+    match &item.value {
+        Value::String(path) => *path == field.path,
+        Value::Mapping(entries) => entries
+            .iter()
+            .any(|(k, v)| k.as_str() == Some("path") && v.as_str() == Some(field.path.as_str())),
+        _ => false,
+    }
+}
+
+/// Application names are `<app>-<env>`: they must fit a label and must not collide
+/// (app `a-b` in env `c` and app `a` in env `b-c` are both `a-b-c`).
+fn check_application_names(
+    apps: &[App],
+    environments: &[Environment],
+    problems: &mut Vec<Problem>,
+) {
+    let mut seen: BTreeMap<String, (&App, &Environment)> = BTreeMap::new();
+    for app in apps {
+        for env in environments.iter().filter(|e| app.deployed_to(&e.name)) {
+            let name = app.application_name(&env.name);
+            if name.len() > MAX_APPLICATION_NAME {
+                problems.push(Problem::in_file(&app.file, format!("Application name `{name}` has {} characters; Argo CD allows {MAX_APPLICATION_NAME} (it becomes a label value); shorten the app or environment name", name.len())));
+            }
+            if let Some((other, other_env)) = seen.get(&name) {
+                problems.push(Problem::in_file(&app.file, format!("Application name `{name}` (app {}, environment {}) is also the name of app {} in environment {}; rename one of the apps", app.name, env.name, other.name, other_env.name)));
+            } else {
+                seen.insert(name, (app, env));
+            }
+        }
+    }
+}

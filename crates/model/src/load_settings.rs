@@ -1,0 +1,179 @@
+//! `ladder.yaml`: tenant-wide settings.
+
+use crate::config::{ArgoSettings, ConfigRepo, Environment, Settings};
+use crate::decode::Decoder;
+use crate::diag::Problem;
+use crate::load::SETTINGS_FILE;
+use crate::names::check_dns_label;
+use crate::pattern::Placeholders;
+use crate::yaml::{Node, Position, Value};
+
+const KEYS: [&str; 4] = ["version", "tenant", "configRepo", "argocd"];
+const REPO_KEYS: [&str; 2] = ["url", "branch"];
+const ARGOCD_KEYS: [&str; 4] = ["namespace", "project", "renderProjects", "sourceRepos"];
+const PROJECT_PLACEHOLDERS: [&str; 3] = ["tenant", "env", "cluster"];
+
+/// Settings plus where the project pattern was written, for per-environment checks.
+pub(crate) struct LoadedSettings {
+    pub settings: Settings,
+    pub project_at: Position,
+}
+
+impl std::ops::Deref for LoadedSettings {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
+    let fields = d.fields(node, "ladder.yaml", &KEYS)?;
+    if let Some(version) = fields.get("version") {
+        if version.value != Value::Int(1) {
+            d.problem(
+                version,
+                format!(
+                    "this ladder reads config format version 1, found `{}`",
+                    version.scalar_text()
+                ),
+            );
+        }
+    }
+    let tenant = d
+        .required(&fields, node, "tenant", "ladder.yaml")
+        .and_then(|n| d.dns_label(n, "tenant"));
+    let config_repo = d
+        .required(&fields, node, "configRepo", "ladder.yaml")
+        .and_then(|n| config_repo(n, d));
+
+    let mut argocd = ArgoSettings {
+        namespace: "argocd".into(),
+        project: "{tenant}-{env}".into(),
+        render_projects: true,
+        source_repos: Vec::new(),
+    };
+    let mut project_at = node.position;
+    if let Some(argocd_node) = fields.get("argocd") {
+        if let Some(f) = d.fields(argocd_node, "argocd", &ARGOCD_KEYS) {
+            if let Some(n) = f.get("namespace") {
+                argocd.namespace = d.dns_label(n, "argocd.namespace").unwrap_or_default();
+            }
+            if let Some(n) = f.get("project") {
+                project_at = n.position;
+                if let Some(p) = d.string(n, "argocd.project") {
+                    match Placeholders::check(&p, &PROJECT_PLACEHOLDERS) {
+                        Ok(()) => argocd.project = p,
+                        Err(why) => d.problem(n, format!("`argocd.project`: {why}")),
+                    }
+                }
+            }
+            if let Some(n) = f.get("renderProjects") {
+                argocd.render_projects = d.bool(n, "argocd.renderProjects").unwrap_or(true);
+            }
+            if let Some(n) = f.get("sourceRepos") {
+                argocd.source_repos = d
+                    .string_list(n, "argocd.sourceRepos")
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+            }
+        }
+    }
+    Some(LoadedSettings {
+        settings: Settings {
+            tenant: tenant?,
+            config_repo: config_repo?,
+            argocd,
+        },
+        project_at,
+    })
+}
+
+fn config_repo(node: &Node, d: &mut Decoder) -> Option<ConfigRepo> {
+    let fields = d.fields(node, "configRepo", &REPO_KEYS)?;
+    let url = d
+        .required(&fields, node, "url", "configRepo")
+        .and_then(|n| repo_url(n, "configRepo.url", d));
+    let branch = d
+        .required(&fields, node, "branch", "configRepo")
+        .and_then(|n| d.string(n, "configRepo.branch"));
+    Some(ConfigRepo {
+        url: url?,
+        branch: branch?,
+    })
+}
+
+/// A repo URL as Argo CD takes it. Credentials in it are refused: they would end up in
+/// every rendered Application, in Git, in plain text.
+pub(crate) fn repo_url(node: &Node, what: &str, d: &mut Decoder) -> Option<String> {
+    let url = d.string(node, what)?;
+    let has_scheme = ["https://", "http://", "ssh://", "git://", "file://"]
+        .iter()
+        .any(|s| url.starts_with(s));
+    let scp_like = !has_scheme && url.contains('@') && url.contains(':');
+    if !has_scheme && !scp_like {
+        d.problem(
+            node,
+            format!("`{what}` `{url}` is not a repo URL; use https://host/org/repo.git or git@host:org/repo.git"),
+        );
+        return None;
+    }
+    if has_scheme {
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
+        let authority = rest.split('/').next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            if userinfo.contains(':') {
+                d.problem(
+                    node,
+                    format!("`{what}` must not hold a password or token; give credentials to ladder through LADDER_GIT_PASSWORD instead"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(url)
+}
+
+/// Every environment's project must stay inside the tenant.
+pub(crate) fn check_projects(
+    settings: &LoadedSettings,
+    environments: &[Environment],
+    problems: &mut Vec<Problem>,
+) {
+    let tenant = &settings.tenant;
+    let mut owners: Vec<(String, &str)> = Vec::new();
+    for env in environments {
+        let placeholders = Placeholders {
+            tenant: Some(tenant),
+            env: Some(&env.name),
+            cluster: Some(&env.cluster),
+            app: None,
+        };
+        let Ok(project) = placeholders.expand(&settings.argocd.project) else {
+            continue;
+        };
+        if settings.argocd.render_projects {
+            if let Some((_, first)) = owners.iter().find(|(p, _)| *p == project) {
+                problems.push(Problem::at(SETTINGS_FILE, settings.project_at, format!(
+                    "environments {first} and {} both get project `{project}`; each rendered AppProject needs its own name: add {{env}} to `argocd.project`, or set `argocd.renderProjects: false` if the platform provides the project",
+                    env.name
+                )));
+            }
+            owners.push((project.clone(), &env.name));
+        }
+        let message = if let Err(why) = check_dns_label(&project) {
+            format!(
+                "project `{project}` (environment {}) is not a DNS-1123 label: {why}",
+                env.name
+            )
+        } else if project != *tenant && !project.starts_with(&format!("{tenant}-")) {
+            format!(
+                "project `{project}` (environment {}) is outside tenant `{tenant}`: it must be `{tenant}` or start with `{tenant}-`",
+                env.name
+            )
+        } else {
+            continue;
+        };
+        problems.push(Problem::at(SETTINGS_FILE, settings.project_at, message));
+    }
+}

@@ -1,0 +1,399 @@
+//! A YAML tree that remembers where every node came from.
+//!
+//! serde-based loaders stop at the first problem and lose positions once a value is
+//! deserialized. The config loader wants to report *every* problem as `file:line:col`, so
+//! it decodes from this tree instead. Scalars are resolved with the YAML 1.2 core schema,
+//! the same rules Argo CD's Go YAML library and yaml_serde apply to the rendered output.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A 1-based line and column in a source file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Position {
+    fn from_marker(mark: &Marker) -> Self {
+        // yaml-rust2 counts lines from 1 and columns from 0.
+        Position {
+            line: mark.line(),
+            column: mark.col() + 1,
+        }
+    }
+}
+
+/// One node of a YAML document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub position: Position,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Sequence(Vec<Node>),
+    /// Entries in document order; duplicate keys are reported by [`parse`].
+    Mapping(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// The word used in "expected X, found Y" messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Sequence(_) => "a list",
+            Value::Mapping(_) => "a mapping",
+        }
+    }
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Converts to JSON, for values the model keeps verbatim (for example sync windows).
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::Sequence(items) => items.iter().map(Node::to_json).collect(),
+            Value::Mapping(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The text of a scalar key as written, for messages and JSON keys.
+    pub fn scalar_text(&self) -> String {
+        match &self.value {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Sequence(_) => "[...]".into(),
+            Value::Mapping(_) => "{...}".into(),
+        }
+    }
+}
+
+/// A syntax problem in a YAML file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub position: Position,
+    pub message: String,
+}
+
+/// Parses a single-document YAML file. An empty file is a null document.
+///
+/// Duplicate mapping keys are a syntax error here: YAML forbids them, and silently taking
+/// the last one (as many parsers do) hides typos in config files.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut builder = TreeBuilder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
+        position: Position::from_marker(e.marker()),
+        message: e.info().to_string(),
+    })?;
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    match builder.documents.len() {
+        0 => Ok(Node {
+            value: Value::Null,
+            position: Position { line: 1, column: 1 },
+        }),
+        1 => Ok(builder.documents.pop().expect("one document")),
+        _ => Err(SyntaxError {
+            position: builder.second_document_at,
+            message: "this file must hold one YAML document, found a second one (`---`)".into(),
+        }),
+    }
+}
+
+#[derive(Default)]
+struct TreeBuilder {
+    documents: Vec<Node>,
+    /// Open collections: the node being built and, for mappings, a pending key.
+    stack: Vec<(Node, Option<Node>)>,
+    anchors: HashMap<usize, Node>,
+    /// Anchor ids of the open collections, so the finished node can be recorded.
+    open_anchors: Vec<usize>,
+    error: Option<SyntaxError>,
+    second_document_at: Position,
+}
+
+impl TreeBuilder {
+    fn push_value(&mut self, node: Node) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some((parent, pending_key)) = self.stack.last_mut() else {
+            if self.documents.len() == 1 {
+                self.second_document_at = node.position;
+            }
+            self.documents.push(node);
+            return;
+        };
+        match &mut parent.value {
+            Value::Sequence(items) => items.push(node),
+            Value::Mapping(entries) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                        self.error = Some(SyntaxError {
+                            position: key.position,
+                            message: format!(
+                                "duplicate key `{}` (first defined at line {})",
+                                key.scalar_text(),
+                                first.position.line
+                            ),
+                        });
+                        return;
+                    }
+                    entries.push((key, node));
+                }
+            },
+            _ => unreachable!("only collections are pushed on the stack"),
+        }
+    }
+}
+
+impl MarkedEventReceiver for TreeBuilder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        let position = Position::from_marker(&mark);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str()));
+                let node = Node { value, position };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push_value(node);
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open_anchors.push(anchor);
+                self.stack.push((
+                    Node {
+                        value: Value::Sequence(Vec::new()),
+                        position,
+                    },
+                    None,
+                ));
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open_anchors.push(anchor);
+                self.stack.push((
+                    Node {
+                        value: Value::Mapping(Vec::new()),
+                        position,
+                    },
+                    None,
+                ));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, _) = self.stack.pop().expect("balanced events");
+                let anchor = self.open_anchors.pop().unwrap_or(0);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push_value(node);
+            }
+            Event::Alias(anchor) => {
+                // An alias reads as a copy of its anchor, placed where the alias stands.
+                let node = match self.anchors.get(&anchor) {
+                    Some(target) => Node {
+                        value: target.value.clone(),
+                        position,
+                    },
+                    None => Node {
+                        value: Value::Null,
+                        position,
+                    },
+                };
+                self.push_value(node);
+            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// Resolves a scalar with the YAML 1.2 core schema.
+fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&str>) -> Value {
+    if let Some(tag) = tag {
+        match tag {
+            "str" => return Value::String(text),
+            "int" => return text.parse().map(Value::Int).unwrap_or(Value::String(text)),
+            "bool" => {
+                return match text.as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => Value::String(text),
+                };
+            }
+            _ => {}
+        }
+    }
+    if style != TScalarStyle::Plain {
+        return Value::String(text);
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(int) = parse_core_int(&text) {
+        return Value::Int(int);
+    }
+    if is_core_float(&text) {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::String(text)
+}
+
+fn parse_core_int(text: &str) -> Option<i64> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    None
+}
+
+/// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
+fn is_core_float(text: &str) -> bool {
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int_part, frac_part) = match mantissa.find('.') {
+        Some(i) => (&mantissa[..i], Some(&mantissa[i + 1..])),
+        None => (mantissa, None),
+    };
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match frac_part {
+        None => !int_part.is_empty() && all_digits(int_part),
+        Some(frac) => {
+            all_digits(int_part) && all_digits(frac) && (!int_part.is_empty() || !frac.is_empty())
+        }
+    };
+    let exponent_ok = match exponent {
+        None => true,
+        Some(e) => {
+            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+            !e.is_empty() && all_digits(e)
+        }
+    };
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> Value {
+        parse(text).unwrap().value
+    }
+
+    #[test]
+    fn resolves_core_schema_scalars() {
+        assert_eq!(value("true"), Value::Bool(true));
+        assert_eq!(value("yes"), Value::String("yes".into()));
+        assert_eq!(value("'true'"), Value::String("true".into()));
+        assert_eq!(value("12"), Value::Int(12));
+        assert_eq!(value("0x1f"), Value::Int(31));
+        assert_eq!(value("1.20"), Value::Float(1.2));
+        assert_eq!(value("1e3"), Value::Float(1000.0));
+        assert_eq!(value("v1.2"), Value::String("v1.2".into()));
+        assert_eq!(value("~"), Value::Null);
+        assert_eq!(value(""), Value::Null);
+        assert_eq!(value("!!str 12"), Value::String("12".into()));
+    }
+
+    #[test]
+    fn records_positions() {
+        let doc = parse("a: 1\nb:\n  - x\n  - y\n").unwrap();
+        let Value::Mapping(entries) = doc.value else {
+            panic!("mapping")
+        };
+        assert_eq!(entries[1].0.position, Position { line: 2, column: 1 });
+        let Value::Sequence(items) = &entries[1].1.value else {
+            panic!("sequence")
+        };
+        assert_eq!(items[1].position, Position { line: 4, column: 5 });
+    }
+
+    #[test]
+    fn rejects_duplicate_keys() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.position, Position { line: 3, column: 1 });
+        assert_eq!(err.message, "duplicate key `a` (first defined at line 1)");
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_position() {
+        let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.position.line >= 2, "{err:?}");
+    }
+
+    #[test]
+    fn rejects_a_second_document() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.position.line, 3);
+    }
+
+    #[test]
+    fn aliases_read_as_copies() {
+        let doc = parse("a: &x {k: v}\nb: *x\n").unwrap();
+        let Value::Mapping(entries) = doc.value else {
+            panic!("mapping")
+        };
+        assert_eq!(entries[0].1.value, entries[1].1.value);
+        assert_eq!(entries[1].1.position.line, 2);
+    }
+}
