@@ -76,7 +76,10 @@ impl<'p> Decoder<'p> {
     ) -> Option<&'n Node> {
         let found = fields.get(key);
         if found.is_none() {
-            self.problem(parent, format!("`{what}` needs `{key}`"));
+            // A block mapping's own mark points past its first key; its first key is
+            // where a reader looks.
+            let at = fields.entries.first().map(|(k, _)| k).unwrap_or(parent);
+            self.problem(at, format!("`{what}` needs `{key}`"));
         }
         found
     }

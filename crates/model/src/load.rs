@@ -73,8 +73,8 @@ pub fn load(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Tenant, Load
         }
     };
 
-    let environments = load_environments(tree, &mut problems)?;
-    let environments = load_env::promotion_order(environments, &mut problems);
+    let (environments, broken) = load_environments(tree, &mut problems)?;
+    let environments = load_env::promotion_order(environments, &broken, &mut problems);
     if let Some(settings) = &settings {
         load_settings::check_projects(settings, &environments, &mut problems);
     }
@@ -83,6 +83,7 @@ pub fn load(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Tenant, Load
         tree,
         settings.as_ref(),
         &environments,
+        &broken,
         options,
         &mut problems,
     )?;
@@ -138,11 +139,14 @@ pub(crate) fn parse_yaml(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) 
     }
 }
 
+/// Loads `environments/`; also returns the names of environment files that failed to
+/// load, so that references to them are not reported a second time as unknown.
 fn load_environments(
     tree: &dyn ConfigTree,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<Environment>, TreeError> {
+) -> Result<(Vec<Environment>, Vec<String>), TreeError> {
     let mut environments = Vec::new();
+    let mut broken = Vec::new();
     let entries = tree.list_dir("environments")?.unwrap_or_default();
     for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
         let path = format!("environments/{}", entry.name);
@@ -156,11 +160,12 @@ fn load_environments(
         let Some(stem) = entry.name.strip_suffix(".yaml") else {
             continue;
         };
-        if let Some(node) = read_yaml(tree, &path, problems)? {
-            let mut decoder = Decoder::new(&path, problems);
-            if let Some(env) = load_env::environment(&node, stem, &mut decoder) {
-                environments.push(env);
-            }
+        let loaded = read_yaml(tree, &path, problems)?.and_then(|node| {
+            load_env::environment(&node, stem, &mut Decoder::new(&path, problems))
+        });
+        match loaded {
+            Some(env) => environments.push(env),
+            None => broken.push(stem.to_string()),
         }
     }
     if environments.is_empty() && !problems.iter().any(|p| p.file.starts_with("environments/")) {
@@ -172,7 +177,7 @@ fn load_environments(
             environments.extend(load_env::environment(&node, name, &mut decoder));
         }
     }
-    Ok(environments)
+    Ok((environments, broken))
 }
 
 fn load_templates(

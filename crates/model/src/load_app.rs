@@ -34,6 +34,7 @@ pub(crate) fn apps(
     tree: &dyn ConfigTree,
     settings: Option<&LoadedSettings>,
     environments: &[Environment],
+    broken_environments: &[String],
     options: &LoadOptions,
     problems: &mut Vec<Problem>,
 ) -> Result<Vec<App>, TreeError> {
@@ -51,7 +52,13 @@ pub(crate) fn apps(
             continue;
         };
         let mut d = Decoder::new(&file, problems);
-        let Some(app) = app(&node, &entry.name, environments, &mut d) else {
+        let Some(app) = app(
+            &node,
+            &entry.name,
+            environments,
+            broken_environments,
+            &mut d,
+        ) else {
             continue;
         };
         let context = AppContext {
@@ -67,7 +74,13 @@ pub(crate) fn apps(
     Ok(apps)
 }
 
-fn app(node: &Node, folder: &str, environments: &[Environment], d: &mut Decoder) -> Option<App> {
+fn app(
+    node: &Node,
+    folder: &str,
+    environments: &[Environment],
+    broken_environments: &[String],
+    d: &mut Decoder,
+) -> Option<App> {
     let fields = d.fields(node, "app", &KEYS)?;
     let name = d.required(&fields, node, "name", "app").and_then(|n| {
         let name = d.dns_label(n, "name")?;
@@ -103,7 +116,7 @@ fn app(node: &Node, folder: &str, environments: &[Environment], d: &mut Decoder)
         for (env, item) in d.string_list(n, "environments") {
             if names.contains(&env.as_str()) {
                 chosen.push(env);
-            } else {
+            } else if !broken_environments.contains(&env) {
                 let hint = did_you_mean(&env, &names)
                     .map(|c| format!("did you mean `{c}`? "))
                     .unwrap_or_default();

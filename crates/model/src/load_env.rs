@@ -252,6 +252,7 @@ fn is_go_duration(text: &str) -> bool {
 /// `from` environments and cycles.
 pub(crate) fn promotion_order(
     environments: Vec<Environment>,
+    broken: &[String],
     problems: &mut Vec<Problem>,
 ) -> Vec<Environment> {
     let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
@@ -266,7 +267,7 @@ pub(crate) fn promotion_order(
                 format!("environment `{}` promotes from itself", env.name),
             ));
             ok = false;
-        } else if !names.contains(&promotion.from.as_str()) {
+        } else if !names.contains(&promotion.from.as_str()) && !broken.contains(&promotion.from) {
             let hint = did_you_mean(&promotion.from, &names)
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
@@ -296,7 +297,7 @@ pub(crate) fn promotion_order(
             .iter()
             .find(|(_, e)| match &e.promotion {
                 None => true,
-                Some(p) => ordered.iter().any(|o| o.name == p.from),
+                Some(p) => broken.contains(&p.from) || ordered.iter().any(|o| o.name == p.from),
             })
             .map(|(name, _)| name.clone());
         match ready {
