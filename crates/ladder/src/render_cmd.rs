@@ -38,11 +38,13 @@ pub struct RenderArgs {
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let schemas = args.tenant.schemas()?;
     let tenant = match args.tenant.load()? {
         Ok(tenant) => tenant,
         Err(problems) => return Ok(report_problems(&problems, args.output)),
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "loaded");
     check_env_names(&tenant, &args.envs)?;
     if args.output == OutputFormat::Text {
         eprintln!(
@@ -62,6 +64,8 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         Err(problems) => return Ok(report_problems(&problems, args.output)),
     };
 
+    tracing::debug!(elapsed = ?started.elapsed(), documents = rendering.documents(), "rendered");
+
     if args.check {
         let differences = ladder_render::output::diff(&args.out, &rendering, &args.envs)
             .with_context(|| format!("comparing with {}", args.out.display()))?;
@@ -70,6 +74,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
 
     let summary = ladder_render::output::write(&args.out, &rendering, &args.envs)
         .with_context(|| format!("writing {}", args.out.display()))?;
+    tracing::debug!(elapsed = ?started.elapsed(), "written");
     match args.output {
         OutputFormat::Text => eprintln!(
             "rendered {} documents for {} into {} ({} added, {} changed, {} removed)",

@@ -97,6 +97,11 @@ impl ConfigTree for FsTree {
         }
     }
 
+    fn is_file(&self, path: &str) -> Result<bool, TreeError> {
+        // Checking existence is most of what the loader does with value files: no read.
+        Ok(self.resolve(path)?.is_file())
+    }
+
     fn list_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>, TreeError> {
         let full = self.resolve(path)?;
         let reader = match std::fs::read_dir(&full) {

@@ -214,10 +214,16 @@ fn staging_dir(out: &Path) -> Result<PathBuf, OutputError> {
 }
 
 fn fill(staging: &Path, files: &BTreeMap<&str, &[u8]>) -> Result<(), OutputError> {
+    let mut made: Option<PathBuf> = None;
     for (path, bytes) in files {
         let target = staging.join(path);
-        if let Some(dir) = target.parent() {
+        let dir = target
+            .parent()
+            .expect("files are inside the staging folder");
+        // Paths are sorted, so each folder's files come together: create it once.
+        if made.as_deref() != Some(dir) {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+            made = Some(dir.to_path_buf());
         }
         fs::write(&target, bytes).map_err(io_err("write", &target))?;
     }
