@@ -69,7 +69,7 @@ pub fn render(tenant: &Tenant, options: &RenderOptions) -> Result<Rendering, Pro
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = jobs.len().div_ceil(threads).max(64);
-    let results: Vec<Vec<Result<(String, Vec<u8>), Vec<Problem>>>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<JobResult>> = std::thread::scope(|scope| {
         let workers: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
@@ -103,6 +103,9 @@ pub fn render(tenant: &Tenant, options: &RenderOptions) -> Result<Rendering, Pro
     }
 }
 
+/// A rendered document's path and bytes, or everything wrong with it.
+type JobResult = Result<(String, Vec<u8>), Vec<Problem>>;
+
 /// One document to render.
 enum Job<'a> {
     Project(&'a Environment),
@@ -111,12 +114,7 @@ enum Job<'a> {
 
 impl Job<'_> {
     /// Renders the document: its output path and bytes, or everything wrong with it.
-    fn render(
-        &self,
-        tenant: &Tenant,
-        templates: &Templates,
-        options: &RenderOptions,
-    ) -> Result<(String, Vec<u8>), Vec<Problem>> {
+    fn render(&self, tenant: &Tenant, templates: &Templates, options: &RenderOptions) -> JobResult {
         let argocd_namespace = &tenant.settings.argocd.namespace;
         match *self {
             Job::Project(env) => {
