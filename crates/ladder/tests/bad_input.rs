@@ -114,7 +114,7 @@ fn unknown_environment_in_from() {
     assert_rejected(
         |r| r.edit("environments/prod.yaml", "from: staging", "from: stage"),
         &[
-            "environments/prod.yaml: `promotion.from` names unknown environment `stage`; did you mean `staging`? environments: dev, prod, staging",
+            "environments/prod.yaml:13:9: `promotion.from` names unknown environment `stage`; did you mean `staging`? environments: dev, prod, staging",
         ],
     );
 }
@@ -130,9 +130,24 @@ fn promotion_cycles() {
             )
         },
         &[
-            "environments/dev.yaml: promotion cycle: environments dev, prod, staging promote from each other",
-            "environments/prod.yaml: promotion cycle",
+            "environments/dev.yaml:6:9: promotion cycle: dev -> prod -> staging -> dev; one environment of the cycle must have no `promotion.from`",
+            "environments/prod.yaml:13:9: promotion cycle: prod -> staging -> dev -> prod",
         ],
+    );
+    // An environment downstream of a cycle is not on it, and is not blamed.
+    assert_rejected(
+        |r| {
+            r.edit("environments/staging.yaml", "from: dev", "from: prod");
+            r.write(
+                "environments/dev.yaml",
+                "name: dev\ncluster: dev\npromotion:\n  from: staging\n",
+            );
+            r.write(
+                "environments/qa.yaml",
+                "name: qa\ncluster: dev\npromotion:\n  from: staging\n",
+            );
+        },
+        &["environments/staging.yaml:6:9: promotion cycle: staging -> prod -> staging"],
     );
 }
 

@@ -108,6 +108,9 @@ impl SyncMode {
 pub struct Promotion {
     /// The environment this one takes its promoted values from.
     pub from: String,
+    /// Where `from` is written, for messages.
+    #[serde(skip)]
+    pub from_at: crate::yaml::Position,
     /// Other promotion settings, kept for the promoter.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }

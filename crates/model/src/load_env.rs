@@ -116,7 +116,7 @@ fn promotion(node: &Node, d: &mut Decoder) -> Option<Promotion> {
             None => d.problem(key, "keys of `promotion` must be strings"),
         }
     }
-    let Some((from, _)) = from else {
+    let Some((from, from_node)) = from else {
         if !entries.iter().any(|(k, _)| k.as_str() == Some("from")) {
             d.problem(
                 node,
@@ -125,7 +125,11 @@ fn promotion(node: &Node, d: &mut Decoder) -> Option<Promotion> {
         }
         return None;
     };
-    Some(Promotion { from, settings })
+    Some(Promotion {
+        from,
+        from_at: from_node.position,
+        settings,
+    })
 }
 
 /// Checks each sync window against what Argo CD accepts at run time; keeps them verbatim.
@@ -262,8 +266,9 @@ pub(crate) fn promotion_order(
             continue;
         };
         if promotion.from == env.name {
-            problems.push(Problem::in_file(
+            problems.push(Problem::at(
                 &env.file,
+                promotion.from_at,
                 format!("environment `{}` promotes from itself", env.name),
             ));
             ok = false;
@@ -271,8 +276,9 @@ pub(crate) fn promotion_order(
             let hint = did_you_mean(&promotion.from, &names)
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
-            problems.push(Problem::in_file(
+            problems.push(Problem::at(
                 &env.file,
+                promotion.from_at,
                 format!(
                     "`promotion.from` names unknown environment `{}`; {hint}environments: {}",
                     promotion.from,
@@ -305,19 +311,31 @@ pub(crate) fn promotion_order(
             None => break,
         }
     }
-    if !by_name.is_empty() {
-        let cycle: Vec<&str> = by_name.keys().map(String::as_str).collect();
-        for env in by_name.values() {
-            problems.push(Problem::in_file(
+    // What is left is either on a cycle or downstream of one; report those on it, with
+    // the cycle spelt out.
+    for env in by_name.values() {
+        let mut path = vec![env.name.as_str()];
+        let mut at = env;
+        while let Some(next) = at.promotion.as_ref().and_then(|p| by_name.get(&p.from)) {
+            path.push(&next.name);
+            if next.name == env.name || path.len() > by_name.len() + 1 {
+                break;
+            }
+            at = next;
+        }
+        if path.len() > 1 && path.last() == Some(&env.name.as_str()) {
+            let promotion = env.promotion.as_ref().expect("on a cycle");
+            problems.push(Problem::at(
                 &env.file,
+                promotion.from_at,
                 format!(
-                    "promotion cycle: environments {} promote from each other",
-                    cycle.join(", ")
+                    "promotion cycle: {}; one environment of the cycle must have no `promotion.from`",
+                    path.join(" -> ")
                 ),
             ));
         }
-        ordered.extend(by_name.into_values());
     }
+    ordered.extend(by_name.into_values());
     ordered
 }
 
