@@ -32,6 +32,10 @@ impl Position {
 pub struct Node {
     pub value: Value,
     pub position: Position,
+    /// A scalar written plain: no quotes, no block indicator, no tag. Only such a scalar
+    /// can be a type other than string, and only it can stand for a whole value spliced
+    /// in by a template.
+    pub plain: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +93,27 @@ impl Node {
         }
     }
 
+    /// Converts to JSON, consuming the tree (no copies of strings).
+    pub fn into_json(self) -> serde_json::Value {
+        match self.value {
+            Value::String(s) => serde_json::Value::String(s),
+            Value::Sequence(items) => items.into_iter().map(Node::into_json).collect(),
+            Value::Mapping(entries) => serde_json::Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let key = match k.value {
+                            Value::String(s) => s,
+                            _ => k.scalar_text(),
+                        };
+                        (key, v.into_json())
+                    })
+                    .collect(),
+            ),
+            _ => self.to_json(),
+        }
+    }
+
     /// The text of a scalar key as written, for messages and JSON keys.
     pub fn scalar_text(&self) -> String {
         match &self.value {
@@ -129,6 +154,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         0 => Ok(Node {
             value: Value::Null,
             position: Position { line: 1, column: 1 },
+            plain: false,
         }),
         1 => Ok(builder.documents.pop().expect("one document")),
         _ => Err(SyntaxError {
@@ -191,8 +217,13 @@ impl MarkedEventReceiver for TreeBuilder {
         let position = Position::from_marker(&mark);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == TScalarStyle::Plain && tag.is_none();
                 let value = resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str()));
-                let node = Node { value, position };
+                let node = Node {
+                    value,
+                    position,
+                    plain,
+                };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
                 }
@@ -204,6 +235,7 @@ impl MarkedEventReceiver for TreeBuilder {
                     Node {
                         value: Value::Sequence(Vec::new()),
                         position,
+                        plain: false,
                     },
                     None,
                 ));
@@ -214,6 +246,7 @@ impl MarkedEventReceiver for TreeBuilder {
                     Node {
                         value: Value::Mapping(Vec::new()),
                         position,
+                        plain: false,
                     },
                     None,
                 ));
@@ -232,10 +265,12 @@ impl MarkedEventReceiver for TreeBuilder {
                     Some(target) => Node {
                         value: target.value.clone(),
                         position,
+                        plain: target.plain,
                     },
                     None => Node {
                         value: Value::Null,
                         position,
+                        plain: false,
                     },
                 };
                 self.push_value(node);

@@ -9,29 +9,36 @@ use serde_json::Value;
 
 /// Drops `null` mapping entries (Kubernetes reads null as unset). Returns the path of a
 /// null list item, which has no such meaning and is refused.
-pub fn strip_nulls(value: &mut Value, path: &mut Vec<String>) -> Result<(), String> {
+pub fn strip_nulls(value: &mut Value) -> Result<(), String> {
+    // The path is only built on the way out of an error, so the common case allocates
+    // nothing.
     match value {
         Value::Object(map) => {
             map.retain(|_, v| !v.is_null());
             for (key, v) in map.iter_mut() {
-                path.push(key.clone());
-                strip_nulls(v, path)?;
-                path.pop();
+                strip_nulls(v).map_err(|inner| join_path(key, &inner))?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
                 if v.is_null() {
-                    return Err(format!("{}[{i}] is null", path.join(".")));
+                    return Err(format!("[{i}]"));
                 }
-                path.push(format!("[{i}]"));
-                strip_nulls(v, path)?;
-                path.pop();
+                strip_nulls(v).map_err(|inner| join_path(&format!("[{i}]"), &inner))?;
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+fn join_path(head: &str, tail: &str) -> String {
+    let tail = if tail.starts_with('[') {
+        tail.to_string()
+    } else {
+        format!(".{tail}")
+    };
+    format!("{head}{tail}")
 }
 
 /// Emits a document in canonical block style, ending with a newline.
@@ -190,13 +197,12 @@ mod tests {
     #[test]
     fn strips_null_entries_and_refuses_null_items() {
         let mut v = json!({"a": null, "b": {"c": null, "d": 1}});
-        strip_nulls(&mut v, &mut Vec::new()).unwrap();
+        strip_nulls(&mut v).unwrap();
         assert_eq!(v, json!({"b": {"d": 1}}));
         let mut v = json!({"a": [1, null]});
-        assert_eq!(
-            strip_nulls(&mut v, &mut Vec::new()).unwrap_err(),
-            "a[1] is null"
-        );
+        assert_eq!(strip_nulls(&mut v).unwrap_err(), "a[1]");
+        let mut v = json!({"a": {"b": [{"c": [null]}]}});
+        assert_eq!(strip_nulls(&mut v).unwrap_err(), "a.b[0].c[0]");
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

@@ -10,6 +10,7 @@ pub mod context;
 pub mod output;
 pub mod rules;
 pub mod schema;
+mod splice;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -130,7 +131,7 @@ impl Job<'_> {
                 let bytes = render_document(
                     templates,
                     templates::APPPROJECT,
-                    &context::appproject(tenant, env),
+                    context::appproject(tenant, env),
                     &what,
                     |doc| with_schema(rules::check_appproject(doc, &expect), doc, options.schemas),
                 )?;
@@ -155,7 +156,7 @@ impl Job<'_> {
                 let bytes = render_document(
                     templates,
                     templates::APPLICATION,
-                    &context::application(tenant, env, app),
+                    context::application(tenant, env, app),
                     &what,
                     |doc| with_schema(rules::check_application(doc, &expect), doc, options.schemas),
                 )?;
@@ -184,46 +185,39 @@ fn with_schema(mut problems: Vec<String>, doc: &Value, schemas: Option<&Schemas>
 fn render_document(
     templates: &Templates,
     template: &str,
-    context: &Value,
+    context: Value,
     what: &str,
     check: impl FnOnce(&Value) -> Vec<String>,
 ) -> Result<Vec<u8>, Vec<Problem>> {
     let file = templates.file(template).to_string();
-    let text = templates.render(template, context).map_err(|mut problem| {
+    let rendered = templates.render(template, context).map_err(|mut problem| {
         problem.message = format!("{what}: {}", problem.message);
         vec![problem]
     })?;
-    // yaml-rust2 rather than yaml_serde: several times faster on these small documents,
-    // and it reports duplicate keys, which a template can produce by accident.
-    let mut doc: Value = match ladder_model::yaml::parse(&text) {
-        Ok(node) => node.to_json(),
-        Err(e) => {
-            let line = text
-                .lines()
-                .nth(e.position.line.saturating_sub(1))
-                .unwrap_or("");
-            return Err(vec![Problem::in_file(
-                &file,
-                format!(
-                    "{what}: the rendered document is not valid YAML at its line {}, column {}: {}; that line reads `{}`",
-                    e.position.line,
-                    e.position.column,
-                    e.message,
-                    line.trim_end()
-                ),
-            )]);
-        }
-    };
+    let mut doc = templates.parse(&rendered).map_err(|e| {
+        let text = rendered.text();
+        let line = text.lines().nth(e.position.line.saturating_sub(1)).unwrap_or("");
+        vec![Problem::in_file(
+            &file,
+            format!(
+                "{what}: the rendered document is not valid YAML at its line {}, column {}: {}; that line reads `{}`",
+                e.position.line,
+                e.position.column,
+                e.message,
+                line.trim_end()
+            ),
+        )]
+    })?;
     if !doc.is_object() {
         return Err(vec![Problem::in_file(
             &file,
             format!("{what}: the rendered document is not a mapping"),
         )]);
     }
-    if let Err(why) = canonical::strip_nulls(&mut doc, &mut Vec::new()) {
+    if let Err(why) = canonical::strip_nulls(&mut doc) {
         return Err(vec![Problem::in_file(
             &file,
-            format!("{what}: {why}; lists must not hold null"),
+            format!("{what}: {why} is null; lists must not hold null"),
         )]);
     }
     let broken = check(&doc);

@@ -7,7 +7,10 @@ use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
     RenderErrorReason,
 };
+use ladder_model::yaml::SyntaxError;
 use ladder_model::{Problem, TEMPLATE_NAMES, TemplateFile};
+
+use crate::splice::{self, Rendered, Skeletons};
 
 pub const APPLICATION: &str = "application";
 pub const APPPROJECT: &str = "appproject";
@@ -29,6 +32,7 @@ const BUILT_IN: [(&str, &str, &str); 2] = [
 pub struct Templates {
     registry: Handlebars<'static>,
     files: HashMap<String, String>,
+    skeletons: Skeletons,
 }
 
 impl Templates {
@@ -70,7 +74,11 @@ impl Templates {
             files.insert(name, file);
         }
         if problems.is_empty() {
-            Ok(Templates { registry, files })
+            Ok(Templates {
+                registry,
+                files,
+                skeletons: Skeletons::default(),
+            })
         } else {
             Err(problems)
         }
@@ -81,9 +89,12 @@ impl Templates {
         self.files.get(name).map(String::as_str).unwrap_or(name)
     }
 
-    /// Renders one template; errors name the template file, line and column.
-    pub fn render(&self, name: &str, context: &serde_json::Value) -> Result<String, Problem> {
-        self.registry.render(name, context).map_err(|e| {
+    /// Renders one template; errors name the template file, line and column. Takes the
+    /// context by value: handlebars would otherwise copy it.
+    pub fn render(&self, name: &str, context: serde_json::Value) -> Result<Rendered, Problem> {
+        let context = Context::from(context);
+        let (result, values) = splice::record(|| self.registry.render_with_context(name, &context));
+        let skeleton = result.map_err(|e| {
             let template = e.template_name.clone().unwrap_or_else(|| name.to_string());
             let file = self.file(&template).to_string();
             let message = format!("cannot render: {}", e.reason());
@@ -95,7 +106,13 @@ impl Templates {
                 ),
                 _ => Problem::in_file(&file, message),
             }
-        })
+        })?;
+        Ok(Rendered { skeleton, values })
+    }
+
+    /// Parses a rendered document (see [`splice`]).
+    pub fn parse(&self, rendered: &Rendered) -> Result<serde_json::Value, SyntaxError> {
+        self.skeletons.document(rendered)
     }
 }
 
@@ -131,8 +148,7 @@ impl HelperDef for YamlHelper {
                 path,
             ))));
         }
-        let text = serde_json::to_string(param.value()).expect("JSON values serialize");
-        out.write(&text)?;
+        out.write(&splice::write_value(param.value().clone()))?;
         Ok(())
     }
 }
