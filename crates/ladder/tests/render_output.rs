@@ -42,7 +42,9 @@ fn rendering_is_deterministic() {
     assert_eq!(trees[0].len(), 11);
     assert_eq!(trees[0], trees[1]);
 
-    // Rendering into an existing, up-to-date folder changes nothing.
+    // Rendering into an existing, up-to-date folder changes nothing, not even the folder.
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(dir.path().join("a")).unwrap().ino();
     let again = ladder(&[
         "render",
         "--repo",
@@ -56,6 +58,10 @@ fn rendering_is_deterministic() {
         stderr(&again)
     );
     assert_eq!(read_tree(&dir.path().join("a")), trees[1]);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("a")).unwrap().ino(),
+        inode
+    );
 }
 
 #[test]

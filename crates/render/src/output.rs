@@ -187,6 +187,10 @@ pub fn write(
         .keys()
         .filter(|p| !next.contains_key(p.as_str()))
         .count();
+    if summary.added + summary.changed + summary.removed == 0 && out.is_dir() {
+        // Already the mirror of this rendering: rewriting it would only churn the disk.
+        return Ok(summary);
+    }
 
     let staging = staging_dir(out)?;
     let result = fill(&staging, &next).and_then(|()| swap_in(&staging, out));
