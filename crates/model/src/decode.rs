@@ -156,6 +156,31 @@ impl<'p> Decoder<'p> {
         out
     }
 
+    /// A string with placeholders, of which only `allowed` may be used.
+    pub fn pattern(&mut self, node: &Node, what: &str, allowed: &[&str]) -> Option<String> {
+        let pattern = self.string(node, what)?;
+        self.check_pattern(node, &pattern, what, allowed)
+            .then_some(pattern)
+    }
+
+    /// Checks the placeholders of a pattern already read; reports and returns false when
+    /// they are wrong.
+    pub fn check_pattern(
+        &mut self,
+        node: &Node,
+        pattern: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> bool {
+        match crate::pattern::Placeholders::check(pattern, allowed) {
+            Ok(()) => true,
+            Err(why) => {
+                self.problem(node, format!("`{what}`: {why}"));
+                false
+            }
+        }
+    }
+
     /// A DNS-1123 label, as Kubernetes requires for names and namespaces.
     pub fn dns_label(&mut self, node: &Node, what: &str) -> Option<String> {
         let s = self.string(node, what)?;

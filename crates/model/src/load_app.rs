@@ -100,9 +100,8 @@ fn app(
     let mut values = Vec::new();
     if let Some(n) = fields.get("values") {
         for (pattern, item) in d.string_list(n, "values") {
-            match Placeholders::check(&pattern, &ALL_PLACEHOLDERS) {
-                Ok(()) => values.push(pattern),
-                Err(why) => d.problem(item, format!("`values`: {why}")),
+            if d.check_pattern(item, &pattern, "values", &ALL_PLACEHOLDERS) {
+                values.push(pattern);
             }
         }
         if source.as_ref().is_some_and(|s| s.kind != SourceType::Helm) {
@@ -132,16 +131,9 @@ fn app(
         chosen
     });
 
-    let namespace = fields.get("namespace").and_then(|n| {
-        let pattern = d.string(n, "namespace")?;
-        match Placeholders::check(&pattern, &ALL_PLACEHOLDERS) {
-            Ok(()) => Some(pattern),
-            Err(why) => {
-                d.problem(n, format!("`namespace`: {why}"));
-                None
-            }
-        }
-    });
+    let namespace = fields
+        .get("namespace")
+        .and_then(|n| d.pattern(n, "namespace", &ALL_PLACEHOLDERS));
 
     let promote = match (fields.get("promote"), &source) {
         (Some(n), Some(source)) => promote(n, source, &values, d),
@@ -189,11 +181,7 @@ fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
         .get("targetRevision")
         .map(|n| d.string(n, "source.targetRevision"));
     let path = d.required(&fields, node, "path", "source").and_then(|n| {
-        let path = d.string(n, "source.path")?;
-        if let Err(why) = Placeholders::check(&path, &ALL_PLACEHOLDERS) {
-            d.problem(n, format!("`source.path`: {why}"));
-            return None;
-        }
+        let path = d.pattern(n, "source.path", &ALL_PLACEHOLDERS)?;
         if path.starts_with('/') || path.split('/').any(|p| p == "..") {
             d.problem(
                 n,
@@ -244,16 +232,9 @@ fn promote(node: &Node, source: &Source, values: &[String], d: &mut Decoder) -> 
                 let Some(f) = d.fields(item, "promote[]", &PROMOTE_KEYS) else {
                     continue;
                 };
-                let file = d.required(&f, item, "file", "promote[]").and_then(|n| {
-                    let file = d.string(n, "promote[].file")?;
-                    match Placeholders::check(&file, &ALL_PLACEHOLDERS) {
-                        Ok(()) => Some(file),
-                        Err(why) => {
-                            d.problem(n, format!("`promote[].file`: {why}"));
-                            None
-                        }
-                    }
-                });
+                let file = d
+                    .required(&f, item, "file", "promote[]")
+                    .and_then(|n| d.pattern(n, "promote[].file", &ALL_PLACEHOLDERS));
                 let path = d
                     .required(&f, item, "path", "promote[]")
                     .and_then(|n| d.string(n, "promote[].path"));

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use crate::config::{Environment, Promotion, SyncMode};
 use crate::decode::Decoder;
 use crate::diag::{Problem, did_you_mean};
-use crate::pattern::Placeholders;
 use crate::yaml::{Node, Value};
 
 const KEYS: [&str; 6] = [
@@ -48,15 +47,7 @@ pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Opti
         .required(&fields, node, "cluster", "environment")
         .and_then(|n| d.dns_label(n, "cluster"));
     let namespace = match fields.get("namespace") {
-        Some(n) => d.string(n, "namespace").and_then(|p| {
-            match Placeholders::check(&p, &NAMESPACE_PLACEHOLDERS) {
-                Ok(()) => Some(p),
-                Err(why) => {
-                    d.problem(n, format!("`namespace`: {why}"));
-                    None
-                }
-            }
-        }),
+        Some(n) => d.pattern(n, "namespace", &NAMESPACE_PLACEHOLDERS),
         None => Some("{app}".to_string()),
     };
     let sync = match fields.get("sync") {

@@ -60,11 +60,8 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
             }
             if let Some(n) = f.get("project") {
                 project_at = n.position;
-                if let Some(p) = d.string(n, "argocd.project") {
-                    match Placeholders::check(&p, &PROJECT_PLACEHOLDERS) {
-                        Ok(()) => argocd.project = p,
-                        Err(why) => d.problem(n, format!("`argocd.project`: {why}")),
-                    }
+                if let Some(p) = d.pattern(n, "argocd.project", &PROJECT_PLACEHOLDERS) {
+                    argocd.project = p;
                 }
             }
             if let Some(n) = f.get("renderProjects") {
