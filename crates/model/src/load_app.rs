@@ -38,41 +38,54 @@ pub(crate) fn apps(
     options: &LoadOptions,
     problems: &mut Vec<Problem>,
 ) -> Result<Vec<App>, TreeError> {
-    let mut apps = Vec::new();
     let entries = tree.list_dir("apps")?.unwrap_or_default();
-    for entry in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
-        let file = format!("apps/{}/app.yaml", entry.name);
-        let Some(node) = read_yaml(tree, &file, problems)? else {
-            if !problems.iter().any(|p| p.file == file) {
-                problems.push(Problem::in_file(
-                    &format!("apps/{}", entry.name),
-                    "no app.yaml; every folder under apps/ is an app and needs one",
-                ));
-            }
-            continue;
-        };
-        let mut d = Decoder::new(&file, problems);
-        let Some(app) = app(
-            &node,
-            &entry.name,
-            environments,
-            broken_environments,
-            &mut d,
-        ) else {
-            continue;
-        };
-        let context = AppContext {
-            tree,
-            settings,
-            environments,
-            options,
-        };
-        context.check(&app, &node, &mut d)?;
-        apps.push(app);
+    let folders: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Dir)
+        .map(|e| e.name.as_str())
+        .collect();
+    let context = AppContext {
+        tree,
+        settings,
+        environments,
+        broken_environments,
+        options,
+    };
+    // Apps load independently, and loading is mostly waiting on the file system (or the
+    // object database): spread the folders over the cores, in order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = folders.len().div_ceil(threads).max(32);
+    let loaded: Vec<Result<Vec<LoadedApp>, TreeError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = folders
+            .chunks(chunk.max(1))
+            .map(|part| {
+                let context = &context;
+                scope.spawn(move || part.iter().map(|folder| context.load(folder)).collect())
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("app loader panicked"))
+            .collect()
+    });
+    let mut apps = Vec::new();
+    for (app, app_problems) in loaded
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+    {
+        problems.extend(app_problems);
+        apps.extend(app);
     }
     check_application_names(&apps, environments, problems);
     Ok(apps)
 }
+
+/// One app folder's result: the app if it loaded, and its problems.
+type LoadedApp = (Option<App>, Vec<Problem>);
 
 fn app(
     node: &Node,
@@ -276,15 +289,43 @@ fn promote(node: &Node, source: &Source, values: &[String], d: &mut Decoder) -> 
     fields
 }
 
-/// What an app's checks need beyond the app file itself.
+/// What loading an app needs beyond its own folder.
 struct AppContext<'a> {
     tree: &'a dyn ConfigTree,
     settings: Option<&'a LoadedSettings>,
     environments: &'a [Environment],
+    broken_environments: &'a [String],
     options: &'a LoadOptions,
 }
 
 impl AppContext<'_> {
+    /// Loads and checks `apps/<folder>/app.yaml`.
+    fn load(&self, folder: &str) -> Result<LoadedApp, TreeError> {
+        let mut problems = Vec::new();
+        let file = format!("apps/{folder}/app.yaml");
+        let Some(node) = read_yaml(self.tree, &file, &mut problems)? else {
+            if problems.is_empty() {
+                problems.push(Problem::in_file(
+                    &format!("apps/{folder}"),
+                    "no app.yaml; every folder under apps/ is an app and needs one",
+                ));
+            }
+            return Ok((None, problems));
+        };
+        let mut d = Decoder::new(&file, &mut problems);
+        let loaded = app(
+            &node,
+            folder,
+            self.environments,
+            self.broken_environments,
+            &mut d,
+        );
+        if let Some(app) = &loaded {
+            self.check(app, &node, &mut d)?;
+        }
+        Ok((loaded, problems))
+    }
+
     /// Checks what depends on each environment: namespaces and the files the app names.
     fn check(&self, app: &App, node: &Node, d: &mut Decoder) -> Result<(), TreeError> {
         let Some(settings) = self.settings else {

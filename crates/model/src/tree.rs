@@ -32,8 +32,9 @@ pub enum TreeError {
 /// A read-only view of a tenant config repo at one state.
 ///
 /// Paths are relative to the repo root and `/`-separated. The loader reads only through
-/// this trait, so a folder on disk and a commit in a bare mirror load the same way.
-pub trait ConfigTree {
+/// this trait, so a folder on disk and a commit in a bare mirror load the same way. It
+/// is `Sync` because apps load in parallel.
+pub trait ConfigTree: Sync {
     /// The bytes of the file at `path`, or `None` when there is no file there.
     fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError>;
 
