@@ -1,0 +1,427 @@
+//! History queries: when did a YAML value last change, which commits touched a file.
+//!
+//! Both walk first parents, the way a branch's own history reads when feature work is
+//! merged into it. The expensive part of a walk is diffing each commit's tree with its
+//! parent's, so that result is computed once per commit and kept in a per-branch index
+//! (`path -> commits that changed its blob`), extended lazily towards the root as
+//! queries need older history and forward when the branch moves. Parsed YAML values
+//! are cached per blob id: an unchanged blob is never parsed twice.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use gix::ObjectId;
+use gix::bstr::{BString, ByteSlice};
+use serde_yaml::Value;
+
+use crate::error::{Error, Result};
+use crate::read::split_path;
+use crate::repo::Repo;
+use crate::yamlpath::{self, YamlPath};
+
+/// How many commits one extension of an index towards the root diffs.
+const EXTEND_CHUNK: usize = 256;
+/// Object cache for walks: recent trees are re-read as the parent side of the next diff.
+const WALK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Summary of a commit for PR bodies and soak gates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: ObjectId,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    pub author_name: String,
+    pub author_email: String,
+    pub subject: String,
+}
+
+/// Caches shared by all history queries on one repository.
+#[derive(Default)]
+pub struct HistoryCache {
+    branches: HashMap<String, BranchIndex>,
+    values: HashMap<(ObjectId, String), Option<Value>>,
+}
+
+/// One blob change in one commit: the blob the path had in the first parent (`None`:
+/// absent). The new side is not kept; queries read it from the next change up.
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    old: Option<ObjectId>,
+}
+
+struct Node {
+    commit: ObjectId,
+    changes: Vec<(BString, Change)>,
+}
+
+/// First-parent chain from `tip` down to `bottom`, with sequence numbers growing towards
+/// the tip so both ends can grow without renumbering.
+struct BranchIndex {
+    tip: ObjectId,
+    top: i64,
+    bottom: i64,
+    nodes: BTreeMap<i64, Node>,
+    /// First parent of the bottom node; `None` once the root is indexed.
+    next_older: Option<ObjectId>,
+    by_path: HashMap<BString, BTreeSet<i64>>,
+}
+
+impl BranchIndex {
+    fn empty(tip: ObjectId) -> Self {
+        BranchIndex {
+            tip,
+            top: 0,
+            bottom: 1,
+            nodes: BTreeMap::new(),
+            next_older: Some(tip),
+            by_path: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, seq: i64, node: Node) {
+        for (path, _) in &node.changes {
+            self.by_path.entry(path.clone()).or_default().insert(seq);
+        }
+        self.nodes.insert(seq, node);
+    }
+
+    /// Diffs up to `limit` more commits below the bottom. Returns false at the root.
+    fn extend_older(&mut self, walker: &mut Walker<'_>, limit: usize) -> Result<bool> {
+        for _ in 0..limit {
+            let Some(commit) = self.next_older else { return Ok(false) };
+            let (node, parent) = walker.node(commit)?;
+            self.bottom -= 1;
+            let seq = self.bottom;
+            self.insert(seq, node);
+            self.next_older = parent;
+        }
+        Ok(self.next_older.is_some())
+    }
+
+    /// Moves the index to `new_tip`. When the old tip is a first-parent ancestor only the
+    /// new commits are diffed; otherwise (force push, reset) the index starts over.
+    fn advance(&mut self, walker: &mut Walker<'_>, new_tip: ObjectId) -> Result<()> {
+        if new_tip == self.tip {
+            return Ok(());
+        }
+        let mut fresh = Vec::new();
+        let mut cur = Some(new_tip);
+        while let Some(commit) = cur {
+            if commit == self.tip {
+                break;
+            }
+            let (node, parent) = walker.node(commit)?;
+            fresh.push(node);
+            cur = parent;
+            // Never walk further than the index covers plus a margin without finding
+            // the old tip: the branch was rewritten, and a fresh index is cheaper.
+            if fresh.len() > self.nodes.len() + EXTEND_CHUNK {
+                break;
+            }
+        }
+        if cur != Some(self.tip) {
+            *self = BranchIndex::empty(new_tip);
+            return Ok(());
+        }
+        for node in fresh.into_iter().rev() {
+            self.top += 1;
+            let seq = self.top;
+            self.insert(seq, node);
+        }
+        self.tip = new_tip;
+        Ok(())
+    }
+}
+
+/// Reads commits and trees for one query, with a large object cache.
+struct Walker<'r> {
+    repo: &'r gix::Repository,
+    trees: HashMap<ObjectId, ObjectId>,
+}
+
+impl<'r> Walker<'r> {
+    fn new(repo: &'r gix::Repository) -> Self {
+        Walker {
+            repo,
+            trees: HashMap::new(),
+        }
+    }
+
+    /// Tree and first parent of `commit`.
+    fn commit(&mut self, commit: ObjectId) -> Result<(ObjectId, Option<ObjectId>)> {
+        let object = self
+            .repo
+            .find_object(commit)
+            .map_err(|e| Error::gix(format!("cannot read commit {commit}"), e))?;
+        let mut iter = gix::objs::CommitRefIter::from_bytes(&object.data, self.repo.object_hash());
+        let tree = iter
+            .tree_id()
+            .map_err(|e| Error::gix(format!("cannot decode commit {commit}"), e))?;
+        let parent = iter.parent_ids().next();
+        self.trees.insert(commit, tree);
+        Ok((tree, parent))
+    }
+
+    fn tree_of(&mut self, commit: ObjectId) -> Result<ObjectId> {
+        match self.trees.get(&commit) {
+            Some(t) => Ok(*t),
+            None => Ok(self.commit(commit)?.0),
+        }
+    }
+
+    /// The diff of `commit` against its first parent (or the empty tree for a root).
+    fn node(&mut self, commit: ObjectId) -> Result<(Node, Option<ObjectId>)> {
+        let (tree, parent) = self.commit(commit)?;
+        let parent_tree = match parent {
+            Some(p) => Some(self.tree_of(p)?),
+            None => None,
+        };
+        let mut changes = Vec::new();
+        let mut prefix = BString::default();
+        diff_trees(self.repo, parent_tree, Some(tree), &mut prefix, &mut changes)?;
+        Ok((Node { commit, changes }, parent))
+    }
+
+    /// Blob id at `path` in `commit`, `None` if absent or not a file.
+    fn blob_at(&mut self, commit: ObjectId, components: &[&str]) -> Result<Option<ObjectId>> {
+        let tree = self.tree_of(commit)?;
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| Error::gix(format!("cannot read the tree of {commit}"), e))?;
+        let entry = tree
+            .lookup_entry(components.iter().map(|c| c.as_bytes()))
+            .map_err(|e| Error::gix(format!("cannot look up {} at {commit}", components.join("/")), e))?;
+        Ok(entry.filter(|e| e.mode().is_blob_or_symlink()).map(|e| e.object_id()))
+    }
+}
+
+/// Records every blob that differs between two trees, recursing only into subtrees whose
+/// ids differ: a commit that changes one file costs one path's worth of tree reads.
+fn diff_trees(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    prefix: &mut BString,
+    out: &mut Vec<(BString, Change)>,
+) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    let read = |id: Option<ObjectId>| -> Result<Vec<(BString, bool, ObjectId)>> {
+        let Some(id) = id else { return Ok(Vec::new()) };
+        let object = repo
+            .find_object(id)
+            .map_err(|e| Error::gix(format!("cannot read tree {id}"), e))?;
+        let mut entries = Vec::new();
+        for entry in gix::objs::TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
+            let entry = entry.map_err(|e| Error::gix(format!("cannot decode tree {id}"), e))?;
+            if entry.mode.is_commit() {
+                continue;
+            }
+            entries.push((entry.filename.to_owned(), entry.mode.is_tree(), entry.oid.to_owned()));
+        }
+        Ok(entries)
+    };
+    let old_entries = read(old)?;
+    let new_entries = read(new)?;
+    let (mut i, mut j) = (0, 0);
+    while i < old_entries.len() || j < new_entries.len() {
+        let ord = match (old_entries.get(i), new_entries.get(j)) {
+            (Some(a), Some(b)) => git_order(&a.0, a.1, &b.0, b.1),
+            (Some(_), None) => Ordering::Less,
+            (None, _) => Ordering::Greater,
+        };
+        match ord {
+            Ordering::Less => {
+                visit(repo, Some(&old_entries[i]), None, prefix, out)?;
+                i += 1;
+            }
+            Ordering::Greater => {
+                visit(repo, None, Some(&new_entries[j]), prefix, out)?;
+                j += 1;
+            }
+            Ordering::Equal => {
+                let (a, b) = (&old_entries[i], &new_entries[j]);
+                if a.2 != b.2 {
+                    visit(repo, Some(a), Some(b), prefix, out)?;
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn visit(
+    repo: &gix::Repository,
+    old: Option<&(BString, bool, ObjectId)>,
+    new: Option<&(BString, bool, ObjectId)>,
+    prefix: &mut BString,
+    out: &mut Vec<(BString, Change)>,
+) -> Result<()> {
+    let name = old.or(new).map(|e| &e.0).expect("one side is present");
+    let len = prefix.len();
+    if !prefix.is_empty() {
+        prefix.push(b'/');
+    }
+    prefix.extend_from_slice(name);
+    let old_tree = old.filter(|e| e.1).map(|e| e.2);
+    let new_tree = new.filter(|e| e.1).map(|e| e.2);
+    let old_blob = old.filter(|e| !e.1).map(|e| e.2);
+    let new_blob = new.filter(|e| !e.1).map(|e| e.2);
+    if old_blob != new_blob {
+        out.push((
+            prefix.clone(),
+            Change { old: old_blob },
+        ));
+    }
+    if old_tree.is_some() || new_tree.is_some() {
+        diff_trees(repo, old_tree, new_tree, prefix, out)?;
+    }
+    prefix.truncate(len);
+    Ok(())
+}
+
+/// Git sorts tree entries by name, comparing a folder as if its name ended in '/'.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> Ordering {
+    let common = a.len().min(b.len());
+    match a[..common].cmp(&b[..common]) {
+        Ordering::Equal => {}
+        other => return other,
+    }
+    let next = |s: &[u8], tree: bool| s.get(common).copied().or(if tree { Some(b'/') } else { None });
+    next(a, a_tree).cmp(&next(b, b_tree))
+}
+
+impl Repo {
+    /// The commit on `branch` (a branch name or any revision) where the value at
+    /// `yaml_path` in `file` last changed, walking first parents from its tip. A file
+    /// that does not parse, or lacks the path, counts as "no value". `None` when the
+    /// value never changed, i.e. it is absent and always was.
+    pub fn last_change(&self, branch: &str, file: &str, yaml_path: &str) -> Result<Option<CommitInfo>> {
+        let yaml_path = YamlPath::parse(yaml_path)?;
+        let components = split_path(file)?;
+        let file_key: BString = components.join("/").into();
+        let tip = self.resolve(branch)?;
+        let mut repo = self.local();
+        repo.object_cache_size(WALK_CACHE_BYTES);
+        let mut walker = Walker::new(&repo);
+        let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let HistoryCache { branches, values } = &mut *cache;
+        let index = branches
+            .entry(branch.to_string())
+            .or_insert_with(|| BranchIndex::empty(tip));
+        index.advance(&mut walker, tip)?;
+
+        let mut value_of = |blob: Option<ObjectId>| -> Result<Option<Value>> {
+            let Some(blob) = blob else { return Ok(None) };
+            let key = (blob, yaml_path.as_str().to_string());
+            if let Some(v) = values.get(&key) {
+                return Ok(v.clone());
+            }
+            let data = repo
+                .find_blob(blob)
+                .map_err(|e| Error::gix(format!("cannot read blob {blob}"), e))?;
+            let v = yamlpath::lookup(&data.data, &yaml_path);
+            values.insert(key, v.clone());
+            Ok(v)
+        };
+        let current = value_of(walker.blob_at(tip, &components)?)?;
+        // Walk this file's changes from newest to oldest, extending the index as needed.
+        let mut upper = i64::MAX;
+        loop {
+            let candidates: Vec<i64> = index
+                .by_path
+                .get(&file_key)
+                .map(|s| s.range(..upper).rev().copied().collect())
+                .unwrap_or_default();
+            for seq in candidates {
+                upper = seq;
+                let node = &index.nodes[&seq];
+                let change = node
+                    .changes
+                    .iter()
+                    .find(|(p, _)| *p == file_key)
+                    .map(|(_, c)| *c)
+                    .expect("by_path only lists commits that changed the path");
+                if value_of(change.old)? != current {
+                    let commit = node.commit;
+                    drop(cache);
+                    return commit_info(&repo, commit).map(Some);
+                }
+            }
+            upper = upper.min(index.bottom);
+            if !index.extend_older(&mut walker, EXTEND_CHUNK)? && index.by_path.get(&file_key).is_none_or(|s| s.range(..upper).next().is_none()) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Commits on the first-parent chain from `to` (inclusive) back to `from` (exclusive;
+    /// `None` = to the root) that changed `file`, newest first. If `from` is not on that
+    /// chain the walk goes to the root.
+    pub fn commits_touching(&self, file: &str, from: Option<ObjectId>, to: ObjectId) -> Result<Vec<CommitInfo>> {
+        let components = split_path(file)?;
+        let mut repo = self.local();
+        repo.object_cache_size(WALK_CACHE_BYTES);
+        let mut walker = Walker::new(&repo);
+        let mut out = Vec::new();
+        let mut cur = Some(to);
+        let mut blob = walker.blob_at(to, &components)?;
+        while let Some(commit) = cur {
+            if Some(commit) == from {
+                break;
+            }
+            let (_, parent) = walker.commit(commit)?;
+            let parent_blob = match parent {
+                Some(p) => walker.blob_at(p, &components)?,
+                None => None,
+            };
+            if parent_blob != blob {
+                out.push(commit_info(&repo, commit)?);
+            }
+            blob = parent_blob;
+            cur = parent;
+        }
+        Ok(out)
+    }
+}
+
+fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
+    let commit = repo
+        .find_commit(id)
+        .map_err(|e| Error::gix(format!("cannot read commit {id}"), e))?;
+    let decoded = commit
+        .decode()
+        .map_err(|e| Error::gix(format!("cannot decode commit {id}"), e))?;
+    let author = decoded
+        .author()
+        .map_err(|e| Error::gix(format!("cannot decode the author of {id}"), e))?;
+    let committer = decoded
+        .committer()
+        .map_err(|e| Error::gix(format!("cannot decode the committer of {id}"), e))?;
+    let time = committer.time().map(|t| t.seconds).unwrap_or(0);
+    Ok(CommitInfo {
+        id,
+        time,
+        author_name: author.name.to_str_lossy().into_owned(),
+        author_email: author.email.to_str_lossy().into_owned(),
+        subject: decoded.message_summary().to_str_lossy().into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_sort_as_if_slash_terminated() {
+        // "a.b" < "a/" < "a0" in git order, while "a" < "a.b" by plain bytes.
+        assert_eq!(git_order(b"a", true, b"a.b", false), Ordering::Greater);
+        assert_eq!(git_order(b"a", true, b"a0", false), Ordering::Less);
+        assert_eq!(git_order(b"a", false, b"a.b", false), Ordering::Less);
+        assert_eq!(git_order(b"same", true, b"same", true), Ordering::Equal);
+    }
+}
