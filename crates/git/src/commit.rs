@@ -92,13 +92,19 @@ impl Repo {
             let what = what.to_string();
             move |e: gix::Error| Error::gix(what.clone(), e)
         };
-        let parent = repo.find_commit(request.parent).map_err(|_| Error::RevisionNotFound {
-            repo: self.name(),
-            rev: request.parent.to_string(),
-        })?;
-        let parent_tree = parent.tree().map_err(gix_err("cannot read the parent tree"))?;
+        let parent = repo
+            .find_commit(request.parent)
+            .map_err(|_| Error::RevisionNotFound {
+                repo: self.name(),
+                rev: request.parent.to_string(),
+            })?;
+        let parent_tree = parent
+            .tree()
+            .map_err(gix_err("cannot read the parent tree"))?;
         let parent_tree_id = parent_tree.id;
-        let mut editor = parent_tree.edit().map_err(gix_err("cannot start editing the tree"))?;
+        let mut editor = parent_tree
+            .edit()
+            .map_err(gix_err("cannot start editing the tree"))?;
         for (path, change) in &request.edits.changes {
             let components = split_path(path)?;
             if components.is_empty() {
@@ -119,20 +125,29 @@ impl Repo {
                         .lookup_entry(components.iter().map(|c| c.as_bytes()))
                         .map_err(gix_err("cannot look up an edited path"))?
                     {
-                        Some(e) if e.mode().kind() == GitKind::BlobExecutable => GitKind::BlobExecutable,
+                        Some(e) if e.mode().kind() == GitKind::BlobExecutable => {
+                            GitKind::BlobExecutable
+                        }
                         _ => GitKind::Blob,
                     };
-                    let blob = repo.write_blob(bytes).map_err(gix_err("cannot write a blob"))?;
+                    let blob = repo
+                        .write_blob(bytes)
+                        .map_err(gix_err("cannot write a blob"))?;
                     editor
                         .upsert(components.join("/").as_str(), kind, blob.detach())
                         .map_err(gix_err("cannot edit the tree"))?;
                 }
                 None => {
-                    editor.remove(components.join("/").as_str()).map_err(gix_err("cannot edit the tree"))?;
+                    editor
+                        .remove(components.join("/").as_str())
+                        .map_err(gix_err("cannot edit the tree"))?;
                 }
             }
         }
-        let tree = editor.write().map_err(gix_err("cannot write the tree"))?.detach();
+        let tree = editor
+            .write()
+            .map_err(gix_err("cannot write the tree"))?
+            .detach();
         if tree == parent_tree_id {
             return Ok(CommitOutcome::Unchanged);
         }
@@ -152,7 +167,10 @@ impl Repo {
             message: message.into(),
             extra_headers: Vec::new(),
         };
-        let id = repo.write_object(&commit).map_err(gix_err("cannot write the commit"))?.detach();
+        let id = repo
+            .write_object(&commit)
+            .map_err(gix_err("cannot write the commit"))?
+            .detach();
         tracing::debug!(commit = %id, parent = %request.parent, "built commit");
         Ok(CommitOutcome::Created { commit: id, tree })
     }
@@ -172,7 +190,9 @@ fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<Strin
             let bad_key = key.is_empty() || key.contains(|c: char| c == ':' || c.is_whitespace());
             if bad_key || value.contains('\n') {
                 return Err(Error::InvalidCommit {
-                    reason: format!("trailer {key:?}: keys must be single words and values single lines"),
+                    reason: format!(
+                        "trailer {key:?}: keys must be single words and values single lines"
+                    ),
                 });
             }
             out.push_str(&format!("{key}: {value}\n"));
@@ -196,7 +216,11 @@ mod tests {
 
     #[test]
     fn trailers_follow_a_blank_line() {
-        let msg = compose_message("Promote api to prod\n", &[("Ladder-Source-Commit".into(), "abc".into())]).unwrap();
+        let msg = compose_message(
+            "Promote api to prod\n",
+            &[("Ladder-Source-Commit".into(), "abc".into())],
+        )
+        .unwrap();
         assert_eq!(msg, "Promote api to prod\n\nLadder-Source-Commit: abc\n");
         assert!(compose_message("x", &[("Bad Key".into(), "v".into())]).is_err());
         assert!(compose_message("  ", &[]).is_err());

@@ -103,7 +103,11 @@ impl Error {
         matches!(self, Error::RemoteMoved { .. })
     }
 
-    pub(crate) fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             context,
             path: path.into(),

@@ -88,7 +88,9 @@ impl BranchIndex {
     /// Diffs up to `limit` more commits below the bottom. Returns false at the root.
     fn extend_older(&mut self, walker: &mut Walker<'_>, limit: usize) -> Result<bool> {
         for _ in 0..limit {
-            let Some(commit) = self.next_older else { return Ok(false) };
+            let Some(commit) = self.next_older else {
+                return Ok(false);
+            };
             let (node, parent) = walker.node(commit)?;
             self.bottom -= 1;
             let seq = self.bottom;
@@ -178,7 +180,13 @@ impl<'r> Walker<'r> {
         };
         let mut changes = Vec::new();
         let mut prefix = BString::default();
-        diff_trees(self.repo, parent_tree, Some(tree), &mut prefix, &mut changes)?;
+        diff_trees(
+            self.repo,
+            parent_tree,
+            Some(tree),
+            &mut prefix,
+            &mut changes,
+        )?;
         Ok((Node { commit, changes }, parent))
     }
 
@@ -191,8 +199,15 @@ impl<'r> Walker<'r> {
             .map_err(|e| Error::gix(format!("cannot read the tree of {commit}"), e))?;
         let entry = tree
             .lookup_entry(components.iter().map(|c| c.as_bytes()))
-            .map_err(|e| Error::gix(format!("cannot look up {} at {commit}", components.join("/")), e))?;
-        Ok(entry.filter(|e| e.mode().is_blob_or_symlink()).map(|e| e.object_id()))
+            .map_err(|e| {
+                Error::gix(
+                    format!("cannot look up {} at {commit}", components.join("/")),
+                    e,
+                )
+            })?;
+        Ok(entry
+            .filter(|e| e.mode().is_blob_or_symlink())
+            .map(|e| e.object_id()))
     }
 }
 
@@ -219,7 +234,11 @@ fn diff_trees(
             if entry.mode.is_commit() {
                 continue;
             }
-            entries.push((entry.filename.to_owned(), entry.mode.is_tree(), entry.oid.to_owned()));
+            entries.push((
+                entry.filename.to_owned(),
+                entry.mode.is_tree(),
+                entry.oid.to_owned(),
+            ));
         }
         Ok(entries)
     };
@@ -272,10 +291,7 @@ fn visit(
     let old_blob = old.filter(|e| !e.1).map(|e| e.2);
     let new_blob = new.filter(|e| !e.1).map(|e| e.2);
     if old_blob != new_blob {
-        out.push((
-            prefix.clone(),
-            Change { old: old_blob },
-        ));
+        out.push((prefix.clone(), Change { old: old_blob }));
     }
     if old_tree.is_some() || new_tree.is_some() {
         diff_trees(repo, old_tree, new_tree, prefix, out)?;
@@ -291,7 +307,11 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> Ordering {
         Ordering::Equal => {}
         other => return other,
     }
-    let next = |s: &[u8], tree: bool| s.get(common).copied().or(if tree { Some(b'/') } else { None });
+    let next = |s: &[u8], tree: bool| {
+        s.get(common)
+            .copied()
+            .or(if tree { Some(b'/') } else { None })
+    };
     next(a, a_tree).cmp(&next(b, b_tree))
 }
 
@@ -300,7 +320,12 @@ impl Repo {
     /// `yaml_path` in `file` last changed, walking first parents from its tip. A file
     /// that does not parse, or lacks the path, counts as "no value". `None` when the
     /// value never changed, i.e. it is absent and always was.
-    pub fn last_change(&self, branch: &str, file: &str, yaml_path: &str) -> Result<Option<CommitInfo>> {
+    pub fn last_change(
+        &self,
+        branch: &str,
+        file: &str,
+        yaml_path: &str,
+    ) -> Result<Option<CommitInfo>> {
         let yaml_path = YamlPath::parse(yaml_path)?;
         let components = split_path(file)?;
         let file_key: BString = components.join("/").into();
@@ -353,7 +378,12 @@ impl Repo {
                 }
             }
             upper = upper.min(index.bottom);
-            if !index.extend_older(&mut walker, EXTEND_CHUNK)? && index.by_path.get(&file_key).is_none_or(|s| s.range(..upper).next().is_none()) {
+            if !index.extend_older(&mut walker, EXTEND_CHUNK)?
+                && index
+                    .by_path
+                    .get(&file_key)
+                    .is_none_or(|s| s.range(..upper).next().is_none())
+            {
                 return Ok(None);
             }
         }
@@ -362,7 +392,12 @@ impl Repo {
     /// Commits on the first-parent chain from `to` (inclusive) back to `from` (exclusive;
     /// `None` = to the root) that changed `file`, newest first. If `from` is not on that
     /// chain the walk goes to the root.
-    pub fn commits_touching(&self, file: &str, from: Option<ObjectId>, to: ObjectId) -> Result<Vec<CommitInfo>> {
+    pub fn commits_touching(
+        &self,
+        file: &str,
+        from: Option<ObjectId>,
+        to: ObjectId,
+    ) -> Result<Vec<CommitInfo>> {
         let components = split_path(file)?;
         let mut repo = self.local();
         repo.object_cache_size(WALK_CACHE_BYTES);

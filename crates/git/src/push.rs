@@ -67,14 +67,26 @@ impl Repo {
             command: "push".into(),
             detail: format!("cannot run git: {e}; is git installed and on PATH?"),
         })?;
-        let stdout = redact(&String::from_utf8_lossy(&output.stdout), self.credentials.as_ref());
-        let stderr = redact(&String::from_utf8_lossy(&output.stderr), self.credentials.as_ref());
+        let stdout = redact(
+            &String::from_utf8_lossy(&output.stdout),
+            self.credentials.as_ref(),
+        );
+        let stderr = redact(
+            &String::from_utf8_lossy(&output.stderr),
+            self.credentials.as_ref(),
+        );
         if output.status.success() {
             self.set_local_branch(&full, commit)?;
             tracing::info!(remote = %url, branch = %full, %commit, "pushed");
             return Ok(());
         }
-        Err(classify_push_failure(url.as_str(), &full, lease, &stdout, &stderr))
+        Err(classify_push_failure(
+            url.as_str(),
+            &full,
+            lease,
+            &stdout,
+            &stderr,
+        ))
     }
 
     /// Moves the mirror's branch after a successful push so reads see it before the
@@ -99,7 +111,8 @@ fn set_credentials_env(cmd: &mut Command, credentials: Option<&Credentials>) {
                 .env("LADDER_ASKPASS_PASSWORD", c.password());
         }
         None => {
-            cmd.env_remove("LADDER_ASKPASS_USERNAME").env_remove("LADDER_ASKPASS_PASSWORD");
+            cmd.env_remove("LADDER_ASKPASS_USERNAME")
+                .env_remove("LADDER_ASKPASS_PASSWORD");
         }
     }
 }
@@ -113,10 +126,12 @@ fn ensure_askpass(git_dir: &Path) -> Result<PathBuf> {
         return Ok(path);
     }
     let tmp = git_dir.join(format!("ladder-askpass.sh.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, ASKPASS_SCRIPT).map_err(|e| Error::io("cannot write the askpass helper", &tmp, e))?;
+    std::fs::write(&tmp, ASKPASS_SCRIPT)
+        .map_err(|e| Error::io("cannot write the askpass helper", &tmp, e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io("cannot make the askpass helper executable", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot install the askpass helper", &path, e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| Error::io("cannot install the askpass helper", &path, e))?;
     Ok(path)
 }
 
@@ -132,9 +147,14 @@ fn classify_push_failure(url: &str, full: &str, lease: Lease, stdout: &str, stde
         .find(|l| l.starts_with('!') && l.contains(&format!(":{full}")));
     if let Some(line) = status_line {
         let summary = line.split('\t').nth(2).unwrap_or(line).trim().to_string();
-        let moved = ["stale info", "fetch first", "non-fast-forward", "already exists"]
-            .iter()
-            .any(|r| summary.contains(r));
+        let moved = [
+            "stale info",
+            "fetch first",
+            "non-fast-forward",
+            "already exists",
+        ]
+        .iter()
+        .any(|r| summary.contains(r));
         return if moved {
             Error::RemoteMoved {
                 url: url.to_string(),
@@ -189,7 +209,10 @@ mod tests {
     #[test]
     fn porcelain_rejections_are_classified() {
         let out = "To git://h/r\n!\t0123:refs/heads/x\t[rejected] (stale info)\nDone\n";
-        assert!(classify_push_failure("git://h/r", "refs/heads/x", Lease::Absent, out, "").is_remote_moved());
+        assert!(
+            classify_push_failure("git://h/r", "refs/heads/x", Lease::Absent, out, "")
+                .is_remote_moved()
+        );
         let out = "To git://h/r\n!\t0123:refs/heads/x\t[remote rejected] (hook declined)\nDone\n";
         let err = classify_push_failure("git://h/r", "refs/heads/x", Lease::Absent, out, "");
         assert!(matches!(err, Error::PushRejected { .. }), "{err}");

@@ -36,17 +36,21 @@ impl Repo {
     /// A reader for the tree of `commit` (which may also be a tag pointing to a commit).
     pub fn tree_at(&self, commit: ObjectId) -> Result<TreeAtCommit> {
         let repo = self.local();
-        let object = repo.find_object(commit).map_err(|_| Error::RevisionNotFound {
-            repo: self.name(),
-            rev: commit.to_string(),
-        })?;
+        let object = repo
+            .find_object(commit)
+            .map_err(|_| Error::RevisionNotFound {
+                repo: self.name(),
+                rev: commit.to_string(),
+            })?;
         let kind = object.kind;
-        let commit_obj = object.peel_to_commit().map_err(|_| Error::WrongObjectKind {
-            repo: self.name(),
-            id: commit.to_string(),
-            actual: kind.to_string(),
-            expected: "commit",
-        })?;
+        let commit_obj = object
+            .peel_to_commit()
+            .map_err(|_| Error::WrongObjectKind {
+                repo: self.name(),
+                id: commit.to_string(),
+                actual: kind.to_string(),
+                expected: "commit",
+            })?;
         let tree = commit_obj
             .tree_id()
             .map_err(|e| Error::gix(format!("cannot read commit {commit}"), e))?
@@ -86,9 +90,12 @@ impl TreeAtCommit {
         };
         match kind {
             GitKind::Blob | GitKind::BlobExecutable | GitKind::Link => {
-                let blob = repo
-                    .find_blob(id)
-                    .map_err(|e| Error::gix(format!("cannot read {path} at {} in {}", self.commit, self.name), e))?;
+                let blob = repo.find_blob(id).map_err(|e| {
+                    Error::gix(
+                        format!("cannot read {path} at {} in {}", self.commit, self.name),
+                        e,
+                    )
+                })?;
                 Ok(Some(blob.data.clone()))
             }
             GitKind::Tree | GitKind::Commit => Ok(None),
@@ -109,12 +116,15 @@ impl TreeAtCommit {
                 _ => return Ok(None),
             }
         };
-        let tree = repo
-            .find_tree(tree_id)
-            .map_err(|e| Error::gix(format!("cannot read folder {path:?} at {}", self.commit), e))?;
-        let decoded = tree
-            .decode()
-            .map_err(|e| Error::gix(format!("cannot decode folder {path:?} at {}", self.commit), e))?;
+        let tree = repo.find_tree(tree_id).map_err(|e| {
+            Error::gix(format!("cannot read folder {path:?} at {}", self.commit), e)
+        })?;
+        let decoded = tree.decode().map_err(|e| {
+            Error::gix(
+                format!("cannot decode folder {path:?} at {}", self.commit),
+                e,
+            )
+        })?;
         let mut entries: Vec<DirEntry> = decoded
             .entries
             .iter()
@@ -135,13 +145,22 @@ impl TreeAtCommit {
         Ok(Some(entries))
     }
 
-    fn lookup(&self, repo: &gix::Repository, components: &[&str]) -> Result<Option<(GitKind, ObjectId)>> {
+    fn lookup(
+        &self,
+        repo: &gix::Repository,
+        components: &[&str],
+    ) -> Result<Option<(GitKind, ObjectId)>> {
         let tree = repo
             .find_tree(self.tree)
             .map_err(|e| Error::gix(format!("cannot read the tree of {}", self.commit), e))?;
         let entry = tree
             .lookup_entry(components.iter().map(|c| c.as_bytes()))
-            .map_err(|e| Error::gix(format!("cannot look up {} at {}", components.join("/"), self.commit), e))?;
+            .map_err(|e| {
+                Error::gix(
+                    format!("cannot look up {} at {}", components.join("/"), self.commit),
+                    e,
+                )
+            })?;
         Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
     }
 }

@@ -55,7 +55,8 @@ impl Repo {
     /// Opens an existing repository (bare or with a worktree) as is, without a remote.
     /// Reads and commit building work; fetch and push need [`Repo::mirror`].
     pub fn open_local(path: &Path) -> Result<Repo> {
-        let repo = gix::open(path).map_err(|e| Error::gix(format!("cannot open repository {}", path.display()), e))?;
+        let repo = gix::open(path)
+            .map_err(|e| Error::gix(format!("cannot open repository {}", path.display()), e))?;
         let git_dir = repo.git_dir().to_path_buf();
         let lock = RepoLock::new(&git_dir.join("ladder.lock"))?;
         Ok(Repo {
@@ -87,9 +88,11 @@ impl Repo {
             None => Credentials::from_env()?,
         };
         // ssh, git and file transports never use these; do not carry them around.
-        let credentials = credentials.filter(|_| matches!(remote.scheme(), crate::Scheme::Http | crate::Scheme::Https));
+        let credentials = credentials
+            .filter(|_| matches!(remote.scheme(), crate::Scheme::Http | crate::Scheme::Https));
         remote.check_credentials_allowed(credentials.as_ref())?;
-        std::fs::create_dir_all(cache_dir).map_err(|e| Error::io("cannot create the cache folder", cache_dir, e))?;
+        std::fs::create_dir_all(cache_dir)
+            .map_err(|e| Error::io("cannot create the cache folder", cache_dir, e))?;
         let key = remote.cache_key();
         let git_dir = cache_dir.join(format!("{key}.git"));
         let lock = RepoLock::new(&cache_dir.join(format!("{key}.lock")))?;
@@ -100,7 +103,8 @@ impl Repo {
                 create_bare(cache_dir, &git_dir)?;
             }
         }
-        let repo = gix::open(&git_dir).map_err(|e| Error::gix(format!("cannot open mirror of {remote}"), e))?;
+        let repo = gix::open(&git_dir)
+            .map_err(|e| Error::gix(format!("cannot open mirror of {remote}"), e))?;
         Ok(Repo {
             git_dir,
             remote: Some(remote),
@@ -135,7 +139,9 @@ impl Repo {
     }
 
     pub(crate) fn require_remote(&self) -> Result<&RemoteUrl> {
-        self.remote.as_ref().ok_or_else(|| Error::NoRemote { repo: self.name() })
+        self.remote
+            .as_ref()
+            .ok_or_else(|| Error::NoRemote { repo: self.name() })
     }
 
     /// Fetches all branches and tags from the remote into the mirror. Only objects we do
@@ -146,9 +152,14 @@ impl Repo {
         let repo = self.local();
         let remote = repo
             .remote_at(url.as_str())
-            .and_then(|r| r.with_fetch_tags(gix::remote::fetch::Tags::None).with_refspecs(MIRROR_REFSPECS, Direction::Fetch))
+            .and_then(|r| {
+                r.with_fetch_tags(gix::remote::fetch::Tags::None)
+                    .with_refspecs(MIRROR_REFSPECS, Direction::Fetch)
+            })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let classify = |e: gix::Error| classify_remote_error(url, self.credentials.as_ref(), "cannot fetch", e);
+        let classify = |e: gix::Error| {
+            classify_remote_error(url, self.credentials.as_ref(), "cannot fetch", e)
+        };
         let connection = remote.connect(Direction::Fetch).map_err(classify)?;
         let interrupt = AtomicBool::new(false);
         let outcome = connection
@@ -165,8 +176,12 @@ impl Repo {
         for edit in &update_refs.edits {
             if let gix::refs::transaction::Change::Update { expected, new, .. } = &edit.change {
                 let old = match expected {
-                    gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id))
-                    | gix::refs::transaction::PreviousValue::ExistingMustMatch(gix::refs::Target::Object(id)) => Some(*id),
+                    gix::refs::transaction::PreviousValue::MustExistAndMatch(
+                        gix::refs::Target::Object(id),
+                    )
+                    | gix::refs::transaction::PreviousValue::ExistingMustMatch(
+                        gix::refs::Target::Object(id),
+                    ) => Some(*id),
                     _ => None,
                 };
                 let new = new.try_id().map(ToOwned::to_owned);
@@ -191,9 +206,14 @@ impl Repo {
         let repo = self.local();
         let remote = repo
             .remote_at(url.as_str())
-            .and_then(|r| r.with_fetch_tags(gix::remote::fetch::Tags::None).with_refspecs([full.as_str()], Direction::Fetch))
+            .and_then(|r| {
+                r.with_fetch_tags(gix::remote::fetch::Tags::None)
+                    .with_refspecs([full.as_str()], Direction::Fetch)
+            })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let classify = |e: gix::Error| classify_remote_error(url, self.credentials.as_ref(), "cannot list refs", e);
+        let classify = |e: gix::Error| {
+            classify_remote_error(url, self.credentials.as_ref(), "cannot list refs", e)
+        };
         let (ref_map, _handshake) = remote
             .connect(Direction::Fetch)
             .map_err(classify)?
@@ -202,7 +222,9 @@ impl Repo {
             .map_err(classify)?;
         Ok(ref_map.remote_refs.iter().find_map(|r| {
             let (name, target, peeled) = r.unpack();
-            (name == full.as_str()).then(|| peeled.or(target).map(ToOwned::to_owned)).flatten()
+            (name == full.as_str())
+                .then(|| peeled.or(target).map(ToOwned::to_owned))
+                .flatten()
         }))
     }
 
@@ -244,13 +266,17 @@ impl Repo {
         let candidates = [format!("refs/heads/{rev}"), rev.to_string()];
         for candidate in &candidates {
             if let Ok(id) = repo.rev_parse_single(candidate.as_str()) {
-                let object = id.object().map_err(|e| Error::gix(format!("cannot read {rev}"), e))?;
-                let commit = object.peel_to_commit().map_err(|_| Error::WrongObjectKind {
-                    repo: self.name(),
-                    id: id.to_string(),
-                    actual: "non-commit object".into(),
-                    expected: "commit",
-                })?;
+                let object = id
+                    .object()
+                    .map_err(|e| Error::gix(format!("cannot read {rev}"), e))?;
+                let commit = object
+                    .peel_to_commit()
+                    .map_err(|_| Error::WrongObjectKind {
+                        repo: self.name(),
+                        id: id.to_string(),
+                        actual: "non-commit object".into(),
+                        expected: "commit",
+                    })?;
                 return Ok(commit.id);
             }
         }
@@ -272,10 +298,18 @@ fn create_bare(cache_dir: &Path, git_dir: &Path) -> Result<()> {
     let tmp = tempfile::Builder::new()
         .prefix(".init-")
         .tempdir_in(cache_dir)
-        .map_err(|e| Error::io("cannot create a temporary folder in the cache", cache_dir, e))?;
+        .map_err(|e| {
+            Error::io(
+                "cannot create a temporary folder in the cache",
+                cache_dir,
+                e,
+            )
+        })?;
     let staging = tmp.path().join("repo.git");
-    gix::init_bare(&staging).map_err(|e| Error::gix(format!("cannot initialise {}", staging.display()), e))?;
-    std::fs::rename(&staging, git_dir).map_err(|e| Error::io("cannot move the new mirror into place", git_dir, e))?;
+    gix::init_bare(&staging)
+        .map_err(|e| Error::gix(format!("cannot initialise {}", staging.display()), e))?;
+    std::fs::rename(&staging, git_dir)
+        .map_err(|e| Error::io("cannot move the new mirror into place", git_dir, e))?;
     Ok(())
 }
 
@@ -283,23 +317,36 @@ fn create_bare(cache_dir: &Path, git_dir: &Path) -> Result<()> {
 /// ignores store/erase, so nothing is ever written to a credential helper.
 fn credential_fn(
     credentials: Option<Credentials>,
-) -> impl FnMut(gix::credentials::helper::Action) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+) -> impl FnMut(
+    gix::credentials::helper::Action,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     move |action| match action {
-        gix::credentials::helper::Action::Get(ctx) => Ok(credentials.as_ref().map(|c| gix::credentials::protocol::Outcome {
-            identity: gix::sec::identity::Account {
-                username: c.username().to_string(),
-                password: c.password().to_string(),
-                oauth_refresh_token: None,
-            },
-            next: ctx.into(),
-        })),
-        gix::credentials::helper::Action::Store(_) | gix::credentials::helper::Action::Erase(_) => Ok(None),
+        gix::credentials::helper::Action::Get(ctx) => {
+            Ok(credentials
+                .as_ref()
+                .map(|c| gix::credentials::protocol::Outcome {
+                    identity: gix::sec::identity::Account {
+                        username: c.username().to_string(),
+                        password: c.password().to_string(),
+                        oauth_refresh_token: None,
+                    },
+                    next: ctx.into(),
+                }))
+        }
+        gix::credentials::helper::Action::Store(_) | gix::credentials::helper::Action::Erase(_) => {
+            Ok(None)
+        }
     }
 }
 
 /// Turns a gix network error into `Unreachable`, `AuthFailed` or a generic error, by
 /// looking at the concrete causes rather than at message text where possible.
-pub(crate) fn classify_remote_error(url: &RemoteUrl, creds: Option<&Credentials>, context: &str, err: gix::Error) -> Error {
+pub(crate) fn classify_remote_error(
+    url: &RemoteUrl,
+    creds: Option<&Credentials>,
+    context: &str,
+    err: gix::Error,
+) -> Error {
     use std::io::ErrorKind as K;
     let mut auth = err.is_unauthenticated();
     let mut unreachable = false;
@@ -330,7 +377,9 @@ pub(crate) fn classify_remote_error(url: &RemoteUrl, creds: Option<&Credentials>
                 unreachable = true;
             }
             let text = e.to_string();
-            if text.contains("failed to lookup address") || text.contains("Name or service not known") {
+            if text.contains("failed to lookup address")
+                || text.contains("Name or service not known")
+            {
                 unreachable = true;
             }
             if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
@@ -340,7 +389,10 @@ pub(crate) fn classify_remote_error(url: &RemoteUrl, creds: Option<&Credentials>
         }
     }
     if auth && creds.is_none() {
-        parts.insert(0, "the server requires credentials and none were configured".into());
+        parts.insert(
+            0,
+            "the server requires credentials and none were configured".into(),
+        );
     }
     let detail = crate::url::redact(&parts.join(": "), creds);
     let url = url.to_string();

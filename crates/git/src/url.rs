@@ -105,7 +105,9 @@ impl RemoteUrl {
             match scheme {
                 Scheme::Ssh => {
                     if password.is_some() {
-                        return Err(unsupported("passwords in ssh URLs are not supported; use an ssh key"));
+                        return Err(unsupported(
+                            "passwords in ssh URLs are not supported; use an ssh key",
+                        ));
                     }
                     kept_user = format!("{}@", &info);
                 }
@@ -113,12 +115,21 @@ impl RemoteUrl {
                     credentials = Some(Credentials::new(user, password.unwrap_or_default()));
                 }
                 Scheme::File | Scheme::Git => {
-                    return Err(unsupported("credentials are only meaningful for http(s) and ssh"));
+                    return Err(unsupported(
+                        "credentials are only meaningful for http(s) and ssh",
+                    ));
                 }
             }
         }
         let clean = format!("{}://{kept_user}{hostport}{path}", scheme_name(scheme));
-        Ok((RemoteUrl { scheme, clean, host }, credentials))
+        Ok((
+            RemoteUrl {
+                scheme,
+                clean,
+                host,
+            },
+            credentials,
+        ))
     }
 
     fn parse_schemeless(input: &str) -> Option<RemoteUrl> {
@@ -139,8 +150,15 @@ impl RemoteUrl {
         let hostpart = &input[..colon];
         let host = hostpart.rsplit('@').next().unwrap_or(hostpart).to_string();
         let path = &input[colon + 1..];
-        let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-        let user = hostpart.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        let user = hostpart
+            .rsplit_once('@')
+            .map(|(u, _)| format!("{u}@"))
+            .unwrap_or_default();
         Some(RemoteUrl {
             scheme: Scheme::Ssh,
             clean: format!("ssh://{user}{host}{path}"),
@@ -185,9 +203,14 @@ impl RemoteUrl {
     }
 
     /// Refuses to hand `credentials` to a transport that would send them in clear text.
-    pub fn check_credentials_allowed(&self, credentials: Option<&Credentials>) -> Result<(), UrlError> {
+    pub fn check_credentials_allowed(
+        &self,
+        credentials: Option<&Credentials>,
+    ) -> Result<(), UrlError> {
         if credentials.is_some() && self.scheme == Scheme::Http && !self.is_loopback() {
-            return Err(UrlError::InsecureCredentials { url: self.clean.clone() });
+            return Err(UrlError::InsecureCredentials {
+                url: self.clean.clone(),
+            });
         }
         Ok(())
     }
@@ -205,12 +228,22 @@ impl RemoteUrl {
             .trim_end_matches(".git");
         let mut slug: String = tail
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if slug.len() > 48 {
             slug = slug[slug.len() - 48..].to_string();
         }
-        format!("{}-{:016x}", slug.trim_matches('_'), fnv1a64(self.clean.as_bytes()))
+        format!(
+            "{}-{:016x}",
+            slug.trim_matches('_'),
+            fnv1a64(self.clean.as_bytes())
+        )
     }
 }
 
@@ -250,13 +283,16 @@ impl Credentials {
     }
 
     /// Same as [`Credentials::from_env`] with a custom variable lookup (tests, daemon config).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>, UrlError> {
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Credentials>, UrlError> {
         let password = match get(ENV_PASSWORD).filter(|p| !p.is_empty()) {
             Some(p) => Some(p),
             None => match get(ENV_PASSWORD_FILE).filter(|p| !p.is_empty()) {
                 Some(path) => {
                     let path = PathBuf::from(path);
-                    let text = std::fs::read_to_string(&path).map_err(|source| UrlError::PasswordFile { path, source })?;
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|source| UrlError::PasswordFile { path, source })?;
                     Some(text.trim_end_matches(['\n', '\r']).to_string())
                 }
                 None => None,
@@ -383,7 +419,8 @@ mod tests {
 
     #[test]
     fn userinfo_is_split_off_and_never_printed() {
-        let (url, creds) = RemoteUrl::parse("https://bob:s3cr%40t@example.com/acme/repo.git").unwrap();
+        let (url, creds) =
+            RemoteUrl::parse("https://bob:s3cr%40t@example.com/acme/repo.git").unwrap();
         assert_eq!(url.to_string(), "https://example.com/acme/repo.git");
         let creds = creds.unwrap();
         assert_eq!(creds.username(), "bob");
@@ -443,7 +480,10 @@ mod tests {
         })
         .unwrap()
         .unwrap();
-        assert_eq!((got.username(), got.password()), (TOKEN_USERNAME, "from-file"));
+        assert_eq!(
+            (got.username(), got.password()),
+            (TOKEN_USERNAME, "from-file")
+        );
         let got = Credentials::from_lookup(|k| match k {
             ENV_USERNAME => Some("ci".into()),
             ENV_PASSWORD => Some("direct".into()),

@@ -27,9 +27,13 @@ impl YamlPath {
             return Err(YamlPathError::Empty);
         }
         if text.split('.').any(str::is_empty) {
-            return Err(YamlPathError::EmptySegment { path: text.to_string() });
+            return Err(YamlPathError::EmptySegment {
+                path: text.to_string(),
+            });
         }
-        Ok(YamlPath { text: text.to_string() })
+        Ok(YamlPath {
+            text: text.to_string(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -71,8 +75,14 @@ mod tests {
     fn finds_nested_keys_and_indices() {
         let doc = b"image:\n  tag: v1.2.3\ncontainers:\n  - name: a\n  - name: b\n";
         let p = |s| YamlPath::parse(s).unwrap();
-        assert_eq!(lookup(doc, &p("image.tag")), Some(Value::String("v1.2.3".into())));
-        assert_eq!(lookup(doc, &p("containers.1.name")), Some(Value::String("b".into())));
+        assert_eq!(
+            lookup(doc, &p("image.tag")),
+            Some(Value::String("v1.2.3".into()))
+        );
+        assert_eq!(
+            lookup(doc, &p("containers.1.name")),
+            Some(Value::String("b".into()))
+        );
         assert_eq!(lookup(doc, &p("image.missing")), None);
         assert_eq!(lookup(b": : not yaml [", &p("image.tag")), None);
         assert!(YamlPath::parse("a..b").is_err());
