@@ -138,19 +138,24 @@ impl BranchIndex {
 /// Reads commits and trees for one query, with a large object cache.
 struct Walker<'r> {
     repo: &'r gix::Repository,
-    trees: HashMap<ObjectId, ObjectId>,
+    /// Commit -> (tree, first parent): each commit is read as a parent and again as the
+    /// next commit of the walk.
+    commits: HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
 }
 
 impl<'r> Walker<'r> {
     fn new(repo: &'r gix::Repository) -> Self {
         Walker {
             repo,
-            trees: HashMap::new(),
+            commits: HashMap::new(),
         }
     }
 
     /// Tree and first parent of `commit`.
     fn commit(&mut self, commit: ObjectId) -> Result<(ObjectId, Option<ObjectId>)> {
+        if let Some(known) = self.commits.get(&commit) {
+            return Ok(*known);
+        }
         let object = self
             .repo
             .find_object(commit)
@@ -160,15 +165,12 @@ impl<'r> Walker<'r> {
             .tree_id()
             .map_err(|e| Error::gix(format!("cannot decode commit {commit}"), e))?;
         let parent = iter.parent_ids().next();
-        self.trees.insert(commit, tree);
+        self.commits.insert(commit, (tree, parent));
         Ok((tree, parent))
     }
 
     fn tree_of(&mut self, commit: ObjectId) -> Result<ObjectId> {
-        match self.trees.get(&commit) {
-            Some(t) => Ok(*t),
-            None => Ok(self.commit(commit)?.0),
-        }
+        Ok(self.commit(commit)?.0)
     }
 
     /// The diff of `commit` against its first parent (or the empty tree for a root).
@@ -213,6 +215,8 @@ impl<'r> Walker<'r> {
 
 /// Records every blob that differs between two trees, recursing only into subtrees whose
 /// ids differ: a commit that changes one file costs one path's worth of tree reads.
+/// Wide folders (1,000 apps) dominate, so entries are compared as raw bytes while
+/// walking both trees in lockstep: identical entries are skipped without decoding.
 fn diff_trees(
     repo: &gix::Repository,
     old: Option<ObjectId>,
@@ -223,73 +227,128 @@ fn diff_trees(
     if old == new {
         return Ok(());
     }
-    let read = |id: Option<ObjectId>| -> Result<Vec<(BString, bool, ObjectId)>> {
-        let Some(id) = id else { return Ok(Vec::new()) };
-        let object = repo
-            .find_object(id)
-            .map_err(|e| Error::gix(format!("cannot read tree {id}"), e))?;
-        let mut entries = Vec::new();
-        for entry in gix::objs::TreeRefIter::from_bytes(&object.data, repo.object_hash()) {
-            let entry = entry.map_err(|e| Error::gix(format!("cannot decode tree {id}"), e))?;
-            if entry.mode.is_commit() {
+    let load = |id: Option<ObjectId>| -> Result<Vec<u8>> {
+        match id {
+            None => Ok(Vec::new()),
+            Some(id) => repo
+                .find_object(id)
+                .map(|o| o.detach().data)
+                .map_err(|e| Error::gix(format!("cannot read tree {id}"), e)),
+        }
+    };
+    let (old_data, new_data) = (load(old)?, load(new)?);
+    let hash_len = repo.object_hash().len_in_bytes();
+    let mut a = RawEntries::new(&old_data, hash_len, old);
+    let mut b = RawEntries::new(&new_data, hash_len, new);
+    let (mut x, mut y) = (a.next_entry()?, b.next_entry()?);
+    loop {
+        let ord = match (&x, &y) {
+            (None, None) => break,
+            (Some(e), Some(f)) if e.raw == f.raw => {
+                x = a.next_entry()?;
+                y = b.next_entry()?;
                 continue;
             }
-            entries.push((
-                entry.filename.to_owned(),
-                entry.mode.is_tree(),
-                entry.oid.to_owned(),
-            ));
-        }
-        Ok(entries)
-    };
-    let old_entries = read(old)?;
-    let new_entries = read(new)?;
-    let (mut i, mut j) = (0, 0);
-    while i < old_entries.len() || j < new_entries.len() {
-        let ord = match (old_entries.get(i), new_entries.get(j)) {
-            (Some(a), Some(b)) => git_order(&a.0, a.1, &b.0, b.1),
+            (Some(e), Some(f)) => git_order(e.name, e.is_tree, f.name, f.is_tree),
             (Some(_), None) => Ordering::Less,
-            (None, _) => Ordering::Greater,
+            (None, Some(_)) => Ordering::Greater,
         };
         match ord {
             Ordering::Less => {
-                visit(repo, Some(&old_entries[i]), None, prefix, out)?;
-                i += 1;
+                visit(repo, x.as_ref(), None, prefix, out)?;
+                x = a.next_entry()?;
             }
             Ordering::Greater => {
-                visit(repo, None, Some(&new_entries[j]), prefix, out)?;
-                j += 1;
+                visit(repo, None, y.as_ref(), prefix, out)?;
+                y = b.next_entry()?;
             }
             Ordering::Equal => {
-                let (a, b) = (&old_entries[i], &new_entries[j]);
-                if a.2 != b.2 {
-                    visit(repo, Some(a), Some(b), prefix, out)?;
-                }
-                i += 1;
-                j += 1;
+                visit(repo, x.as_ref(), y.as_ref(), prefix, out)?;
+                x = a.next_entry()?;
+                y = b.next_entry()?;
             }
         }
     }
     Ok(())
 }
 
+/// One tree entry, borrowed from the tree object's bytes.
+struct Entry<'a> {
+    /// The whole serialised entry: equal bytes mean equal name, mode and id.
+    raw: &'a [u8],
+    name: &'a [u8],
+    is_tree: bool,
+    id: ObjectId,
+}
+
+/// Minimal tree parser (`<mode> SP <name> NUL <hash>` repeated) that skips submodules.
+struct RawEntries<'a> {
+    data: &'a [u8],
+    pos: usize,
+    hash_len: usize,
+    id: Option<ObjectId>,
+}
+
+impl<'a> RawEntries<'a> {
+    fn new(data: &'a [u8], hash_len: usize, id: Option<ObjectId>) -> Self {
+        RawEntries {
+            data,
+            pos: 0,
+            hash_len,
+            id,
+        }
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry<'a>>> {
+        loop {
+            let rest = &self.data[self.pos..];
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            let corrupt = || Error::Gix {
+                context: format!("cannot decode tree {:?}", self.id),
+                detail: "malformed tree entry".into(),
+            };
+            let space = rest.iter().position(|&c| c == b' ').ok_or_else(corrupt)?;
+            let nul = space + 1 + rest[space + 1..].iter().position(|&c| c == 0).ok_or_else(corrupt)?;
+            let end = nul + 1 + self.hash_len;
+            if end > rest.len() {
+                return Err(corrupt());
+            }
+            self.pos += end;
+            let mode = &rest[..space];
+            // Modes as git writes them: 40000 tree, 160000 submodule, 1006xx/120000 files.
+            if mode == b"160000" {
+                continue;
+            }
+            let id = ObjectId::from_bytes_or_panic(&rest[nul + 1..end]);
+            return Ok(Some(Entry {
+                raw: &rest[..end],
+                name: &rest[space + 1..nul],
+                is_tree: mode == b"40000" || mode == b"040000",
+                id,
+            }));
+        }
+    }
+}
+
 fn visit(
     repo: &gix::Repository,
-    old: Option<&(BString, bool, ObjectId)>,
-    new: Option<&(BString, bool, ObjectId)>,
+    old: Option<&Entry<'_>>,
+    new: Option<&Entry<'_>>,
     prefix: &mut BString,
     out: &mut Vec<(BString, Change)>,
 ) -> Result<()> {
-    let name = old.or(new).map(|e| &e.0).expect("one side is present");
+    let name = old.or(new).map(|e| e.name).expect("one side is present");
     let len = prefix.len();
     if !prefix.is_empty() {
         prefix.push(b'/');
     }
     prefix.extend_from_slice(name);
-    let old_tree = old.filter(|e| e.1).map(|e| e.2);
-    let new_tree = new.filter(|e| e.1).map(|e| e.2);
-    let old_blob = old.filter(|e| !e.1).map(|e| e.2);
-    let new_blob = new.filter(|e| !e.1).map(|e| e.2);
+    let old_tree = old.filter(|e| e.is_tree).map(|e| e.id);
+    let new_tree = new.filter(|e| e.is_tree).map(|e| e.id);
+    let old_blob = old.filter(|e| !e.is_tree).map(|e| e.id);
+    let new_blob = new.filter(|e| !e.is_tree).map(|e| e.id);
     if old_blob != new_blob {
         out.push((prefix.clone(), Change { old: old_blob }));
     }

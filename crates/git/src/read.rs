@@ -1,6 +1,7 @@
 //! Reading files and folders at a commit straight from the object database.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
 use gix::objs::tree::EntryKind as GitKind;
@@ -25,11 +26,25 @@ pub struct DirEntry {
 
 /// Read-only view of the tree of one commit. `Send + Sync`: the gix handle inside is
 /// not `Sync`, so calls are serialised by a mutex, which costs nothing uncontended.
+///
+/// Folders are decoded once and kept (sorted, for binary search): a renderer reading
+/// every file of a wide folder would otherwise re-scan it linearly for each file.
 pub struct TreeAtCommit {
-    repo: Mutex<gix::Repository>,
+    inner: Mutex<Inner>,
     commit: ObjectId,
     tree: ObjectId,
     name: String,
+}
+
+struct Inner {
+    repo: gix::Repository,
+    dirs: HashMap<String, Arc<Vec<Item>>>,
+}
+
+struct Item {
+    name: String,
+    kind: GitKind,
+    id: ObjectId,
 }
 
 impl Repo {
@@ -58,7 +73,10 @@ impl Repo {
         let commit = commit_obj.id;
         drop(commit_obj);
         Ok(TreeAtCommit {
-            repo: Mutex::new(repo),
+            inner: Mutex::new(Inner {
+                repo,
+                dirs: HashMap::new(),
+            }),
             commit,
             tree,
             name: self.name(),
@@ -81,22 +99,25 @@ impl TreeAtCommit {
     /// root), or `None` if nothing or a folder is there.
     pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let components = split_path(path)?;
-        if components.is_empty() {
-            return Ok(None);
-        }
-        let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((kind, id)) = self.lookup(&repo, &components)? else {
+        let Some((last, parents)) = components.split_last() else {
             return Ok(None);
         };
-        match kind {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(dir) = self.dir(&mut inner, parents)? else {
+            return Ok(None);
+        };
+        let Some(item) = find(&dir, last) else {
+            return Ok(None);
+        };
+        match item.kind {
             GitKind::Blob | GitKind::BlobExecutable | GitKind::Link => {
-                let blob = repo.find_blob(id).map_err(|e| {
+                let blob = inner.repo.find_blob(item.id).map_err(|e| {
                     Error::gix(
                         format!("cannot read {path} at {} in {}", self.commit, self.name),
                         e,
                     )
                 })?;
-                Ok(Some(blob.data.clone()))
+                Ok(Some(blob.detach().data))
             }
             GitKind::Tree | GitKind::Commit => Ok(None),
         }
@@ -107,62 +128,76 @@ impl TreeAtCommit {
     /// their content is not in this repository.
     pub fn list_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>> {
         let components = split_path(path)?;
-        let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-        let tree_id = if components.is_empty() {
-            self.tree
-        } else {
-            match self.lookup(&repo, &components)? {
-                Some((GitKind::Tree, id)) => id,
-                _ => return Ok(None),
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(dir) = self.dir(&mut inner, &components)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            dir.iter()
+                .filter_map(|item| {
+                    let kind = match item.kind {
+                        GitKind::Tree => EntryKind::Dir,
+                        GitKind::Blob | GitKind::BlobExecutable | GitKind::Link => EntryKind::File,
+                        GitKind::Commit => return None,
+                    };
+                    Some(DirEntry {
+                        name: item.name.clone(),
+                        kind,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// The decoded folder at `components`, from the cache or read (with its parents).
+    fn dir(&self, inner: &mut Inner, components: &[&str]) -> Result<Option<Arc<Vec<Item>>>> {
+        let key = components.join("/");
+        if let Some(dir) = inner.dirs.get(&key) {
+            return Ok(Some(dir.clone()));
+        }
+        let id = match components.split_last() {
+            None => self.tree,
+            Some((last, parents)) => {
+                let Some(parent) = self.dir(inner, parents)? else {
+                    return Ok(None);
+                };
+                match find(&parent, last) {
+                    Some(item) if item.kind == GitKind::Tree => item.id,
+                    _ => return Ok(None),
+                }
             }
         };
-        let tree = repo.find_tree(tree_id).map_err(|e| {
-            Error::gix(format!("cannot read folder {path:?} at {}", self.commit), e)
-        })?;
+        let tree = inner
+            .repo
+            .find_tree(id)
+            .map_err(|e| Error::gix(format!("cannot read folder {key:?} at {}", self.commit), e))?;
         let decoded = tree.decode().map_err(|e| {
             Error::gix(
-                format!("cannot decode folder {path:?} at {}", self.commit),
+                format!("cannot decode folder {key:?} at {}", self.commit),
                 e,
             )
         })?;
-        let mut entries: Vec<DirEntry> = decoded
+        let mut items: Vec<Item> = decoded
             .entries
             .iter()
-            .filter_map(|e| {
-                let kind = match e.mode.kind() {
-                    GitKind::Tree => EntryKind::Dir,
-                    GitKind::Blob | GitKind::BlobExecutable | GitKind::Link => EntryKind::File,
-                    GitKind::Commit => return None,
-                };
-                Some(DirEntry {
-                    name: String::from_utf8_lossy(e.filename).into_owned(),
-                    kind,
-                })
+            .map(|e| Item {
+                name: String::from_utf8_lossy(e.filename).into_owned(),
+                kind: e.mode.kind(),
+                id: e.oid.to_owned(),
             })
             .collect();
         // Git orders folders as if their name ended in '/'; callers want plain names.
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Some(entries))
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        let items = Arc::new(items);
+        inner.dirs.insert(key, items.clone());
+        Ok(Some(items))
     }
+}
 
-    fn lookup(
-        &self,
-        repo: &gix::Repository,
-        components: &[&str],
-    ) -> Result<Option<(GitKind, ObjectId)>> {
-        let tree = repo
-            .find_tree(self.tree)
-            .map_err(|e| Error::gix(format!("cannot read the tree of {}", self.commit), e))?;
-        let entry = tree
-            .lookup_entry(components.iter().map(|c| c.as_bytes()))
-            .map_err(|e| {
-                Error::gix(
-                    format!("cannot look up {} at {}", components.join("/"), self.commit),
-                    e,
-                )
-            })?;
-        Ok(entry.map(|e| (e.mode().kind(), e.object_id())))
-    }
+fn find<'a>(dir: &'a [Item], name: &str) -> Option<&'a Item> {
+    dir.binary_search_by(|i| i.name.as_str().cmp(name))
+        .ok()
+        .map(|i| &dir[i])
 }
 
 /// Splits a repository path into components, refusing anything that could escape or is

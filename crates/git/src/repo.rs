@@ -160,7 +160,7 @@ impl Repo {
         let classify = |e: gix::Error| {
             classify_remote_error(url, self.credentials.as_ref(), "cannot fetch", e)
         };
-        let connection = remote.connect(Direction::Fetch).map_err(classify)?;
+        let connection = connect(&remote, url).map_err(classify)?;
         let interrupt = AtomicBool::new(false);
         let outcome = connection
             .with_credentials(credential_fn(self.credentials.clone()))
@@ -190,6 +190,7 @@ impl Repo {
                 }
             }
         }
+        updated_refs.extend(prune(&repo, &outcome.ref_map.remote_refs)?);
         tracing::debug!(remote = %url, received_pack, updates = updated_refs.len(), "fetched");
         Ok(FetchOutcome {
             received_pack,
@@ -214,8 +215,7 @@ impl Repo {
         let classify = |e: gix::Error| {
             classify_remote_error(url, self.credentials.as_ref(), "cannot list refs", e)
         };
-        let (ref_map, _handshake) = remote
-            .connect(Direction::Fetch)
+        let (ref_map, _handshake) = connect(&remote, url)
             .map_err(classify)?
             .with_credentials(credential_fn(self.credentials.clone()))
             .ref_map(gix::progress::Discard, Default::default())
@@ -284,12 +284,109 @@ impl Repo {
     }
 }
 
+/// Deletes mirror branches and tags the remote no longer has (fetch alone never deletes),
+/// so a deleted remote branch is not mistaken for an existing one.
+fn prune(
+    repo: &gix::Repository,
+    remote_refs: &[gix::protocol::handshake::Ref],
+) -> Result<Vec<(String, Option<ObjectId>, Option<ObjectId>)>> {
+    use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
+    let on_remote: std::collections::HashSet<&gix::bstr::BStr> =
+        remote_refs.iter().map(|r| r.unpack().0).collect();
+    let err = |e: gix::Error| Error::gix("cannot list the mirror's refs", e);
+    let platform = repo.references().map_err(err)?;
+    let mut edits = Vec::new();
+    let mut pruned = Vec::new();
+    for reference in platform
+        .local_branches()
+        .map_err(err)?
+        .chain(platform.tags().map_err(err)?)
+    {
+        let reference = reference.map_err(|e| Error::gix("cannot read a mirror ref", e))?;
+        let name = reference.name().as_bstr();
+        if on_remote.contains(name) {
+            continue;
+        }
+        pruned.push((
+            name.to_string(),
+            reference.target().try_id().map(ToOwned::to_owned),
+            None,
+        ));
+        edits.push(RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::MustExistAndMatch(reference.target().into_owned()),
+                log: RefLog::AndReference,
+            },
+            name: reference.name().to_owned(),
+            deref: false,
+        });
+    }
+    if !edits.is_empty() {
+        repo.edit_references(edits)
+            .map_err(|e| Error::gix("cannot prune refs deleted on the remote", e))?;
+    }
+    Ok(pruned)
+}
+
 pub(crate) fn full_branch_name(branch: &str) -> String {
     if branch.starts_with("refs/") {
         branch.to_string()
     } else {
         format!("refs/heads/{branch}")
     }
+}
+
+type BoxedTransport = Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>;
+
+/// Connects `remote` (whose URL is `url`). git:// gets its own TCP connection with Nagle's
+/// algorithm off: the protocol sends a request as several small writes, and with Nagle
+/// on each exchange waits out the peer's delayed ACK (40 ms on Linux), which would be
+/// most of an idle poll. Other schemes use gix's transports (reqwest for http(s) already
+/// disables Nagle; ssh and file talk to a local process over pipes).
+fn connect<'r>(
+    remote: &'r gix::Remote<'r>,
+    url: &RemoteUrl,
+) -> gix::Result<gix::remote::Connection<'r, 'static, 'r, BoxedTransport>> {
+    if url.scheme() == crate::Scheme::Git {
+        Ok(remote.to_connection_with_transport(connect_git_daemon(url)?))
+    } else {
+        remote.connect(Direction::Fetch)
+    }
+}
+
+fn connect_git_daemon(url: &RemoteUrl) -> gix::Result<BoxedTransport> {
+    use gix::error::ResultExt;
+    use gix::protocol::transport::client::git::ConnectMode;
+    let parsed = gix::url::parse(gix::bstr::BStr::new(url.as_str()))?;
+    let host = parsed.host().unwrap_or("localhost").to_string();
+    let port = parsed.port;
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port.unwrap_or(9418)))
+        .or_raise(|| gix::error::message("Could not resolve git server"))?;
+    let mut last_err = None;
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10)) {
+            Ok(stream) => {
+                stream
+                    .set_nodelay(true)
+                    .or_raise(|| gix::error::message("Could not configure the git connection"))?;
+                let write = stream
+                    .try_clone()
+                    .or_raise(|| gix::error::message("Could not clone the git connection"))?;
+                return Ok(Box::new(gix::protocol::transport::client::git::blocking_io::Connection::new(
+                    stream,
+                    write,
+                    gix::protocol::transport::Protocol::V2,
+                    parsed.path.clone(),
+                    Some((host, port)),
+                    ConnectMode::Daemon,
+                    false,
+                )));
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let err = last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"));
+    Err(err).or_raise(|| gix::error::message("Could not connect to git server"))
 }
 
 /// Creates the bare mirror in a temporary folder and renames it into place, so a crash

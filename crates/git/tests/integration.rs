@@ -101,6 +101,18 @@ fn clone_then_incremental_fetch_and_cheap_check_over_git_daemon() {
         Some(env_yaml(2, 7))
     );
 
+    // Branches deleted on the remote disappear from the mirror.
+    git(&o.path(), &["branch", "short-lived", "main"]);
+    repo.fetch().unwrap();
+    assert_eq!(repo.branch_tip("short-lived").unwrap(), Some(oid(&new)));
+    git(&o.path(), &["branch", "-D", "short-lived"]);
+    let pruned = repo.fetch().unwrap();
+    assert_eq!(
+        pruned.updated_refs,
+        vec![("refs/heads/short-lived".to_string(), Some(oid(&new)), None)]
+    );
+    assert_eq!(repo.branch_tip("short-lived").unwrap(), None);
+
     // A second handle on the same cache folder reuses the mirror.
     let reopened = Repo::open_mirror(&url, &cache, no_creds()).unwrap();
     assert_eq!(reopened.git_dir(), repo.git_dir());
@@ -651,3 +663,11 @@ fn ten_thousand_commits_history_and_fetch() {
     let ours: Vec<String> = ours.iter().map(|c| c.id.to_string()).collect();
     assert_eq!(ours, cli.lines().collect::<Vec<_>>());
 }
+
+/// Compile-time check of the README's promise: handles can be shared across threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Repo>();
+    send_sync::<ladder_git::TreeAtCommit>();
+    send_sync::<Error>();
+};
