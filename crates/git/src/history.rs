@@ -8,7 +8,8 @@
 //! are cached per blob id: an unchanged blob is never parsed twice.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
@@ -19,10 +20,11 @@ use crate::read::split_path;
 use crate::repo::Repo;
 use crate::yamlpath::{self, YamlPath};
 
-/// How many commits one extension of an index towards the root diffs.
+/// How many commits the first extension of an index towards the root diffs; each
+/// further extension doubles it, so deep queries pay few batch overheads.
 const EXTEND_CHUNK: usize = 256;
-/// Object cache for walks: recent trees are re-read as the parent side of the next diff.
-const WALK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Below this many commits per thread, a batch is diffed on the calling thread.
+const PARALLEL_MIN_JOBS: usize = 128;
 
 /// Summary of a commit for PR bodies and soak gates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,41 @@ pub struct CommitInfo {
 pub struct HistoryCache {
     branches: HashMap<String, BranchIndex>,
     values: HashMap<(ObjectId, String), Option<Value>>,
+    commits: HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
+    trees: TreeCache,
+}
+
+/// Raw tree objects by id, kept outside gix's object cache: a walk re-reads each tree
+/// once as the new side of a diff and once as the old side of the next, and gix's cache
+/// would copy the (35 kB for 1,000 apps) object on every hit. Bounded FIFO.
+#[derive(Default)]
+struct TreeCache {
+    map: HashMap<ObjectId, Arc<Vec<u8>>>,
+    order: VecDeque<ObjectId>,
+}
+
+impl TreeCache {
+    const CAPACITY: usize = 1024;
+
+    fn get(&mut self, repo: &gix::Repository, id: ObjectId) -> Result<Arc<Vec<u8>>> {
+        if let Some(data) = self.map.get(&id) {
+            return Ok(data.clone());
+        }
+        let data = Arc::new(
+            repo.find_object(id)
+                .map_err(|e| Error::gix(format!("cannot read tree {id}"), e))?
+                .detach()
+                .data,
+        );
+        if self.order.len() >= Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
+        }
+        self.order.push_back(id);
+        self.map.insert(id, data.clone());
+        Ok(data)
+    }
 }
 
 /// One blob change in one commit: the blob the path had in the first parent (`None`:
@@ -86,16 +123,58 @@ impl BranchIndex {
     }
 
     /// Diffs up to `limit` more commits below the bottom. Returns false at the root.
-    fn extend_older(&mut self, walker: &mut Walker<'_>, limit: usize) -> Result<bool> {
-        for _ in 0..limit {
-            let Some(commit) = self.next_older else {
-                return Ok(false);
+    ///
+    /// Walking the first-parent chain is cheap (commit objects); diffing is not, and each
+    /// commit's diff is independent, so large batches are split across threads, each with
+    /// its own repository handle and tree cache.
+    fn extend_older(&mut self, walker: &mut Walker<'_>, shared: &gix::ThreadSafeRepository, limit: usize) -> Result<bool> {
+        let mut jobs = Vec::with_capacity(limit);
+        while jobs.len() < limit {
+            let Some(commit) = self.next_older else { break };
+            let (tree, parent) = walker.commit(commit)?;
+            let parent_tree = match parent {
+                Some(p) => Some(walker.tree_of(p)?),
+                None => None,
             };
-            let (node, parent) = walker.node(commit)?;
+            jobs.push((commit, parent_tree, tree));
+            self.next_older = parent;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let nodes: Vec<Node> = if threads < 2 || jobs.len() < 2 * PARALLEL_MIN_JOBS {
+            jobs.iter()
+                .map(|&(commit, old, new)| diff_commit(walker.repo, walker.trees, commit, old, new))
+                .collect::<Result<_>>()?
+        } else {
+            let per_thread = jobs.len().div_ceil(threads);
+            let parts: Vec<Result<Vec<Node>>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = jobs
+                    .chunks(per_thread)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            let mut repo = shared.to_thread_local();
+                            repo.object_cache_size(0);
+                            let mut trees = TreeCache::default();
+                            part.iter()
+                                .map(|&(commit, old, new)| diff_commit(&repo, &mut trees, commit, old, new))
+                                .collect::<Result<Vec<_>>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            let mut nodes = Vec::with_capacity(jobs.len());
+            for part in parts {
+                nodes.extend(part?);
+            }
+            nodes
+        };
+        for node in nodes {
             self.bottom -= 1;
             let seq = self.bottom;
             self.insert(seq, node);
-            self.next_older = parent;
         }
         Ok(self.next_older.is_some())
     }
@@ -135,20 +214,22 @@ impl BranchIndex {
     }
 }
 
-/// Reads commits and trees for one query, with a large object cache.
+/// Reads commits and trees for one query through the repository's caches.
 struct Walker<'r> {
     repo: &'r gix::Repository,
     /// Commit -> (tree, first parent): each commit is read as a parent and again as the
     /// next commit of the walk.
-    commits: HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
+    commits: &'r mut HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
+    trees: &'r mut TreeCache,
 }
 
 impl<'r> Walker<'r> {
-    fn new(repo: &'r gix::Repository) -> Self {
-        Walker {
-            repo,
-            commits: HashMap::new(),
-        }
+    fn new(
+        repo: &'r gix::Repository,
+        commits: &'r mut HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
+        trees: &'r mut TreeCache,
+    ) -> Self {
+        Walker { repo, commits, trees }
     }
 
     /// Tree and first parent of `commit`.
@@ -180,37 +261,44 @@ impl<'r> Walker<'r> {
             Some(p) => Some(self.tree_of(p)?),
             None => None,
         };
-        let mut changes = Vec::new();
-        let mut prefix = BString::default();
-        diff_trees(
-            self.repo,
-            parent_tree,
-            Some(tree),
-            &mut prefix,
-            &mut changes,
-        )?;
-        Ok((Node { commit, changes }, parent))
+        Ok((diff_commit(self.repo, self.trees, commit, parent_tree, tree)?, parent))
     }
 
     /// Blob id at `path` in `commit`, `None` if absent or not a file.
     fn blob_at(&mut self, commit: ObjectId, components: &[&str]) -> Result<Option<ObjectId>> {
-        let tree = self.tree_of(commit)?;
-        let tree = self
-            .repo
-            .find_tree(tree)
-            .map_err(|e| Error::gix(format!("cannot read the tree of {commit}"), e))?;
-        let entry = tree
-            .lookup_entry(components.iter().map(|c| c.as_bytes()))
-            .map_err(|e| {
-                Error::gix(
-                    format!("cannot look up {} at {commit}", components.join("/")),
-                    e,
-                )
-            })?;
-        Ok(entry
-            .filter(|e| e.mode().is_blob_or_symlink())
-            .map(|e| e.object_id()))
+        let mut tree = self.tree_of(commit)?;
+        let hash_len = self.repo.object_hash().len_in_bytes();
+        for (i, component) in components.iter().enumerate() {
+            let data = self.trees.get(self.repo, tree)?;
+            let mut entries = RawEntries::new(&data, hash_len, Some(tree));
+            let mut found = None;
+            while let Some(e) = entries.next_entry()? {
+                if e.name == component.as_bytes() {
+                    found = Some((e.is_tree, e.id));
+                    break;
+                }
+            }
+            match found {
+                Some((true, id)) if i + 1 < components.len() => tree = id,
+                Some((false, id)) if i + 1 == components.len() => return Ok(Some(id)),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
     }
+}
+
+fn diff_commit(
+    repo: &gix::Repository,
+    trees: &mut TreeCache,
+    commit: ObjectId,
+    parent_tree: Option<ObjectId>,
+    tree: ObjectId,
+) -> Result<Node> {
+    let mut changes = Vec::new();
+    let mut prefix = BString::default();
+    diff_trees(repo, trees, parent_tree, Some(tree), &mut prefix, &mut changes)?;
+    Ok(Node { commit, changes })
 }
 
 /// Records every blob that differs between two trees, recursing only into subtrees whose
@@ -219,6 +307,7 @@ impl<'r> Walker<'r> {
 /// walking both trees in lockstep: identical entries are skipped without decoding.
 fn diff_trees(
     repo: &gix::Repository,
+    trees: &mut TreeCache,
     old: Option<ObjectId>,
     new: Option<ObjectId>,
     prefix: &mut BString,
@@ -227,13 +316,10 @@ fn diff_trees(
     if old == new {
         return Ok(());
     }
-    let load = |id: Option<ObjectId>| -> Result<Vec<u8>> {
+    let mut load = |id: Option<ObjectId>| -> Result<Arc<Vec<u8>>> {
         match id {
-            None => Ok(Vec::new()),
-            Some(id) => repo
-                .find_object(id)
-                .map(|o| o.detach().data)
-                .map_err(|e| Error::gix(format!("cannot read tree {id}"), e)),
+            None => Ok(Arc::default()),
+            Some(id) => trees.get(repo, id),
         }
     };
     let (old_data, new_data) = (load(old)?, load(new)?);
@@ -255,15 +341,15 @@ fn diff_trees(
         };
         match ord {
             Ordering::Less => {
-                visit(repo, x.as_ref(), None, prefix, out)?;
+                visit(repo, trees, x.as_ref(), None, prefix, out)?;
                 x = a.next_entry()?;
             }
             Ordering::Greater => {
-                visit(repo, None, y.as_ref(), prefix, out)?;
+                visit(repo, trees, None, y.as_ref(), prefix, out)?;
                 y = b.next_entry()?;
             }
             Ordering::Equal => {
-                visit(repo, x.as_ref(), y.as_ref(), prefix, out)?;
+                visit(repo, trees, x.as_ref(), y.as_ref(), prefix, out)?;
                 x = a.next_entry()?;
                 y = b.next_entry()?;
             }
@@ -334,6 +420,7 @@ impl<'a> RawEntries<'a> {
 
 fn visit(
     repo: &gix::Repository,
+    trees: &mut TreeCache,
     old: Option<&Entry<'_>>,
     new: Option<&Entry<'_>>,
     prefix: &mut BString,
@@ -353,7 +440,7 @@ fn visit(
         out.push((prefix.clone(), Change { old: old_blob }));
     }
     if old_tree.is_some() || new_tree.is_some() {
-        diff_trees(repo, old_tree, new_tree, prefix, out)?;
+        diff_trees(repo, trees, old_tree, new_tree, prefix, out)?;
     }
     prefix.truncate(len);
     Ok(())
@@ -390,10 +477,16 @@ impl Repo {
         let file_key: BString = components.join("/").into();
         let tip = self.resolve(branch)?;
         let mut repo = self.local();
-        repo.object_cache_size(WALK_CACHE_BYTES);
-        let mut walker = Walker::new(&repo);
+        // Trees go through our own cache; gix's would only add copies.
+        repo.object_cache_size(0);
         let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let HistoryCache { branches, values } = &mut *cache;
+        let HistoryCache {
+            branches,
+            values,
+            commits,
+            trees,
+        } = &mut *cache;
+        let mut walker = Walker::new(&repo, commits, trees);
         let index = branches
             .entry(branch.to_string())
             .or_insert_with(|| BranchIndex::empty(tip));
@@ -415,6 +508,7 @@ impl Repo {
         let current = value_of(walker.blob_at(tip, &components)?)?;
         // Walk this file's changes from newest to oldest, extending the index as needed.
         let mut upper = i64::MAX;
+        let mut chunk = EXTEND_CHUNK / 2;
         loop {
             let candidates: Vec<i64> = index
                 .by_path
@@ -437,7 +531,8 @@ impl Repo {
                 }
             }
             upper = upper.min(index.bottom);
-            if !index.extend_older(&mut walker, EXTEND_CHUNK)?
+            chunk = (chunk * 2).min(1 << 16);
+            if !index.extend_older(&mut walker, &self.repo, chunk)?
                 && index
                     .by_path
                     .get(&file_key)
@@ -459,8 +554,10 @@ impl Repo {
     ) -> Result<Vec<CommitInfo>> {
         let components = split_path(file)?;
         let mut repo = self.local();
-        repo.object_cache_size(WALK_CACHE_BYTES);
-        let mut walker = Walker::new(&repo);
+        repo.object_cache_size(0);
+        let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let HistoryCache { commits, trees, .. } = &mut *cache;
+        let mut walker = Walker::new(&repo, commits, trees);
         let mut out = Vec::new();
         let mut cur = Some(to);
         let mut blob = walker.blob_at(to, &components)?;
