@@ -33,6 +33,28 @@ fn main() {
         APPS * ENVS.len(),
         t.elapsed()
     );
+    // fast-import stores each version as a delta against the previous (older) one;
+    // servers repack so that recent objects are whole and older ones are deltas. Serve
+    // what a real server would; LADDER_BENCH_NO_REPACK=1 keeps fast-import's pack.
+    if std::env::var_os("LADDER_BENCH_NO_REPACK").is_none() {
+        let t = Instant::now();
+        git(
+            &origin,
+            &[
+                "repack",
+                "-q",
+                "-a",
+                "-d",
+                "-f",
+                "--window=10",
+                "--depth=50",
+            ],
+        );
+        println!(
+            "repacked the origin (git repack -adf) in {:.1?}",
+            t.elapsed()
+        );
+    }
     let daemon = GitDaemon::start(&srv);
     let url = daemon.url("bench.git");
     let mut rows: Vec<(String, Duration, Duration, String)> = Vec::new();

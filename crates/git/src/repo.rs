@@ -372,20 +372,23 @@ fn connect_git_daemon(url: &RemoteUrl) -> gix::Result<BoxedTransport> {
                 let write = stream
                     .try_clone()
                     .or_raise(|| gix::error::message("Could not clone the git connection"))?;
-                return Ok(Box::new(gix::protocol::transport::client::git::blocking_io::Connection::new(
-                    stream,
-                    write,
-                    gix::protocol::transport::Protocol::V2,
-                    parsed.path.clone(),
-                    Some((host, port)),
-                    ConnectMode::Daemon,
-                    false,
-                )));
+                return Ok(Box::new(
+                    gix::protocol::transport::client::git::blocking_io::Connection::new(
+                        stream,
+                        write,
+                        gix::protocol::transport::Protocol::V2,
+                        parsed.path.clone(),
+                        Some((host, port)),
+                        ConnectMode::Daemon,
+                        false,
+                    ),
+                ));
             }
             Err(e) => last_err = Some(e),
         }
     }
-    let err = last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"));
+    let err =
+        last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"));
     Err(err).or_raise(|| gix::error::message("Could not connect to git server"))
 }
 
