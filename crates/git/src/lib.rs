@@ -25,7 +25,7 @@ pub use history::CommitInfo;
 pub use lock::RepoLock;
 pub use push::Lease;
 pub use read::{DirEntry, EntryKind, TreeAtCommit};
-pub use repo::{FetchOutcome, RemoteOptions, Repo};
+pub use repo::{FetchOutcome, RefUpdate, RemoteOptions, Repo};
 pub use url::{Credentials, RemoteUrl, Scheme};
 
 /// Installs ring as rustls' process-wide crypto provider, once. reqwest is built without

@@ -39,8 +39,19 @@ pub struct Repo {
 pub struct FetchOutcome {
     /// True when a pack was received (new objects arrived).
     pub received_pack: bool,
-    /// Refs whose value changed, with old (None: created) and new value (None: deleted).
-    pub updated_refs: Vec<(String, Option<ObjectId>, Option<ObjectId>)>,
+    /// Refs whose value changed.
+    pub updated_refs: Vec<RefUpdate>,
+}
+
+/// One ref moved by a fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// Full name, e.g. `refs/heads/main`.
+    pub name: String,
+    /// Previous value; `None` when the ref was created.
+    pub old: Option<ObjectId>,
+    /// New value; `None` when the ref was deleted (gone from the remote).
+    pub new: Option<ObjectId>,
 }
 
 /// How to reach a remote.
@@ -186,7 +197,11 @@ impl Repo {
                 };
                 let new = new.try_id().map(ToOwned::to_owned);
                 if old != new {
-                    updated_refs.push((edit.name.as_bstr().to_string(), old, new));
+                    updated_refs.push(RefUpdate {
+                        name: edit.name.as_bstr().to_string(),
+                        old,
+                        new,
+                    });
                 }
             }
         }
@@ -289,7 +304,7 @@ impl Repo {
 fn prune(
     repo: &gix::Repository,
     remote_refs: &[gix::protocol::handshake::Ref],
-) -> Result<Vec<(String, Option<ObjectId>, Option<ObjectId>)>> {
+) -> Result<Vec<RefUpdate>> {
     use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
     let on_remote: std::collections::HashSet<&gix::bstr::BStr> =
         remote_refs.iter().map(|r| r.unpack().0).collect();
@@ -307,11 +322,11 @@ fn prune(
         if on_remote.contains(name) {
             continue;
         }
-        pruned.push((
-            name.to_string(),
-            reference.target().try_id().map(ToOwned::to_owned),
-            None,
-        ));
+        pruned.push(RefUpdate {
+            name: name.to_string(),
+            old: reference.target().try_id().map(ToOwned::to_owned),
+            new: None,
+        });
         edits.push(RefEdit {
             change: Change::Delete {
                 expected: PreviousValue::MustExistAndMatch(reference.target().into_owned()),

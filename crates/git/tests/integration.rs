@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ladder_git::{
     CommitOutcome, CommitRequest, Credentials, DirEntry, Edits, EntryKind, Error, Identity, Lease,
-    ObjectId, RemoteOptions, Repo,
+    ObjectId, RefUpdate, RemoteOptions, Repo,
 };
 use support::{FiCommit, GitDaemon, HttpServer, Origin, env_yaml, fast_import, git};
 
@@ -89,11 +89,11 @@ fn clone_then_incremental_fetch_and_cheap_check_over_git_daemon() {
     assert!(fetched.received_pack);
     assert_eq!(
         fetched.updated_refs,
-        vec![(
-            "refs/heads/main".to_string(),
-            Some(oid(&main)),
-            Some(oid(&new))
-        )]
+        vec![RefUpdate {
+            name: "refs/heads/main".into(),
+            old: Some(oid(&main)),
+            new: Some(oid(&new)),
+        }]
     );
     let tree = repo.tree_at_rev("main").unwrap();
     assert_eq!(
@@ -109,7 +109,11 @@ fn clone_then_incremental_fetch_and_cheap_check_over_git_daemon() {
     let pruned = repo.fetch().unwrap();
     assert_eq!(
         pruned.updated_refs,
-        vec![("refs/heads/short-lived".to_string(), Some(oid(&new)), None)]
+        vec![RefUpdate {
+            name: "refs/heads/short-lived".into(),
+            old: Some(oid(&new)),
+            new: None,
+        }]
     );
     assert_eq!(repo.branch_tip("short-lived").unwrap(), None);
 
