@@ -444,6 +444,22 @@ fn bad_or_missing_credentials_are_reported_without_the_secret() {
         text.contains("LADDER_GIT_USERNAME"),
         "says what to do: {text}"
     );
+    eprintln!("as shown to users: {err}");
+
+    // No credentials at all (the fallback reads LADDER_GIT_*, unset in CI).
+    if std::env::var_os("LADDER_GIT_PASSWORD").is_none()
+        && std::env::var_os("LADDER_GIT_PASSWORD_FILE").is_none()
+    {
+        let err = Repo::mirror(
+            &server.url("tenant.git"),
+            &tmp.path().join("c0"),
+            no_creds(),
+        )
+        .err()
+        .expect("must fail");
+        assert!(matches!(err, Error::AuthFailed { .. }), "{err}");
+        assert!(err.to_string().contains("none were configured"), "{err}");
+    }
 
     // Credentials only configured through the environment lookup, and wrong.
     let opts = RemoteOptions {
@@ -486,6 +502,7 @@ fn unreachable_server_is_a_clear_error() {
         let text = format!("{err} {err:?}");
         assert!(matches!(err, Error::Unreachable { .. }), "{text}");
         assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        eprintln!("as shown to users: {err}");
         assert!(!text.contains("hidden-pass-999"), "{text}");
     }
     let repo = Repo::open_mirror(
