@@ -692,3 +692,76 @@ const _: fn() = || {
     send_sync::<ladder_git::TreeAtCommit>();
     send_sync::<Error>();
 };
+
+#[test]
+fn empty_remote_mirrors_to_an_empty_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    std::fs::create_dir_all(srv.join("empty.git")).unwrap();
+    git(
+        &srv.join("empty.git"),
+        &["init", "-q", "--bare", "-b", "main"],
+    );
+    let daemon = GitDaemon::start(&srv);
+    let repo = Repo::mirror(
+        &daemon.url("empty.git"),
+        &tmp.path().join("cache"),
+        no_creds(),
+    )
+    .unwrap();
+    assert_eq!(repo.branch_tip("main").unwrap(), None);
+    assert_eq!(repo.remote_branch_tip("main").unwrap(), None);
+    assert!(!repo.remote_branch_moved("main").unwrap());
+}
+
+#[test]
+fn edits_keep_the_executable_bit_and_refuse_bad_paths() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join("bin")).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("bin/run.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    std::fs::set_permissions(
+        work.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "init"]);
+    let repo = Repo::open_local(&work).unwrap();
+    let head = repo.resolve("HEAD").unwrap();
+
+    let mut edits = Edits::new();
+    edits
+        .write("bin/run.sh", "#!/bin/sh\necho 2\n")
+        .write("bin/new.sh", "x\n");
+    let CommitOutcome::Created { commit, .. } = repo.build_commit(&request(head, edits)).unwrap()
+    else {
+        panic!()
+    };
+    let listing = git(&work, &["ls-tree", "-r", &commit.to_string()]);
+    assert!(
+        listing.contains("100755 blob") && listing.contains("bin/run.sh"),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("100644") && l.ends_with("bin/new.sh")),
+        "{listing}"
+    );
+
+    for bad in ["../x", ".git/config", ""] {
+        let mut edits = Edits::new();
+        edits.write(bad, "x");
+        let err = repo.build_commit(&request(head, edits)).unwrap_err();
+        assert!(matches!(err, Error::InvalidPath { .. }), "{bad}: {err}");
+    }
+    let mut bad_trailer = request(head, Edits::new());
+    bad_trailer.trailers = vec![("Two words".into(), "v".into())];
+    assert!(matches!(
+        repo.build_commit(&bad_trailer),
+        Err(Error::InvalidCommit { .. })
+    ));
+}
