@@ -25,7 +25,21 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A `git` command in `dir` that ignores the user's configuration.
 pub fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
+    command_in(Path::new("git"), dir)
+}
+
+/// The `git-daemon` program in git's exec path.
+fn daemon_program() -> PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("run git");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("git-daemon")
+}
+
+/// `program` (a git binary) in `dir`, with the user's configuration ignored.
+fn command_in(program: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(program);
     c.current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -135,9 +149,10 @@ impl GitDaemon {
         // The port is picked before the daemon binds it; retry on the rare collision.
         for _ in 0..5 {
             let port = free_port();
-            let mut child = git_cmd(base)
+            // Run git-daemon itself: `git daemon` would run it as a child process that
+            // outlives a kill of the `git` wrapper, leaking a daemon per test.
+            let mut child = command_in(&daemon_program(), base)
                 .args([
-                    "daemon",
                     "--reuseaddr",
                     "--export-all",
                     "--enable=receive-pack",
