@@ -1,0 +1,125 @@
+//! The crate's error type.
+//!
+//! Every message is meant to be shown to an operator as is: it names the remote by its
+//! credential-free URL and says what to do next. No variant ever carries a secret: URLs
+//! are stored without userinfo and text captured from `git` is passed through
+//! [`crate::url::redact`] before it lands here.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the Git layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The remote URL could not be understood.
+    #[error(transparent)]
+    Url(#[from] crate::url::UrlError),
+
+    /// The server could not be reached at all (DNS, refused connection, timeout).
+    #[error(
+        "cannot reach git remote {url}: {detail}; check that the host and port are right and the server is up"
+    )]
+    Unreachable { url: String, detail: String },
+
+    /// The server refused the credentials, or asked for credentials we do not have.
+    #[error(
+        "git remote {url} rejected the credentials ({detail}); set a valid user and token in the URL, or in LADDER_GIT_USERNAME and LADDER_GIT_PASSWORD (or LADDER_GIT_PASSWORD_FILE)"
+    )]
+    AuthFailed { url: String, detail: String },
+
+    /// Compare-and-swap push rejected: the branch on the remote is no longer where we saw it.
+    #[error(
+        "branch {branch} on {url} moved (expected {}, the remote refused: {reason}); fetch again and recompute the change instead of forcing",
+        expected.as_deref().unwrap_or("no branch")
+    )]
+    RemoteMoved {
+        url: String,
+        branch: String,
+        /// The value we leased on: `None` means we expected the branch not to exist.
+        expected: Option<String>,
+        reason: String,
+    },
+
+    /// The remote refused a push for another reason than a moved branch (hook, protection).
+    #[error("git remote {url} refused the push of {branch}: {reason}")]
+    PushRejected {
+        url: String,
+        branch: String,
+        reason: String,
+    },
+
+    /// A branch, tag or revision that does not exist in the repository.
+    #[error("revision {rev:?} not found in {repo}; fetch first or check the name")]
+    RevisionNotFound { repo: String, rev: String },
+
+    /// An object id that names something other than what the caller needs.
+    #[error("{id} in {repo} is a {actual}, expected a {expected}")]
+    WrongObjectKind {
+        repo: String,
+        id: String,
+        actual: String,
+        expected: &'static str,
+    },
+
+    /// A path given to a read or an edit that cannot be a path inside a tree.
+    #[error("invalid path {path:?} in a git tree: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+
+    /// A commit request that cannot be turned into a commit (empty message, bad trailer).
+    #[error("invalid commit request: {reason}")]
+    InvalidCommit { reason: String },
+
+    /// A mirror or repository is missing the remote needed for a network operation.
+    #[error("{repo} has no remote URL; open it with Repo::mirror to fetch or push")]
+    NoRemote { repo: String },
+
+    /// The `git` program could not be run, or failed in a way we do not classify.
+    #[error("`git {command}` failed: {detail}")]
+    GitCli { command: String, detail: String },
+
+    /// Any other failure reported by gix; `context` says what we were doing.
+    #[error("{context}: {detail}")]
+    Gix { context: String, detail: String },
+
+    /// File-system failure around the cache folder or lock files.
+    #[error("{context} ({}): {source}", path.display())]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A YAML document or YAML path that history lookups could not use.
+    #[error(transparent)]
+    YamlPath(#[from] crate::yamlpath::YamlPathError),
+}
+
+impl Error {
+    /// True for the compare-and-swap rejection callers handle by refetching and recomputing.
+    pub fn is_remote_moved(&self) -> bool {
+        matches!(self, Error::RemoteMoved { .. })
+    }
+
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Wraps a gix error that needs no classification (local object database work).
+    pub(crate) fn gix(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Error::Gix {
+            context: context.into(),
+            detail: err.to_string(),
+        }
+    }
+}
