@@ -1,6 +1,7 @@
 //! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
 
 mod render_cmd;
+mod repo_source;
 mod tenant_args;
 mod validate_cmd;
 

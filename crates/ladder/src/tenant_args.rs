@@ -4,14 +4,27 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use ladder_model::{FsTree, LoadError, LoadOptions, Problems, Tenant};
+use ladder_model::{LoadError, LoadOptions, Problems, Tenant};
 use ladder_render::Schemas;
+
+use crate::repo_source::{RepoSource, default_cache_dir};
 
 #[derive(Args, Debug)]
 pub struct TenantArgs {
-    /// The tenant config repo: a folder holding ladder.yaml.
-    #[arg(long, value_name = "DIR")]
-    pub repo: PathBuf,
+    /// The tenant config repo: a folder holding ladder.yaml, or a Git URL (https://,
+    /// ssh://, git://, file://) read without a checkout. Credentials come from
+    /// LADDER_GIT_USERNAME and LADDER_GIT_PASSWORD (or LADDER_GIT_PASSWORD_FILE).
+    #[arg(long, value_name = "DIR|URL")]
+    pub repo: String,
+
+    /// Read the repo at this branch, tag or commit (default for URLs: main). With a
+    /// folder, reads that commit of the folder's Git repo instead of the files on disk.
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    /// Where mirrors of remote repos are kept [default: $XDG_CACHE_HOME/ladder].
+    #[arg(long, value_name = "DIR", env = "LADDER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 
     /// Also refuse apps in this namespace (glob; repeatable). Platform policy: adds to the
     /// built-in list argocd, kube-system, kube-public.
@@ -50,19 +63,15 @@ impl TenantArgs {
 
     /// Loads the tenant: `Ok(Err(problems))` when the config itself is wrong.
     pub fn load(&self) -> anyhow::Result<Result<Tenant, Problems>> {
-        if !self.repo.is_dir() {
-            anyhow::bail!(
-                "--repo `{}` is not a folder; give the root of a tenant config repo",
-                self.repo.display()
-            );
+        let cache_dir = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let source = RepoSource::open(&self.repo, self.git_ref.as_deref(), &cache_dir)?;
+        if let Some(description) = source.description() {
+            eprintln!("reading {description}");
         }
-        let tree = FsTree::new(&self.repo);
-        match ladder_model::load(&tree, &self.policy()) {
+        match ladder_model::load(source.tree(), &self.policy()) {
             Ok(tenant) => Ok(Ok(tenant)),
             Err(LoadError::Invalid(problems)) => Ok(Err(problems)),
-            Err(LoadError::Tree(e)) => {
-                Err(e).with_context(|| format!("reading {}", self.repo.display()))
-            }
+            Err(LoadError::Tree(e)) => Err(e).context("reading the tenant config repo"),
         }
     }
 }
