@@ -10,7 +10,7 @@ use ladder_model::{ConfigTree, DirEntry, EntryKind, FsTree, TreeError};
 pub enum RepoSource {
     Folder(FsTree),
     Commit {
-        tree: GitTree,
+        tree: Box<GitTree>,
         /// What to call it in messages: the credential-free URL or the folder, and the ref.
         description: String,
     },
@@ -36,7 +36,7 @@ impl RepoSource {
                 short(&tree.commit_id().to_string())
             );
             return Ok(RepoSource::Commit {
-                tree: GitTree(tree),
+                tree: Box::new(GitTree(tree)),
                 description,
             });
         }
@@ -58,7 +58,7 @@ impl RepoSource {
                     short(&tree.commit_id().to_string())
                 );
                 Ok(RepoSource::Commit {
-                    tree: GitTree(tree),
+                    tree: Box::new(GitTree(tree)),
                     description,
                 })
             }
@@ -68,7 +68,7 @@ impl RepoSource {
     pub fn tree(&self) -> &dyn ConfigTree {
         match self {
             RepoSource::Folder(tree) => tree,
-            RepoSource::Commit { tree, .. } => tree,
+            RepoSource::Commit { tree, .. } => tree.as_ref(),
         }
     }
 
