@@ -5,6 +5,10 @@ mod repo_source;
 mod tenant_args;
 mod validate_cmd;
 
+// Rendering allocates many small strings; mimalloc does that markedly faster than glibc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};

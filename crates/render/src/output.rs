@@ -218,21 +218,39 @@ fn staging_dir(out: &Path) -> Result<PathBuf, OutputError> {
 }
 
 fn fill(staging: &Path, files: &BTreeMap<&str, &[u8]>) -> Result<(), OutputError> {
-    let mut made: Option<PathBuf> = None;
-    for (path, bytes) in files {
-        let target = staging.join(path);
-        let dir = target
-            .parent()
-            .expect("files are inside the staging folder");
-        // Paths are sorted, so each folder's files come together: create it once.
-        if made.as_deref() != Some(dir) {
-            fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-            made = Some(dir.to_path_buf());
-        }
-        fs::write(&target, bytes).map_err(io_err("write", &target))?;
+    let mut dirs: Vec<PathBuf> = files
+        .keys()
+        .filter_map(|path| staging.join(path).parent().map(Path::to_path_buf))
+        .collect();
+    dirs.dedup();
+    for dir in &dirs {
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     }
-    Ok(())
+    // Creating a file costs a round of file-system metadata work that is mostly waiting;
+    // a few writers at once overlap it.
+    let files: Vec<(&&str, &&[u8])> = files.iter().collect();
+    let chunk = files.len().div_ceil(WRITERS).max(1);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for (path, bytes) in part {
+                        let target = staging.join(path);
+                        fs::write(&target, bytes).map_err(io_err("write", &target))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("writer panicked"))
+    })
 }
+
+/// Threads writing files at once.
+const WRITERS: usize = 4;
 
 /// Puts `staging` where `out` is. On Linux an existing folder is exchanged atomically
 /// (`renameat2(RENAME_EXCHANGE)`); elsewhere, or where the file system refuses, the old
