@@ -1,0 +1,135 @@
+//! The safety net: the edited text is parsed again and must hold exactly the original
+//! data with the edited values changed. If it does not, the edit is refused; a wrong
+//! file is never returned.
+
+use crate::edit::Edit;
+use crate::error::Error;
+use crate::path::Segment;
+use crate::tree::{Kind, Node, Tree};
+use crate::value::Value;
+
+/// Data without positions. `text` is the scalar's own text, compared when both sides
+/// have it (an edited value is compared by type and value only).
+#[derive(Debug, Clone)]
+enum Data {
+    Scalar { value: Value, text: Option<String>, anchor: usize },
+    Seq(Vec<Data>, usize),
+    Map(Vec<(Data, Data)>, usize),
+    Alias(usize),
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Data::Scalar { value: a, text: ta, anchor: xa },
+                Data::Scalar { value: b, text: tb, anchor: xb },
+            ) => a == b && xa == xb && (ta.is_none() || tb.is_none() || ta == tb),
+            (Data::Seq(a, x), Data::Seq(b, y)) => x == y && a == b,
+            (Data::Map(a, x), Data::Map(b, y)) => x == y && a == b,
+            (Data::Alias(a), Data::Alias(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+fn data(n: &Node) -> Data {
+    match &n.kind {
+        Kind::Scalar { value, .. } => Data::Scalar {
+            value: n.typed().unwrap_or(Value::Null),
+            text: Some(value.clone()),
+            anchor: n.anchor,
+        },
+        Kind::Seq(items) => Data::Seq(items.iter().map(data).collect(), n.anchor),
+        Kind::Map(entries) => Data::Map(entries.iter().map(|(k, v)| (data(k), data(v))).collect(), n.anchor),
+        Kind::Alias(id) => Data::Alias(*id),
+    }
+}
+
+fn text_of(d: &Data) -> Option<&str> {
+    match d {
+        Data::Scalar { text, .. } => text.as_deref(),
+        _ => None,
+    }
+}
+
+fn lookup<'d>(entries: &'d [(Data, Data)], key: &str) -> Option<&'d Data> {
+    entries.iter().find(|(k, _)| text_of(k) == Some(key)).map(|(_, v)| v)
+}
+
+/// Write `value` at `path` in `d`, creating missing mappings as `set` does.
+fn put(d: &mut Data, path: &[Segment], value: &Value) -> bool {
+    let Some((seg, rest)) = path.split_first() else {
+        let anchor = match d {
+            Data::Scalar { anchor, .. } => *anchor,
+            _ => 0,
+        };
+        *d = Data::Scalar {
+            value: value.clone(),
+            text: None,
+            anchor,
+        };
+        return true;
+    };
+    if matches!(d, Data::Scalar { value: Value::Null, text: Some(t), .. } if t.is_empty()) {
+        *d = Data::Map(Vec::new(), 0);
+    }
+    match (seg, d) {
+        (Segment::Key(k), Data::Map(entries, _)) => {
+            if let Some(i) = entries.iter().position(|(kd, _)| text_of(kd) == Some(k)) {
+                return put(&mut entries[i].1, rest, value);
+            }
+            let mut child = Data::Scalar {
+                value: Value::Null,
+                text: Some(String::new()),
+                anchor: 0,
+            };
+            let ok = put(&mut child, rest, value);
+            entries.push((
+                Data::Scalar {
+                    value: Value::String(k.clone()),
+                    text: Some(k.clone()),
+                    anchor: 0,
+                },
+                child,
+            ));
+            ok
+        }
+        (Segment::Index(i), Data::Seq(items, _)) => items.get_mut(*i).is_some_and(|c| put(c, rest, value)),
+        (Segment::Select { key, value: want }, Data::Seq(items, _)) => items
+            .iter_mut()
+            .find(|item| matches!(item, Data::Map(e, _) if lookup(e, key).and_then(text_of) == Some(want)))
+            .is_some_and(|c| put(c, rest, value)),
+        _ => false,
+    }
+}
+
+pub(crate) fn check(before: &Tree, after_text: &str, edits: &[(usize, &Edit)]) -> Result<(), Error> {
+    let fail = |message: String| Error::Verification { message };
+    let after = Tree::parse(after_text).map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
+    if after.docs.len() != before.docs.len() {
+        return Err(fail("the edited text has a different number of documents".into()));
+    }
+    let mut expected: Vec<Option<Data>> = vec![None; before.docs.len()];
+    for (d, e) in edits {
+        let slot = expected[*d].get_or_insert_with(|| data(&before.docs[*d].root));
+        if !put(slot, &e.path.segments, &e.value) {
+            return Err(fail(format!("cannot replay the edit of '{}'", e.path)));
+        }
+    }
+    for (i, (b, a)) in before.docs.iter().zip(&after.docs).enumerate() {
+        let got = data(&a.root);
+        let ok = match &expected[i] {
+            Some(want) => *want == got,
+            None => data(&b.root) == got,
+        };
+        if !ok {
+            let paths: Vec<String> = edits.iter().map(|(_, e)| e.path.to_string()).collect();
+            return Err(fail(format!(
+                "document {i} does not read back as expected after editing {}",
+                paths.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
