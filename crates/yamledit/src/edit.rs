@@ -79,7 +79,12 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
                 }
                 splices.extend(replace(&tree, node, key, parent, &e.value, &e.path, nl)?);
             }
-            Located::Missing { at, key, parent, depth } => {
+            Located::Missing {
+                at,
+                key,
+                parent,
+                depth,
+            } => {
                 let mut keys = Vec::new();
                 for seg in &e.path.segments[depth..] {
                     match seg {
@@ -87,7 +92,10 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
                         _ => return Err(missing_key(&tree, &e.path, at, depth)),
                     }
                 }
-                let idx = match groups.iter().position(|g| g.doc == d && std::ptr::eq(g.at, at)) {
+                let idx = match groups
+                    .iter()
+                    .position(|g| g.doc == d && std::ptr::eq(g.at, at))
+                {
                     Some(i) => i,
                     None => {
                         groups.push(InsertGroup {
@@ -112,7 +120,9 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     if !groups.is_empty() {
         let step = insert::indent_step(&tree);
         for g in &groups {
-            splices.push(insert::render(&tree, g.at, g.key, g.parent, &g.keys, &g.path, step, nl)?);
+            splices.push(insert::render(
+                &tree, g.at, g.key, g.parent, &g.keys, &g.path, step, nl,
+            )?);
         }
     }
     let out = apply(text, splices)?;
@@ -123,7 +133,8 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
 
 pub(crate) fn apply(text: &str, mut splices: Vec<Splice>) -> Result<String, Error> {
     splices.sort_by_key(|s| (s.start, s.end));
-    let mut out = String::with_capacity(text.len() + splices.iter().map(|s| s.text.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(text.len() + splices.iter().map(|s| s.text.len()).sum::<usize>());
     let mut pos = 0;
     for s in &splices {
         if s.start < pos || s.end < s.start || s.end > text.len() {
@@ -193,7 +204,10 @@ fn replace(
         }]);
     }
     let extent = tree.extent(node).ok_or_else(|| {
-        unsupported(node.start, "cannot tell where the current value ends; it was left untouched")
+        unsupported(
+            node.start,
+            "cannot tell where the current value ends; it was left untouched",
+        )
     })?;
     match extent {
         Extent::Inline { start, end } => Ok(vec![Splice {
@@ -206,20 +220,30 @@ fn replace(
             let plan = match value {
                 Value::String(s) => quote::block_plan(s, folded)
                     .map(|p| (p, if folded { '>' } else { '|' }))
-                    .or_else(|| folded.then(|| quote::block_plan(s, false).map(|p| (p, '|'))).flatten()),
+                    .or_else(|| {
+                        folded
+                            .then(|| quote::block_plan(s, false).map(|p| (p, '|')))
+                            .flatten()
+                    }),
                 _ => None,
             };
             let parent_indent = node.parent_indent.unwrap_or(0);
             let indent = b.content_indent.unwrap_or(parent_indent + 2);
             let indicator = match &plan {
-                Some((p, _)) if p.leading_space => indent.checked_sub(parent_indent).filter(|m| (1..=9).contains(m)),
+                Some((p, _)) if p.leading_space => indent
+                    .checked_sub(parent_indent)
+                    .filter(|m| (1..=9).contains(m)),
                 _ => None,
             };
             let block = plan.filter(|(p, _)| !p.leading_space || indicator.is_some());
             let Some((plan, ch)) = block else {
                 // Not representable as a block scalar (or not a string): one line.
                 let text = quote::inline(value, Style::Double, false);
-                let text = if matches!(value, Value::String(_)) { text } else { quote::inline(value, Style::Plain, false) };
+                let text = if matches!(value, Value::String(_)) {
+                    text
+                } else {
+                    quote::inline(value, Style::Plain, false)
+                };
                 return Ok(vec![
                     Splice {
                         start: b.header.0,

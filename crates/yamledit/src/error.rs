@@ -59,7 +59,9 @@ pub enum Error {
     #[error("key '{key}' appears more than once in this mapping; YAML keys must be unique")]
     DuplicateKey { key: String, at: Location },
 
-    #[error("selector [{selector}] in '{path}' matches {count} items; make it unique or use an index")]
+    #[error(
+        "selector [{selector}] in '{path}' matches {count} items; make it unique or use an index"
+    )]
     AmbiguousSelector {
         path: String,
         selector: String,

@@ -121,7 +121,11 @@ pub(crate) fn render(
             s.push_str(nl);
         }
         keys.block(indent, step, nl, &mut s);
-        Splice { start: pos, end: pos, text: s }
+        Splice {
+            start: pos,
+            end: pos,
+            text: s,
+        }
     };
     match &at.kind {
         Kind::Map(entries) if at.flow => {
@@ -133,11 +137,15 @@ pub(crate) fn render(
                 });
             };
             let end = if lv.is_empty_scalar() {
-                tree.colon_after(lk).map(|c| c + 1).or_else(|| tree.node_end(lk))
+                tree.colon_after(lk)
+                    .map(|c| c + 1)
+                    .or_else(|| tree.node_end(lk))
             } else {
                 tree.node_end(lv)
             };
-            let end = end.ok_or_else(|| unsupported(tree, path, at.start, "cannot find the end of this mapping"))?;
+            let end = end.ok_or_else(|| {
+                unsupported(tree, path, at.start, "cannot find the end of this mapping")
+            })?;
             Ok(Splice {
                 start: end,
                 end,
@@ -145,9 +153,9 @@ pub(crate) fn render(
             })
         }
         Kind::Map(_) => {
-            let end = tree
-                .node_end(at)
-                .ok_or_else(|| unsupported(tree, path, at.start, "cannot find the end of this mapping"))?;
+            let end = tree.node_end(at).ok_or_else(|| {
+                unsupported(tree, path, at.start, "cannot find the end of this mapping")
+            })?;
             Ok(line_after(end, at.col))
         }
         Kind::Scalar { .. } if at.is_empty_scalar() && at.tag.is_none() && at.anchor == 0 => {
@@ -159,9 +167,9 @@ pub(crate) fn render(
                     at: tree.loc(at.start.min(text.len())),
                 });
             };
-            let colon = tree
-                .colon_after(k)
-                .ok_or_else(|| unsupported(tree, path, k.start, "cannot find the ':' after this key"))?;
+            let colon = tree.colon_after(k).ok_or_else(|| {
+                unsupported(tree, path, k.start, "cannot find the ':' after this key")
+            })?;
             if p.flow {
                 Ok(Splice {
                     start: colon + 1,

@@ -47,7 +47,9 @@ pub fn get(text: &str, doc: &DocSelector, path: &Path) -> Result<Value, Error> {
         }),
         Located::Missing { at, key, depth, .. } => {
             let mut e = missing_key(&tree, path, at, depth);
-            if let (Error::NoSuchPath { at: loc, .. }, true, Some(k)) = (&mut e, at.is_empty_scalar(), key) {
+            if let (Error::NoSuchPath { at: loc, .. }, true, Some(k)) =
+                (&mut e, at.is_empty_scalar(), key)
+            {
                 *loc = tree.loc(k.start);
             }
             Err(e)

@@ -26,7 +26,9 @@ impl std::str::FromStr for DocSelector {
                 name: n.to_string(),
             }),
             _ => Err(Error::Document {
-                message: format!("invalid document selector {s:?}; write kind/name, e.g. Deployment/web"),
+                message: format!(
+                    "invalid document selector {s:?}; write kind/name, e.g. Deployment/web"
+                ),
             }),
         }
     }
@@ -36,7 +38,9 @@ pub(crate) fn select_doc(tree: &Tree, sel: &DocSelector) -> Result<usize, Error>
     let n = tree.docs.len();
     match sel {
         DocSelector::Auto => {
-            let non_empty: Vec<usize> = (0..n).filter(|&i| !tree.docs[i].root.is_empty_scalar()).collect();
+            let non_empty: Vec<usize> = (0..n)
+                .filter(|&i| !tree.docs[i].root.is_empty_scalar())
+                .collect();
             match (n, non_empty.as_slice()) {
                 (0, _) => Err(Error::Document {
                     message: "the file holds no YAML document".into(),
@@ -74,11 +78,18 @@ pub(crate) fn select_doc(tree: &Tree, sel: &DocSelector) -> Result<usize, Error>
                 [] => Err(Error::Document {
                     message: format!(
                         "no document is {kind}/{name}; the file holds: {}",
-                        if seen.is_empty() { "no Kubernetes objects".to_string() } else { seen.join(", ") }
+                        if seen.is_empty() {
+                            "no Kubernetes objects".to_string()
+                        } else {
+                            seen.join(", ")
+                        }
                     ),
                 }),
                 many => Err(Error::Document {
-                    message: format!("{} documents are {kind}/{name}; use --doc N instead", many.len()),
+                    message: format!(
+                        "{} documents are {kind}/{name}; use --doc N instead",
+                        many.len()
+                    ),
                 }),
             }
         }
@@ -138,7 +149,9 @@ pub(crate) fn locate<'t>(
                 let Kind::Map(entries) = &cur.kind else {
                     return Err(wrong_kind(tree, cur, &here(), "a mapping"));
                 };
-                let mut hits = entries.iter().filter(|(kn, _)| kn.scalar_text() == Some(k.as_str()));
+                let mut hits = entries
+                    .iter()
+                    .filter(|(kn, _)| kn.scalar_text() == Some(k.as_str()));
                 match (hits.next(), hits.next()) {
                     (Some(_), Some((dup, _))) => {
                         return Err(Error::DuplicateKey {
@@ -158,7 +171,9 @@ pub(crate) fn locate<'t>(
                             key = None;
                             cur = v;
                         }
-                        Some((alias, _)) => return Err(behind_alias(tree, alias, &path.prefix(i + 1))),
+                        Some((alias, _)) => {
+                            return Err(behind_alias(tree, alias, &path.prefix(i + 1)));
+                        }
                         None => {
                             return Ok(Located::Missing {
                                 at: cur,
@@ -178,7 +193,11 @@ pub(crate) fn locate<'t>(
                     return Err(Error::NoSuchPath {
                         path: path.to_string(),
                         deepest: here(),
-                        detail: format!("'{}' is a list of {} items (indexes count from 0)", here(), items.len()),
+                        detail: format!(
+                            "'{}' is a list of {} items (indexes count from 0)",
+                            here(),
+                            items.len()
+                        ),
                         at: tree.loc(cur.start),
                     });
                 };
@@ -193,7 +212,11 @@ pub(crate) fn locate<'t>(
                 let mut matches = Vec::new();
                 let mut available = Vec::new();
                 for item in items {
-                    let item_node = if follow_aliases { resolve(tree, item).unwrap_or(item) } else { item };
+                    let item_node = if follow_aliases {
+                        resolve(tree, item).unwrap_or(item)
+                    } else {
+                        item
+                    };
                     if let Some(v) = map_get(item_node, sk).and_then(Node::scalar_text) {
                         if v == sv {
                             matches.push(item);
@@ -245,7 +268,13 @@ fn resolve<'t>(tree: &'t Tree, node: &'t Node) -> Option<&'t Node> {
     }
 }
 
-fn deref<'t>(tree: &'t Tree, node: &'t Node, path: &Path, depth: usize, follow: bool) -> Result<&'t Node, Error> {
+fn deref<'t>(
+    tree: &'t Tree,
+    node: &'t Node,
+    path: &Path,
+    depth: usize,
+    follow: bool,
+) -> Result<&'t Node, Error> {
     match node.kind {
         Kind::Alias(id) if follow => tree.find_anchor(id).ok_or_else(|| Error::Syntax {
             at: tree.loc(node.start),
@@ -257,7 +286,11 @@ fn deref<'t>(tree: &'t Tree, node: &'t Node, path: &Path, depth: usize, follow: 
 }
 
 /// A key that is not in the mapping itself but comes from a `<<: *base` merge.
-fn merged<'t>(tree: &'t Tree, entries: &'t [(Node, Node)], key: &str) -> Option<(&'t Node, &'t Node)> {
+fn merged<'t>(
+    tree: &'t Tree,
+    entries: &'t [(Node, Node)],
+    key: &str,
+) -> Option<(&'t Node, &'t Node)> {
     for (k, v) in entries {
         if k.scalar_text() != Some("<<") {
             continue;
@@ -279,7 +312,10 @@ fn merged<'t>(tree: &'t Tree, entries: &'t [(Node, Node)], key: &str) -> Option<
 
 fn behind_alias(tree: &Tree, alias: &Node, path: &Path) -> Error {
     let anchor_line = match alias.kind {
-        Kind::Alias(id) => tree.find_anchor(id).map(|a| tree.loc(a.start).line).unwrap_or(0),
+        Kind::Alias(id) => tree
+            .find_anchor(id)
+            .map(|a| tree.loc(a.start).line)
+            .unwrap_or(0),
         _ => 0,
     };
     Error::BehindAlias {
@@ -299,7 +335,10 @@ fn wrong_kind(tree: &Tree, node: &Node, path: &str, expected: &'static str) -> E
     }
 }
 
-pub(crate) fn suggestion<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::jaro_winkler(wanted, c), c))
         .filter(|(score, _)| *score > 0.8)
@@ -313,7 +352,11 @@ pub(crate) fn missing_key(tree: &Tree, path: &Path, at: &Node, depth: usize) -> 
         unreachable!("only keys can be missing")
     };
     let deepest = path.prefix(depth).to_string();
-    let owner = if depth == 0 { "the document".to_string() } else { format!("'{deepest}'") };
+    let owner = if depth == 0 {
+        "the document".to_string()
+    } else {
+        format!("'{deepest}'")
+    };
     let detail = match &at.kind {
         Kind::Map(entries) => {
             let hint = suggestion(k, entries.iter().filter_map(|(k, _)| k.scalar_text()))

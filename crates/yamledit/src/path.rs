@@ -275,32 +275,52 @@ mod tests {
 
     #[test]
     fn plain_keys() {
-        assert_eq!(Path::parse("image.tag").unwrap().segments, vec![key("image"), key("tag")]);
+        assert_eq!(
+            Path::parse("image.tag").unwrap().segments,
+            vec![key("image"), key("tag")]
+        );
     }
 
     #[test]
     fn quoted_key_with_dots_and_slash() {
         let p = Path::parse(r#"podAnnotations."k8s.grafana.com/scrape""#).unwrap();
-        assert_eq!(p.segments, vec![key("podAnnotations"), key("k8s.grafana.com/scrape")]);
+        assert_eq!(
+            p.segments,
+            vec![key("podAnnotations"), key("k8s.grafana.com/scrape")]
+        );
     }
 
     #[test]
     fn indexes_and_selectors() {
         let p = Path::parse("spec.containers[0].image").unwrap();
-        assert_eq!(p.segments, vec![key("spec"), key("containers"), Segment::Index(0), key("image")]);
+        assert_eq!(
+            p.segments,
+            vec![
+                key("spec"),
+                key("containers"),
+                Segment::Index(0),
+                key("image")
+            ]
+        );
         let p = Path::parse("images[name=ghcr.io/acme/web].newTag").unwrap();
         assert_eq!(
             p.segments,
             vec![
                 key("images"),
-                Segment::Select { key: "name".into(), value: "ghcr.io/acme/web".into() },
+                Segment::Select {
+                    key: "name".into(),
+                    value: "ghcr.io/acme/web".into()
+                },
                 key("newTag")
             ]
         );
         let p = Path::parse("parameters[name=image.tag].value").unwrap();
         assert_eq!(
             p.segments[1],
-            Segment::Select { key: "name".into(), value: "image.tag".into() }
+            Segment::Select {
+                key: "name".into(),
+                value: "image.tag".into()
+            }
         );
     }
 
@@ -309,7 +329,14 @@ mod tests {
         let p = Path::parse(r#"a[name="x]y"]."q\"k""#).unwrap();
         assert_eq!(
             p.segments,
-            vec![key("a"), Segment::Select { key: "name".into(), value: "x]y".into() }, key("q\"k")]
+            vec![
+                key("a"),
+                Segment::Select {
+                    key: "name".into(),
+                    value: "x]y".into()
+                },
+                key("q\"k")
+            ]
         );
     }
 
@@ -317,12 +344,22 @@ mod tests {
     fn root_and_nested_index() {
         assert!(Path::parse("").unwrap().is_root());
         assert!(Path::parse(".").unwrap().is_root());
-        assert_eq!(Path::parse("[1][2]").unwrap().segments, vec![Segment::Index(1), Segment::Index(2)]);
+        assert_eq!(
+            Path::parse("[1][2]").unwrap().segments,
+            vec![Segment::Index(1), Segment::Index(2)]
+        );
     }
 
     #[test]
     fn display_round_trips() {
-        for text in ["image.tag", r#"a."b.c".d"#, "x[3].y", "images[name=ghcr.io/acme/web].newTag", ".", r#""""#] {
+        for text in [
+            "image.tag",
+            r#"a."b.c".d"#,
+            "x[3].y",
+            "images[name=ghcr.io/acme/web].newTag",
+            ".",
+            r#""""#,
+        ] {
             let p = Path::parse(text).unwrap();
             assert_eq!(Path::parse(&p.to_string()).unwrap(), p, "{text}");
         }
@@ -330,7 +367,14 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_problem() {
-        for (text, offset) in [("a..b", 2), ("a.", 2), ("a[x]", 3), ("a[0", 3), ("\"abc", 4), ("a]b", 1)] {
+        for (text, offset) in [
+            ("a..b", 2),
+            ("a.", 2),
+            ("a[x]", 3),
+            ("a[0", 3),
+            ("\"abc", 4),
+            ("a]b", 1),
+        ] {
             match Path::parse(text) {
                 Err(Error::PathSyntax { offset: o, .. }) => assert_eq!(o, offset, "{text}"),
                 other => panic!("{text}: {other:?}"),

@@ -13,8 +13,13 @@ pub(crate) enum Style {
 /// Characters that YAML can only carry as an escape in a double-quoted scalar.
 fn needs_escape(c: char) -> bool {
     let u = c as u32;
-    (u < 0x20 && c != '\t') || u == 0x7f || (0x80..=0x9f).contains(&u) || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
-        || (0xd800..=0xdfff).contains(&u) || u == 0xfffe || u == 0xffff
+    (u < 0x20 && c != '\t')
+        || u == 0x7f
+        || (0x80..=0x9f).contains(&u)
+        || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
+        || (0xd800..=0xdfff).contains(&u)
+        || u == 0xfffe
+        || u == 0xffff
 }
 
 /// Can `s` be written without quotes, and read back as the same text?
@@ -122,7 +127,7 @@ pub(crate) struct BlockPlan {
 }
 
 pub(crate) fn block_plan(s: &str, folded: bool) -> Option<BlockPlan> {
-    if s.chars().any(|c| needs_escape(c) || c == '\r') {
+    if s.chars().any(|c| c != '\n' && needs_escape(c)) {
         return None;
     }
     let core = s.trim_end_matches('\n');
@@ -132,7 +137,10 @@ pub(crate) fn block_plan(s: &str, folded: bool) -> Option<BlockPlan> {
     }
     let raw: Vec<&str> = core.split('\n').collect();
     // A line of only blanks would be read as an empty line (or change indentation).
-    if raw.iter().any(|l| !l.is_empty() && l.trim_matches([' ', '\t']).is_empty()) {
+    if raw
+        .iter()
+        .any(|l| !l.is_empty() && l.trim_matches([' ', '\t']).is_empty())
+    {
         return None;
     }
     let leading_space = raw[0].starts_with([' ', '\t']);
@@ -181,7 +189,10 @@ mod tests {
     #[test]
     fn plain_stays_plain_when_it_can() {
         assert_eq!(inline(&s("v1.2.3"), Style::Plain, false), "v1.2.3");
-        assert_eq!(inline(&s("ghcr.io/acme/web:1.2"), Style::Plain, false), "ghcr.io/acme/web:1.2");
+        assert_eq!(
+            inline(&s("ghcr.io/acme/web:1.2"), Style::Plain, false),
+            "ghcr.io/acme/web:1.2"
+        );
     }
 
     #[test]
@@ -198,10 +209,16 @@ mod tests {
         assert_eq!(inline(&s("a, b"), Style::Plain, true), "'a, b'");
         assert_eq!(inline(&s("a, b"), Style::Plain, false), "a, b");
         assert_eq!(inline(&s("it's"), Style::Single, false), "'it''s'");
-        assert_eq!(inline(&s("two\nlines"), Style::Single, false), "\"two\\nlines\"");
+        assert_eq!(
+            inline(&s("two\nlines"), Style::Single, false),
+            "\"two\\nlines\""
+        );
         assert_eq!(inline(&s("tab\there"), Style::Plain, false), "'tab\there'");
         assert_eq!(inline(&s("q\"\\"), Style::Double, false), r#""q\"\\""#);
-        assert_eq!(inline(&s("bell\u{7}"), Style::Plain, false), r#""bell\x07""#);
+        assert_eq!(
+            inline(&s("bell\u{7}"), Style::Plain, false),
+            r#""bell\x07""#
+        );
     }
 
     #[test]
@@ -215,9 +232,15 @@ mod tests {
     #[test]
     fn block_plans() {
         let p = block_plan("a\nb\n", false).unwrap();
-        assert_eq!((p.lines.clone(), p.chomp), (vec!["a".to_string(), "b".to_string()], ""));
+        assert_eq!(
+            (p.lines.clone(), p.chomp),
+            (vec!["a".to_string(), "b".to_string()], "")
+        );
         let p = block_plan("a\nb", true).unwrap();
-        assert_eq!((p.lines.clone(), p.chomp), (vec!["a".to_string(), String::new(), "b".to_string()], "-"));
+        assert_eq!(
+            (p.lines.clone(), p.chomp),
+            (vec!["a".to_string(), String::new(), "b".to_string()], "-")
+        );
         let p = block_plan("a\n\n\n", false).unwrap();
         assert_eq!((p.chomp, p.extra_trailing), ("+", 2));
         assert!(block_plan("  indented", true).is_none());

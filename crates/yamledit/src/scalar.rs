@@ -148,7 +148,11 @@ pub(crate) fn double_quoted_end(text: &str, start: usize) -> Option<usize> {
 
 /// `parent_indent` is the column of the enclosing block collection (None at the root);
 /// it matters only with an explicit indentation indicator.
-pub(crate) fn block_extent(text: &str, start: usize, parent_indent: Option<usize>) -> Option<BlockExtent> {
+pub(crate) fn block_extent(
+    text: &str,
+    start: usize,
+    parent_indent: Option<usize>,
+) -> Option<BlockExtent> {
     let bytes = text.as_bytes();
     let mut i = start + 1;
     let mut explicit = None;
@@ -164,7 +168,10 @@ pub(crate) fn block_extent(text: &str, start: usize, parent_indent: Option<usize
     }
     let header = (start, i);
     let mut header_line_end = i;
-    while header_line_end < bytes.len() && bytes[header_line_end] != b'\n' && bytes[header_line_end] != b'\r' {
+    while header_line_end < bytes.len()
+        && bytes[header_line_end] != b'\n'
+        && bytes[header_line_end] != b'\r'
+    {
         header_line_end += 1;
     }
     let mut content_indent = explicit.map(|m| parent_indent.unwrap_or(0) + m);
@@ -195,7 +202,9 @@ pub(crate) fn block_extent(text: &str, start: usize, parent_indent: Option<usize
         let indent = content_indent.unwrap_or(spaces);
         let at_marker = spaces == 0
             && (bytes[line..].starts_with(b"---") || bytes[line..].starts_with(b"..."))
-            && bytes.get(line + 3).is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
+            && bytes
+                .get(line + 3)
+                .is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
         if spaces < indent || at_marker {
             break;
         }
@@ -245,7 +254,9 @@ pub fn resolve_plain(s: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -324,6 +335,19 @@ fn is_core_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// YAML 1.1 base 60: `190:20:30` or `1:20.5`.
+fn is_base60(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (last, head) = parts.split_last().expect("split yields one part");
+    head.len() >= 1
+        && head
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && last.bytes().filter(|&b| b == b'.').count() <= 1
+}
+
 /// True when some YAML reader would take this plain text for something other than a
 /// string. This is wider than the 1.2 core schema on purpose: Helm and kubectl read YAML
 /// 1.1, where `yes`, `on`, `0755` (octal), `1_000`, `1:20` (base 60) and dates are not
@@ -344,9 +368,13 @@ pub fn reads_as_non_string(s: &str) -> bool {
     // YAML 1.1 numbers allow `_` separators, `0b` binary, and base 60 with `:`.
     if !body.is_empty()
         && body.as_bytes()[0].is_ascii_digit()
-        && body
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || matches!(c, '_' | ':' | '.' | 'x' | 'X' | 'o' | 'b' | 'e' | 'E' | '-' | '+'))
+        && body.chars().all(|c| {
+            c.is_ascii_hexdigit()
+                || matches!(
+                    c,
+                    '_' | ':' | '.' | 'x' | 'X' | 'o' | 'b' | 'e' | 'E' | '-' | '+'
+                )
+        })
     {
         let cleaned: String = body.chars().filter(|&c| c != '_').collect();
         if is_core_float(&cleaned)
@@ -354,7 +382,7 @@ pub fn reads_as_non_string(s: &str) -> bool {
             || cleaned.starts_with("0b")
             || cleaned.starts_with("0x")
             || cleaned.starts_with("0X")
-            || cleaned.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            || is_base60(&cleaned)
         {
             return true;
         }
@@ -391,13 +419,42 @@ mod tests {
     #[test]
     fn non_strings_for_any_reader() {
         for s in [
-            "1.20", "true", "0755", "null", "1e3", "yes", "No", "on", "OFF", "~", "", "1_000", "0b101", "1:20",
-            "2024-01-02", "0x1f", ".inf", "+1", "-3.5", "<<", "y",
+            "1.20",
+            "true",
+            "0755",
+            "null",
+            "1e3",
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "~",
+            "",
+            "1_000",
+            "0b101",
+            "1:20",
+            "2024-01-02",
+            "0x1f",
+            ".inf",
+            "+1",
+            "-3.5",
+            "<<",
+            "y",
         ] {
             assert!(reads_as_non_string(s), "{s:?}");
         }
-        for s in ["v1.2.3", "1.2.3", "latest", "sha-1234abc", "1.2.3-rc.1", "main", "2024.01", "e1", "abc:def"] {
-            assert!(!reads_as_non_string(s) || s == "2024.01", "{s:?}");
+        for s in [
+            "v1.2.3",
+            "1.2.3",
+            "latest",
+            "sha-1234abc",
+            "1.2.3-rc.1",
+            "main",
+            "e1",
+            "abc:def",
+            "1.2.3:4",
+        ] {
+            assert!(!reads_as_non_string(s), "{s:?}");
         }
     }
 
@@ -425,7 +482,10 @@ mod tests {
         assert_eq!(e.header, (3, 5));
         assert_eq!(&t[e.header_line_end..e.header_line_end + 1], "\n");
         assert_eq!(e.content_indent, Some(2));
-        assert_eq!(&t[..e.last_content_end.unwrap()], "k: |-  # c\n  one\n\n  two");
+        assert_eq!(
+            &t[..e.last_content_end.unwrap()],
+            "k: |-  # c\n  one\n\n  two"
+        );
         assert_eq!(&t[e.stop..], "\nn: 1\n");
         let t = "k: |+\n  one\n\nn: 1\n";
         let e = block_extent(t, 3, Some(0)).unwrap();

@@ -105,4 +105,58 @@ impl<'a> Source<'a> {
         let off = self.offset(mark);
         self.location(off)
     }
+
+    /// The offset of the `|` or `>` of the block scalar whose content the parser marked
+    /// at `mark`: on the mark itself, or on the nearest line above that is not blank
+    /// (only blank lines can sit between a header and the first content line).
+    pub fn block_header(&self, mark: usize) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        if matches!(bytes.get(mark), Some(b'|' | b'>')) && header_at(bytes, mark) {
+            return Some(mark);
+        }
+        let loc = self.location(mark);
+        let mut line = loc.line - 1; // 1-based number of the line above
+        while line >= 1 {
+            let start = self.line_starts[line - 1];
+            let end = self
+                .line_starts
+                .get(line)
+                .copied()
+                .unwrap_or(self.text.len());
+            let content = &bytes[start..end];
+            if content
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                line -= 1;
+                continue;
+            }
+            return (start..end).find(|&i| {
+                matches!(bytes[i], b'|' | b'>')
+                    && (i == start || matches!(bytes[i - 1], b' ' | b'\t'))
+                    && header_at(bytes, i)
+            });
+        }
+        None
+    }
+}
+
+/// Is there a block scalar header (`|`, `>-`, `|2+`...) at `i`, followed by nothing but
+/// blanks and a comment?
+fn header_at(bytes: &[u8], i: usize) -> bool {
+    let mut j = i + 1;
+    let mut n = 0;
+    while j < bytes.len() && n < 2 && matches!(bytes[j], b'-' | b'+' | b'1'..=b'9') {
+        j += 1;
+        n += 1;
+    }
+    let mut k = j;
+    while k < bytes.len() && matches!(bytes[k], b' ' | b'\t') {
+        k += 1;
+    }
+    match bytes.get(k) {
+        None | Some(b'\n' | b'\r') => true,
+        Some(b'#') => k > j,
+        _ => false,
+    }
 }

@@ -193,7 +193,11 @@ impl<'a> Tree<'a> {
     /// The name of the anchor an alias node refers to, read from its `*name` text.
     pub fn alias_name(&self, node: &Node) -> String {
         let end = self.node_end(node).unwrap_or(node.start);
-        self.src.text.get(node.start + 1..end).unwrap_or("").to_string()
+        self.src
+            .text
+            .get(node.start + 1..end)
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn find_anchor(&self, id: usize) -> Option<&Node> {
@@ -214,7 +218,10 @@ impl<'a> Tree<'a> {
 }
 
 fn is_alias_stop(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',' | b'[' | b']' | b'{' | b'}')
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b',' | b'[' | b']' | b'{' | b'}'
+    )
 }
 
 struct Frame {
@@ -251,17 +258,36 @@ impl<'s, 'a> Builder<'s, 'a> {
             let (event, mark) = self.parser.next_token().map_err(|e| self.syntax(&e))?;
             match event {
                 Event::StreamEnd => break,
-                Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {}
+                Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
+                }
                 Event::Alias(id) => {
                     let n = self.leaf(Kind::Alias(id), &mark, 0, None);
                     self.attach(n);
                 }
                 Event::Scalar(value, style, anchor, tag) => {
-                    let n = self.leaf(Kind::Scalar { value, style }, &mark, anchor, tag);
+                    let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
+                    let mut n = self.leaf(Kind::Scalar { value, style }, &mark, anchor, tag);
+                    if block {
+                        // The mark of a block scalar is where its content starts, not
+                        // its `|` or `>`; the header is found on the line above.
+                        let header =
+                            self.src
+                                .block_header(n.start)
+                                .ok_or_else(|| Error::Unsupported {
+                                    path: String::new(),
+                                    message: "cannot find the header of this block scalar".into(),
+                                    at: self.src.location(n.start),
+                                })?;
+                        n.start = header;
+                    }
                     self.attach(n);
                 }
-                Event::SequenceStart(anchor, tag) => self.open(Kind::Seq(Vec::new()), &mark, anchor, tag)?,
-                Event::MappingStart(anchor, tag) => self.open(Kind::Map(Vec::new()), &mark, anchor, tag)?,
+                Event::SequenceStart(anchor, tag) => {
+                    self.open(Kind::Seq(Vec::new()), &mark, anchor, tag)?
+                }
+                Event::MappingStart(anchor, tag) => {
+                    self.open(Kind::Map(Vec::new()), &mark, anchor, tag)?
+                }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let mut frame = self.stack.pop().expect("end event without a start");
                     if frame.node.flow {
@@ -279,7 +305,10 @@ impl<'s, 'a> Builder<'s, 'a> {
     }
 
     fn parent_indent(&self) -> Option<usize> {
-        self.stack.last().filter(|f| !f.node.flow).map(|f| f.node.col)
+        self.stack
+            .last()
+            .filter(|f| !f.node.flow)
+            .map(|f| f.node.col)
     }
 
     fn leaf(&self, kind: Kind, mark: &Marker, anchor: usize, tag: Option<Tag>) -> Node {
@@ -295,7 +324,13 @@ impl<'s, 'a> Builder<'s, 'a> {
         }
     }
 
-    fn open(&mut self, kind: Kind, mark: &Marker, anchor: usize, tag: Option<Tag>) -> Result<(), Error> {
+    fn open(
+        &mut self,
+        kind: Kind,
+        mark: &Marker,
+        anchor: usize,
+        tag: Option<Tag>,
+    ) -> Result<(), Error> {
         let start = self.src.offset(mark);
         let bracket = matches!(self.src.text.as_bytes().get(start), Some(b'[' | b'{'));
         // A block mapping whose first key is a flow collection starts at the same `[`
@@ -303,12 +338,25 @@ impl<'s, 'a> Builder<'s, 'a> {
         let flow = self.in_flow()
             || (bracket
                 && match self.parser.peek() {
-                    Ok((Event::SequenceStart(..) | Event::MappingStart(..), m)) => self.src.offset(m) != start,
+                    Ok((Event::SequenceStart(..) | Event::MappingStart(..), m)) => {
+                        self.src.offset(m) != start
+                    }
                     Ok(_) => true,
                     Err(e) => return Err(self.syntax(&e.clone())),
                 });
         let mut node = self.leaf(kind, mark, anchor, tag);
         node.flow = flow;
+        if !flow && matches!(node.kind, Kind::Seq(_)) {
+            // An indentless sequence (`key:` then `- a` at the same column) is marked at
+            // its first item, not at its `-`.
+            let line_start = self.src.offset_of(self.src.location(start).line, 0);
+            let before = &self.src.text[line_start..start];
+            let trimmed = before.trim_end_matches([' ', '\t']);
+            if trimmed.ends_with('-') && self.src.text.as_bytes().get(start) != Some(&b'-') {
+                node.start = line_start + trimmed.len() - 1;
+                node.col = trimmed.chars().count() - 1;
+            }
+        }
         self.stack.push(Frame {
             node,
             pending_key: None,
@@ -322,7 +370,15 @@ impl<'s, 'a> Builder<'s, 'a> {
             Some(frame) => match &mut frame.node.kind {
                 Kind::Seq(items) => items.push(node),
                 Kind::Map(entries) => match frame.pending_key.take() {
-                    None => frame.pending_key = Some(node),
+                    None => {
+                        // A block mapping is marked at the `:` of its first key; its
+                        // position (and indentation) is that of the key.
+                        if entries.is_empty() && !frame.node.flow && !node.is_empty_scalar() {
+                            frame.node.start = node.start;
+                            frame.node.col = node.col;
+                        }
+                        frame.pending_key = Some(node)
+                    }
                     Some(k) => entries.push((k, node)),
                 },
                 _ => unreachable!("only collections are pushed"),

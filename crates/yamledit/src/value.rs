@@ -55,7 +55,11 @@ pub(crate) fn plain_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else {
         // `{:?}` always keeps a `.` or an exponent, so the text reads back as a float.
         format!("{f:?}")

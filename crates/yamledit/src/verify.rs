@@ -12,7 +12,11 @@ use crate::value::Value;
 /// have it (an edited value is compared by type and value only).
 #[derive(Debug, Clone)]
 enum Data {
-    Scalar { value: Value, text: Option<String>, anchor: usize },
+    Scalar {
+        value: Value,
+        text: Option<String>,
+        anchor: usize,
+    },
     Seq(Vec<Data>, usize),
     Map(Vec<(Data, Data)>, usize),
     Alias(usize),
@@ -22,8 +26,16 @@ impl PartialEq for Data {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (
-                Data::Scalar { value: a, text: ta, anchor: xa },
-                Data::Scalar { value: b, text: tb, anchor: xb },
+                Data::Scalar {
+                    value: a,
+                    text: ta,
+                    anchor: xa,
+                },
+                Data::Scalar {
+                    value: b,
+                    text: tb,
+                    anchor: xb,
+                },
             ) => a == b && xa == xb && (ta.is_none() || tb.is_none() || ta == tb),
             (Data::Seq(a, x), Data::Seq(b, y)) => x == y && a == b,
             (Data::Map(a, x), Data::Map(b, y)) => x == y && a == b,
@@ -41,7 +53,10 @@ fn data(n: &Node) -> Data {
             anchor: n.anchor,
         },
         Kind::Seq(items) => Data::Seq(items.iter().map(data).collect(), n.anchor),
-        Kind::Map(entries) => Data::Map(entries.iter().map(|(k, v)| (data(k), data(v))).collect(), n.anchor),
+        Kind::Map(entries) => Data::Map(
+            entries.iter().map(|(k, v)| (data(k), data(v))).collect(),
+            n.anchor,
+        ),
         Kind::Alias(id) => Data::Alias(*id),
     }
 }
@@ -54,7 +69,10 @@ fn text_of(d: &Data) -> Option<&str> {
 }
 
 fn lookup<'d>(entries: &'d [(Data, Data)], key: &str) -> Option<&'d Data> {
-    entries.iter().find(|(k, _)| text_of(k) == Some(key)).map(|(_, v)| v)
+    entries
+        .iter()
+        .find(|(k, _)| text_of(k) == Some(key))
+        .map(|(_, v)| v)
 }
 
 /// Write `value` at `path` in `d`, creating missing mappings as `set` does.
@@ -104,11 +122,18 @@ fn put(d: &mut Data, path: &[Segment], value: &Value) -> bool {
     }
 }
 
-pub(crate) fn check(before: &Tree, after_text: &str, edits: &[(usize, &Edit)]) -> Result<(), Error> {
+pub(crate) fn check(
+    before: &Tree,
+    after_text: &str,
+    edits: &[(usize, &Edit)],
+) -> Result<(), Error> {
     let fail = |message: String| Error::Verification { message };
-    let after = Tree::parse(after_text).map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
+    let after = Tree::parse(after_text)
+        .map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
     if after.docs.len() != before.docs.len() {
-        return Err(fail("the edited text has a different number of documents".into()));
+        return Err(fail(
+            "the edited text has a different number of documents".into(),
+        ));
     }
     let mut expected: Vec<Option<Data>> = vec![None; before.docs.len()];
     for (d, e) in edits {
