@@ -187,7 +187,13 @@ fn replace(
         ));
     }
     if node.is_empty_scalar() {
-        let Some(k) = key.filter(|_| node.tag.is_none() && node.anchor == 0) else {
+        if node.tag.is_some() || node.anchor != 0 {
+            return Err(unsupported(
+                node.start,
+                "the value is empty but has a tag or an anchor; write a placeholder value after them first",
+            ));
+        }
+        let Some(k) = key else {
             return Err(unsupported(
                 node.start,
                 "the value is empty with no key before it (an empty list item or document); write a placeholder value first",
@@ -195,7 +201,12 @@ fn replace(
         };
         let colon = tree
             .colon_after(k)
-            .ok_or_else(|| unsupported(k.start, "cannot find the ':' after this key"))?;
+            .ok_or_else(|| {
+                unsupported(
+                    k.start,
+                    "the key has no ':' after it (an explicit '? key' with no value); add ': placeholder' first",
+                )
+            })?;
         let flow = parent.is_some_and(|p| p.flow);
         return Ok(vec![Splice {
             start: colon + 1,

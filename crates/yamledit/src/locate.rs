@@ -149,9 +149,15 @@ pub(crate) fn locate<'t>(
                 let Kind::Map(entries) = &cur.kind else {
                     return Err(wrong_kind(tree, cur, &here(), "a mapping"));
                 };
+                // `*a : x` is the key that anchor `a` names (only the key is shared, so
+                // its value can still be edited).
+                let key_text = |kn: &'t Node| match kn.kind {
+                    Kind::Alias(id) => tree.find_anchor(id).and_then(Node::scalar_text),
+                    _ => kn.scalar_text(),
+                };
                 let mut hits = entries
                     .iter()
-                    .filter(|(kn, _)| kn.scalar_text() == Some(k.as_str()));
+                    .filter(|(kn, _)| key_text(kn) == Some(k.as_str()));
                 match (hits.next(), hits.next()) {
                     (Some(_), Some((dup, _))) => {
                         return Err(Error::DuplicateKey {

@@ -188,7 +188,15 @@ pub(crate) fn block_extent(
         while eol < bytes.len() && bytes[eol] != b'\n' && bytes[eol] != b'\r' {
             eol += 1;
         }
-        let blank = bytes[j..eol].iter().all(|&b| is_ws(b));
+        // A line of blanks is empty, unless it reaches past the content indentation:
+        // then its extra blanks are content (`x\n   \n` under indent 2 holds " ").
+        let only_blanks = bytes[j..eol].iter().all(|&b| is_ws(b));
+        let blank = only_blanks
+            && match content_indent {
+                Some(ind) if j < eol => spaces < ind,
+                Some(ind) => spaces <= ind,
+                None => true,
+            };
         if blank {
             line = skip_break(bytes, eol);
             if keep {

@@ -4,6 +4,7 @@ use crate::error::{Error, Location};
 use crate::scalar::{self, BlockExtent};
 use crate::source::Source;
 use crate::value::Value;
+use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 
@@ -91,6 +92,9 @@ pub(crate) struct Doc {
 pub(crate) struct Tree<'a> {
     pub src: Source<'a>,
     pub docs: Vec<Doc>,
+    /// Anchor id -> [document, child index, ...] (a mapping's key `i` is child `2i`, its
+    /// value `2i+1`).
+    anchors: HashMap<usize, Vec<usize>>,
 }
 
 /// Where a scalar's bytes are.
@@ -113,8 +117,8 @@ impl Extent {
 impl<'a> Tree<'a> {
     pub fn parse(text: &'a str) -> Result<Tree<'a>, Error> {
         let src = Source::new(text);
-        let docs = Builder::new(&src).run()?;
-        Ok(Tree { src, docs })
+        let (docs, anchors) = Builder::new(&src).run()?;
+        Ok(Tree { src, docs, anchors })
     }
 
     pub fn loc(&self, offset: usize) -> Location {
@@ -200,20 +204,22 @@ impl<'a> Tree<'a> {
             .to_string()
     }
 
+    /// The node that carries anchor `id`, through the index the builder recorded.
     pub fn find_anchor(&self, id: usize) -> Option<&Node> {
-        fn walk(n: &Node, id: usize) -> Option<&Node> {
-            if n.anchor == id {
-                return Some(n);
-            }
-            match &n.kind {
-                Kind::Seq(items) => items.iter().find_map(|i| walk(i, id)),
-                Kind::Map(entries) => entries
-                    .iter()
-                    .find_map(|(k, v)| walk(k, id).or_else(|| walk(v, id))),
-                _ => None,
-            }
+        let path = self.anchors.get(&id)?;
+        let (doc, rest) = path.split_first()?;
+        let mut node = &self.docs.get(*doc)?.root;
+        for &i in rest {
+            node = match &node.kind {
+                Kind::Seq(items) => items.get(i)?,
+                Kind::Map(entries) => {
+                    let (k, v) = entries.get(i / 2)?;
+                    if i % 2 == 0 { k } else { v }
+                }
+                _ => return None,
+            };
         }
-        self.docs.iter().find_map(|d| walk(&d.root, id))
+        Some(node)
     }
 }
 
@@ -234,6 +240,7 @@ struct Builder<'s, 'a> {
     parser: Parser<std::str::Chars<'a>>,
     stack: Vec<Frame>,
     docs: Vec<Doc>,
+    anchors: HashMap<usize, Vec<usize>>,
 }
 
 impl<'s, 'a> Builder<'s, 'a> {
@@ -243,6 +250,7 @@ impl<'s, 'a> Builder<'s, 'a> {
             parser: Parser::new_from_str(src.parsed()),
             stack: Vec::new(),
             docs: Vec::new(),
+            anchors: HashMap::new(),
         }
     }
 
@@ -253,7 +261,7 @@ impl<'s, 'a> Builder<'s, 'a> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<Doc>, Error> {
+    fn run(mut self) -> Result<(Vec<Doc>, HashMap<usize, Vec<usize>>), Error> {
         loop {
             let (event, mark) = self.parser.next_token().map_err(|e| self.syntax(&e))?;
             match event {
@@ -265,6 +273,7 @@ impl<'s, 'a> Builder<'s, 'a> {
                     self.attach(n);
                 }
                 Event::Scalar(value, style, anchor, tag) => {
+                    self.record_anchor(anchor);
                     let block = matches!(style, TScalarStyle::Literal | TScalarStyle::Folded);
                     let mut n = self.leaf(Kind::Scalar { value, style }, &mark, anchor, tag);
                     if block {
@@ -297,7 +306,23 @@ impl<'s, 'a> Builder<'s, 'a> {
                 }
             }
         }
-        Ok(self.docs)
+        Ok((self.docs, self.anchors))
+    }
+
+    /// Remember where the node about to be added sits, if it has an anchor.
+    fn record_anchor(&mut self, anchor: usize) {
+        if anchor == 0 {
+            return;
+        }
+        let mut path = vec![self.docs.len()];
+        for f in &self.stack {
+            path.push(match &f.node.kind {
+                Kind::Seq(items) => items.len(),
+                Kind::Map(entries) => entries.len() * 2 + usize::from(f.pending_key.is_some()),
+                _ => unreachable!("only collections are pushed"),
+            });
+        }
+        self.anchors.insert(anchor, path);
     }
 
     fn in_flow(&self) -> bool {
@@ -331,6 +356,7 @@ impl<'s, 'a> Builder<'s, 'a> {
         anchor: usize,
         tag: Option<Tag>,
     ) -> Result<(), Error> {
+        self.record_anchor(anchor);
         let start = self.src.offset(mark);
         let bracket = matches!(self.src.text.as_bytes().get(start), Some(b'[' | b'{'));
         // A block mapping whose first key is a flow collection starts at the same `[`

@@ -19,7 +19,8 @@ enum Data {
     },
     Seq(Vec<Data>, usize),
     Map(Vec<(Data, Data)>, usize),
-    Alias(usize),
+    /// An alias, with the text of its anchor when that is a scalar (for `*a : x` keys).
+    Alias(usize, Option<String>),
 }
 
 impl PartialEq for Data {
@@ -39,13 +40,14 @@ impl PartialEq for Data {
             ) => a == b && xa == xb && (ta.is_none() || tb.is_none() || ta == tb),
             (Data::Seq(a, x), Data::Seq(b, y)) => x == y && a == b,
             (Data::Map(a, x), Data::Map(b, y)) => x == y && a == b,
-            (Data::Alias(a), Data::Alias(b)) => a == b,
+            (Data::Alias(a, _), Data::Alias(b, _)) => a == b,
             _ => false,
         }
     }
 }
 
-fn data(n: &Node) -> Data {
+fn data(tree: &Tree, n: &Node) -> Data {
+    let data = |n: &Node| data(tree, n);
     match &n.kind {
         Kind::Scalar { value, .. } => Data::Scalar {
             value: n.typed().unwrap_or(Value::Null),
@@ -57,13 +59,19 @@ fn data(n: &Node) -> Data {
             entries.iter().map(|(k, v)| (data(k), data(v))).collect(),
             n.anchor,
         ),
-        Kind::Alias(id) => Data::Alias(*id),
+        Kind::Alias(id) => Data::Alias(
+            *id,
+            tree.find_anchor(*id)
+                .and_then(Node::scalar_text)
+                .map(str::to_string),
+        ),
     }
 }
 
 fn text_of(d: &Data) -> Option<&str> {
     match d {
         Data::Scalar { text, .. } => text.as_deref(),
+        Data::Alias(_, text) => text.as_deref(),
         _ => None,
     }
 }
@@ -137,16 +145,16 @@ pub(crate) fn check(
     }
     let mut expected: Vec<Option<Data>> = vec![None; before.docs.len()];
     for (d, e) in edits {
-        let slot = expected[*d].get_or_insert_with(|| data(&before.docs[*d].root));
+        let slot = expected[*d].get_or_insert_with(|| data(before, &before.docs[*d].root));
         if !put(slot, &e.path.segments, &e.value) {
             return Err(fail(format!("cannot replay the edit of '{}'", e.path)));
         }
     }
     for (i, (b, a)) in before.docs.iter().zip(&after.docs).enumerate() {
-        let got = data(&a.root);
+        let got = data(&after, &a.root);
         let ok = match &expected[i] {
             Some(want) => *want == got,
-            None => data(&b.root) == got,
+            None => data(before, &b.root) == got,
         };
         if !ok {
             let paths: Vec<String> = edits.iter().map(|(_, e)| e.path.to_string()).collect();

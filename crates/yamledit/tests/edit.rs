@@ -551,3 +551,11 @@ fn value_already_set_gives_identical_bytes() {
     let src = "a:\n  tag: v1 # x\n";
     assert_eq!(set_str(src, "a.tag", "v1"), src);
 }
+
+#[test]
+fn insert_after_an_alias_and_alias_keys() {
+    let src = "a: &x 1\nb: *x\n";
+    assert_eq!(set_str(src, "c", "v"), "a: &x 1\nb: *x\nc: v\n");
+    let src = "k: &k key\nm:\n  *k : old\n";
+    assert_eq!(set_str(src, "m.key", "new"), "k: &k key\nm:\n  *k : new\n");
+}
