@@ -125,9 +125,11 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
             )?);
         }
     }
-    let out = apply(text, splices)?;
+    let out = apply(text, splices.clone())?;
     let applied: Vec<(usize, &Edit)> = resolved.into_iter().zip(edits).collect();
-    verify::check(&tree, &out, &applied)?;
+    if !verify::check_regions(&tree, &splices, &applied) {
+        verify::check(&tree, &out, &applied)?;
+    }
     Ok(out)
 }
 

@@ -2,7 +2,7 @@
 //! data with the edited values changed. If it does not, the edit is refused; a wrong
 //! file is never returned.
 
-use crate::edit::Edit;
+use crate::edit::{Edit, Splice, apply};
 use crate::error::Error;
 use crate::path::Segment;
 use crate::tree::{Kind, Node, Tree};
@@ -165,4 +165,112 @@ pub(crate) fn check(
         }
     }
     Ok(())
+}
+
+/// The cheap check, for the common case of a document whose root is a block mapping at
+/// column 0: each top-level entry then runs from its key's line to the next key's line,
+/// and the unchanged entries around an edited one cannot read differently. So only the
+/// edited entries are parsed again, on their own, and compared with the expected data.
+///
+/// Returns false when it cannot vouch for the edit (another layout, anchors or aliases
+/// in the entry, or a mismatch); the caller then runs the full check, which decides.
+pub(crate) fn check_regions(before: &Tree, splices: &[Splice], edits: &[(usize, &Edit)]) -> bool {
+    let text = before.src.text;
+    // (doc, entry index, start, end) of every top-level entry of the edited documents.
+    let mut regions: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut docs: Vec<usize> = edits.iter().map(|(d, _)| *d).collect();
+    docs.sort_unstable();
+    docs.dedup();
+    for &d in &docs {
+        let root = &before.docs[d].root;
+        let Kind::Map(entries) = &root.kind else {
+            return false;
+        };
+        if root.flow
+            || entries.is_empty()
+            || entries
+                .iter()
+                .any(|(k, _)| k.col != 0 || k.is_empty_scalar())
+        {
+            return false;
+        }
+        let Some(end) = before.node_end(root) else {
+            return false;
+        };
+        let doc_end = before.src.next_line_start(end);
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let next = entries.get(i + 1).map_or(doc_end, |(nk, _)| nk.start);
+            regions.push((d, i, k.start, next));
+        }
+    }
+    if edits
+        .iter()
+        .any(|(_, e)| !matches!(e.path.segments.first(), Some(Segment::Key(_))))
+    {
+        return false;
+    }
+    // Assign each splice to the first region that holds it (an insertion at the very end
+    // of an entry belongs to that entry, not to the next one).
+    let mut touched: Vec<(usize, Vec<Splice>)> = Vec::new();
+    for s in splices {
+        let Some(r) = regions
+            .iter()
+            .position(|&(_, _, a, b)| a <= s.start && s.end <= b)
+        else {
+            return false;
+        };
+        match touched.iter_mut().find(|(i, _)| *i == r) {
+            Some((_, list)) => list.push(s.clone()),
+            None => touched.push((r, vec![s.clone()])),
+        }
+    }
+    for (r, list) in touched {
+        let (d, i, a, b) = regions[r];
+        let original = &text[a..b];
+        if original.contains(['&', '*']) {
+            return false;
+        }
+        let shifted = list
+            .into_iter()
+            .map(|s| Splice {
+                start: s.start - a,
+                end: s.end - a,
+                text: s.text,
+            })
+            .collect();
+        let Ok(edited) = apply(original, shifted) else {
+            return false;
+        };
+        let Ok(tree) = Tree::parse(&edited) else {
+            return false;
+        };
+        if tree.docs.len() != 1 {
+            return false;
+        }
+        let Kind::Map(entries) = &before.docs[d].root.kind else {
+            return false;
+        };
+        let last = i + 1 == entries.len();
+        let (key, value) = &entries[i];
+        let key_text = key.scalar_text();
+        let mut want = Data::Map(vec![(data(before, key), data(before, value))], 0);
+        for (ed, e) in edits.iter().filter(|(ed, _)| *ed == d) {
+            let _ = ed;
+            let Some(Segment::Key(first)) = e.path.segments.first() else {
+                return false;
+            };
+            let ours = Some(first.as_str()) == key_text
+                || (last
+                    && !entries
+                        .iter()
+                        .any(|(k, _)| k.scalar_text() == Some(first.as_str())));
+            if ours && !put(&mut want, &e.path.segments, &e.value) {
+                return false;
+            }
+        }
+        if data(&tree, &tree.docs[0].root) != want {
+            return false;
+        }
+    }
+    true
 }
