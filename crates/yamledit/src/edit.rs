@@ -45,9 +45,7 @@ pub(crate) struct Splice {
 
 struct InsertGroup<'t> {
     doc: usize,
-    at: &'t Node,
-    key: Option<&'t Node>,
-    parent: Option<&'t Node>,
+    target: insert::Target<'t>,
     keys: NewKeys,
     path: String,
 }
@@ -94,15 +92,13 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
                 }
                 let idx = match groups
                     .iter()
-                    .position(|g| g.doc == d && std::ptr::eq(g.at, at))
+                    .position(|g| g.doc == d && std::ptr::eq(g.target.at, at))
                 {
                     Some(i) => i,
                     None => {
                         groups.push(InsertGroup {
                             doc: d,
-                            at,
-                            key,
-                            parent,
+                            target: insert::Target { at, key, parent },
                             keys: NewKeys::default(),
                             path: e.path.prefix(depth).to_string(),
                         });
@@ -121,7 +117,7 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
         let step = insert::indent_step(&tree);
         for g in &groups {
             splices.push(insert::render(
-                &tree, g.at, g.key, g.parent, &g.keys, &g.path, step, nl,
+                &tree, &g.target, &g.keys, &g.path, step, nl,
             )?);
         }
     }

@@ -99,18 +99,24 @@ fn unsupported(tree: &Tree, path: &str, at: usize, message: &str) -> Error {
     }
 }
 
-/// One splice that adds `keys` under `at`. `key`/`parent` are where `at` sits when it
-/// is an empty value.
+/// The existing node that receives new keys, and where it sits (`key`/`parent` are
+/// needed when `at` is an empty value that becomes a mapping).
+pub(crate) struct Target<'t> {
+    pub at: &'t Node,
+    pub key: Option<&'t Node>,
+    pub parent: Option<&'t Node>,
+}
+
+/// One splice that adds `keys` under the target.
 pub(crate) fn render(
     tree: &Tree,
-    at: &Node,
-    key: Option<&Node>,
-    parent: Option<&Node>,
+    target: &Target,
     keys: &NewKeys,
     path: &str,
     step: usize,
     nl: &str,
 ) -> Result<Splice, Error> {
+    let Target { at, key, parent } = *target;
     let text = tree.src.text;
     // Where the new lines go when they start a line of their own: after the line that
     // holds `end`, with a line break first when that line is the unterminated last one.

@@ -347,7 +347,7 @@ fn is_core_float(s: &str) -> bool {
 fn is_base60(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
     let (last, head) = parts.split_last().expect("split yields one part");
-    head.len() >= 1
+    !head.is_empty()
         && head
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))

@@ -89,12 +89,15 @@ pub(crate) struct Doc {
     pub root: Node,
 }
 
+/// Anchor id -> [document, child index, ...].
+type AnchorIndex = HashMap<usize, Vec<usize>>;
+
 pub(crate) struct Tree<'a> {
     pub src: Source<'a>,
     pub docs: Vec<Doc>,
     /// Anchor id -> [document, child index, ...] (a mapping's key `i` is child `2i`, its
     /// value `2i+1`).
-    anchors: HashMap<usize, Vec<usize>>,
+    anchors: AnchorIndex,
 }
 
 /// Where a scalar's bytes are.
@@ -240,7 +243,7 @@ struct Builder<'s, 'a> {
     parser: Parser<std::str::Chars<'a>>,
     stack: Vec<Frame>,
     docs: Vec<Doc>,
-    anchors: HashMap<usize, Vec<usize>>,
+    anchors: AnchorIndex,
 }
 
 impl<'s, 'a> Builder<'s, 'a> {
@@ -261,7 +264,7 @@ impl<'s, 'a> Builder<'s, 'a> {
         }
     }
 
-    fn run(mut self) -> Result<(Vec<Doc>, HashMap<usize, Vec<usize>>), Error> {
+    fn run(mut self) -> Result<(Vec<Doc>, AnchorIndex), Error> {
         loop {
             let (event, mark) = self.parser.next_token().map_err(|e| self.syntax(&e))?;
             match event {

@@ -108,13 +108,10 @@ fn has_unaddressable_keys(text: &str) -> bool {
             Event::StreamEnd => return false,
             Event::MappingStart(..) if at_key => return true,
             Event::SequenceStart(..) if at_key => return true,
-            Event::Scalar(v, style, _, tag) if at_key => {
-                if tag.is_none()
-                    && matches!(style, yaml_rust2::scanner::TScalarStyle::Plain)
-                    && matches!(yamledit::resolve_plain(&v), Value::Null)
-                {
-                    return true;
-                }
+            Event::Scalar(v, yaml_rust2::scanner::TScalarStyle::Plain, _, None)
+                if at_key && matches!(yamledit::resolve_plain(&v), Value::Null) =>
+            {
+                return true;
             }
             Event::MappingStart(..) => stack.push((true, true)),
             Event::SequenceStart(..) => stack.push((false, false)),
