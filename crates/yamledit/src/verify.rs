@@ -274,3 +274,54 @@ pub(crate) fn check_regions(before: &Tree, splices: &[Splice], edits: &[(usize, 
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::Path;
+
+    fn edit(path: &str, v: &str) -> Edit {
+        Edit::new(Path::parse(path).unwrap(), v)
+    }
+
+    fn splice(start: usize, end: usize, text: &str) -> Splice {
+        Splice {
+            start,
+            end,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn regions_vouch_for_a_matching_edit() {
+        let text = "a: 1\nb:\n  c: x # c\nd: 2\n";
+        let tree = Tree::parse(text).unwrap();
+        let e = edit("b.c", "y");
+        assert!(check_regions(&tree, &[splice(13, 14, "y")], &[(0, &e)]));
+        // Appending a new top-level key belongs to the last entry.
+        let e = edit("z", "v");
+        assert!(check_regions(
+            &tree,
+            &[splice(text.len(), text.len(), "z: v\n")],
+            &[(0, &e)]
+        ));
+    }
+
+    #[test]
+    fn regions_refuse_a_wrong_edit_and_defer_on_anchors() {
+        let text = "a: 1\nb:\n  c: x # c\nd: 2\n";
+        let tree = Tree::parse(text).unwrap();
+        let e = edit("b.c", "y");
+        assert!(!check_regions(&tree, &[splice(13, 14, "z")], &[(0, &e)]));
+        // A splice that breaks the next entry is outside the region logic.
+        assert!(!check_regions(&tree, &[splice(13, 20, "y")], &[(0, &e)]));
+        let text = "a: &x 1\nb: *x\n";
+        let tree = Tree::parse(text).unwrap();
+        let e = edit("a", "2");
+        assert!(!check_regions(&tree, &[splice(6, 7, "'2'")], &[(0, &e)]));
+        let text = "- a\n- b\n";
+        let tree = Tree::parse(text).unwrap();
+        let e = Edit::new(Path::parse("[0]").unwrap(), "c");
+        assert!(!check_regions(&tree, &[splice(2, 3, "c")], &[(0, &e)]));
+    }
+}
