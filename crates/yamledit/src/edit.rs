@@ -178,11 +178,20 @@ fn replace(
             at: tree.loc(node.start),
         });
     };
-    if node.tag.is_some() && !matches!(value, Value::String(_)) {
-        return Err(unsupported(
-            node.start,
-            "the value has an explicit tag (like !!str) that would override the new type; remove the tag first",
-        ));
+    if let Some(tag) = &node.tag {
+        // The tag decides the type: a string can replace a `!!str` or an application
+        // tag's text, but nothing can safely replace a value tagged `!!int` and the like.
+        let core = tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:";
+        if !matches!(value, Value::String(_)) || (core && tag.suffix != "str") {
+            return Err(unsupported(
+                node.start,
+                &format!(
+                    "the value has an explicit tag ({}{}) that decides its type; remove the tag first",
+                    if core { "!!" } else { tag.handle.as_str() },
+                    tag.suffix
+                ),
+            ));
+        }
     }
     if node.is_empty_scalar() {
         if node.tag.is_some() || node.anchor != 0 {

@@ -544,6 +544,9 @@ fn tagged_value_refuses_a_type_change() {
     let err = set("a: !!str 1\n", &p("a"), 2i64).unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert_eq!(set_str("a: !!str 1\n", "a", "2"), "a: !!str '2'\n");
+    let err = set("- !!int 1\n", &p("[0]"), "v2").unwrap_err();
+    assert!(err.to_string().contains("explicit tag (!!int)"), "{err}");
+    assert_eq!(set_str("k: !Ref old\n", "k", "new"), "k: !Ref new\n");
 }
 
 #[test]

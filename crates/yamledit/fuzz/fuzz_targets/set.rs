@@ -48,6 +48,17 @@ fn put(y: &mut Yaml, path: &[Segment], value: Yaml) -> bool {
     }
 }
 
+fn parses(text: &str) -> bool {
+    let mut p = yaml_rust2::parser::Parser::new_from_str(text);
+    loop {
+        match p.next_token() {
+            Ok((yaml_rust2::Event::StreamEnd, _)) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
@@ -56,12 +67,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(&data[2..]) else { return };
     // Never panics, whatever the input.
     let _ = yamledit::get(text, &DocSelector::Index(0), &Path::root());
-    let Ok(docs) = YamlLoader::load_from_str(text) else {
+    if !parses(text) {
         // The parser rejects it: set must too.
         let r = yamledit::set_many(text, &[Edit::new(Path::root(), value).in_doc(DocSelector::Index(0))]);
         assert!(matches!(r, Err(Error::Syntax { .. })), "{r:?}");
         return;
-    };
+    }
+    // The loader is stricter than the parser (duplicate keys, for one).
+    let Ok(docs) = YamlLoader::load_from_str(text) else { return };
     let Some(doc) = docs.first() else { return };
     let mut all = Vec::new();
     leaves(doc, &mut Vec::new(), &mut all);
@@ -74,7 +87,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(out) => {
             let after = YamlLoader::load_from_str(&out).expect("the edited text parses");
             let mut want = docs.clone();
-            if put(&mut want[0], &path.segments, Yaml::String(value.to_string())) {
+            // The loader copies anchored data into every alias, so an edit of an anchored
+            // value legitimately shows up in several places: compare only without aliases.
+            if !text.contains('*') && put(&mut want[0], &path.segments, Yaml::String(value.to_string())) {
                 assert_eq!(after, want, "{path}");
             }
             let got = yamledit::get(&out, &DocSelector::Index(0), &path).expect("the edited path exists");
