@@ -199,17 +199,16 @@ pub fn set(args: &SetArgs) -> anyhow::Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return Ok(report(&args.file, &e)),
     };
-    let mut edits = Vec::with_capacity(1 + args.also.len());
-    let pairs = std::iter::once((args.path.as_str(), args.value.as_str())).chain(
-        args.also
-            .iter()
-            .map(|kv| kv.split_once('=').unwrap_or((kv.as_str(), ""))),
-    );
-    for (i, (p, v)) in pairs.enumerate() {
-        if i > 0 && !args.also[i - 1].contains('=') {
-            eprintln!("error: --also takes PATH=VALUE, got {:?}", args.also[i - 1]);
+    let mut pairs = vec![(args.path.as_str(), args.value.as_str())];
+    for kv in &args.also {
+        let Some(pair) = kv.split_once('=') else {
+            eprintln!("error: --also takes PATH=VALUE, got {kv:?}");
             return Ok(ExitCode::from(FAILURE));
-        }
+        };
+        pairs.push(pair);
+    }
+    let mut edits = Vec::with_capacity(pairs.len());
+    for (p, v) in pairs {
         let path = match parse_path(&args.file, p) {
             Ok(p) => p,
             Err(code) => return Ok(code),

@@ -18,7 +18,7 @@ impl std::fmt::Display for Location {
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum Error {
-    #[error("YAML syntax error: {message}; fix the file first, nothing was edited")]
+    #[error("invalid YAML: {message}; fix the file first (nothing was changed)")]
     Syntax { at: Location, message: String },
 
     #[error("invalid path {path:?} at character {offset}: {message}")]

@@ -25,7 +25,7 @@ pub(crate) struct Node {
     /// Character column of `start`, 0-based.
     pub col: usize,
     pub anchor: usize,
-    pub tag: Option<Tag>,
+    pub tag: Option<Box<Tag>>,
     /// For a collection: it is a flow collection. For a scalar: it sits inside one.
     pub flow: bool,
     /// Column of the enclosing block collection (block scalars need it).
@@ -340,6 +340,7 @@ impl<'s, 'a> Builder<'s, 'a> {
     }
 
     fn leaf(&self, kind: Kind, mark: &Marker, anchor: usize, tag: Option<Tag>) -> Node {
+        let tag = tag.map(Box::new);
         Node {
             kind,
             start: self.src.offset(mark),

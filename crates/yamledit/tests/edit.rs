@@ -566,23 +566,38 @@ fn insert_after_an_alias_and_alias_keys() {
 #[test]
 fn crlf_block_scalar_and_nested_insert() {
     let src = "a:\r\n  s: |\r\n    one\r\n    two\r\n  n: 1\r\n";
-    assert_eq!(set_str(src, "a.s", "x\ny\n"), "a:\r\n  s: |\r\n    x\r\n    y\r\n  n: 1\r\n");
-    assert_eq!(set_str(src, "a.m.k", "v"), "a:\r\n  s: |\r\n    one\r\n    two\r\n  n: 1\r\n  m:\r\n    k: v\r\n");
+    assert_eq!(
+        set_str(src, "a.s", "x\ny\n"),
+        "a:\r\n  s: |\r\n    x\r\n    y\r\n  n: 1\r\n"
+    );
+    assert_eq!(
+        set_str(src, "a.m.k", "v"),
+        "a:\r\n  s: |\r\n    one\r\n    two\r\n  n: 1\r\n  m:\r\n    k: v\r\n"
+    );
 }
 
 #[test]
 fn insert_after_an_indentless_sequence() {
     let src = "a:\n  b:\n  - x\n  - y # last\nz: 1\n";
-    assert_eq!(set_str(src, "a.c", "v"), "a:\n  b:\n  - x\n  - y # last\n  c: v\nz: 1\n");
+    assert_eq!(
+        set_str(src, "a.c", "v"),
+        "a:\n  b:\n  - x\n  - y # last\n  c: v\nz: 1\n"
+    );
 }
 
 #[test]
 fn document_markers_and_end_of_document() {
     let src = "%YAML 1.2\n---\na: 1\n...\n---\nb: 2\n";
     let e = Edit::new(p("c"), "v").in_doc(DocSelector::Index(0));
-    assert_eq!(set_many(src, &[e]).unwrap(), "%YAML 1.2\n---\na: 1\nc: v\n...\n---\nb: 2\n");
+    assert_eq!(
+        set_many(src, &[e]).unwrap(),
+        "%YAML 1.2\n---\na: 1\nc: v\n...\n---\nb: 2\n"
+    );
     let e = Edit::new(p("b"), "3").in_doc(DocSelector::Index(1));
-    assert_eq!(set_many(src, &[e]).unwrap(), "%YAML 1.2\n---\na: 1\n...\n---\nb: '3'\n");
+    assert_eq!(
+        set_many(src, &[e]).unwrap(),
+        "%YAML 1.2\n---\na: 1\n...\n---\nb: '3'\n"
+    );
 }
 
 #[test]
@@ -594,9 +609,15 @@ fn value_on_the_line_after_its_key() {
 #[test]
 fn refused_cases_say_what_to_do() {
     let err = set("- \n- b\n", &p("[0]"), "x").unwrap_err();
-    assert!(err.to_string().contains("write a placeholder value first"), "{err}");
+    assert!(
+        err.to_string().contains("write a placeholder value first"),
+        "{err}"
+    );
     let err = set("? a\n", &p("a"), "x").unwrap_err();
-    assert!(err.to_string().contains("add ': placeholder' first"), "{err}");
+    assert!(
+        err.to_string().contains("add ': placeholder' first"),
+        "{err}"
+    );
     let err = set("# only a comment\n", &p("a"), "x").unwrap_err();
     assert!(err.to_string().contains("no YAML document"), "{err}");
 }
