@@ -45,8 +45,12 @@ pub enum Output {
     Json,
 }
 
+const EXIT_CODES: &str = "Exit status: 0 done, 1 no such path, 2 any other error \
+     (invalid YAML, a refused edit, I/O, bad arguments).";
+
 /// Print the value at PATH in a YAML file.
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
 pub struct GetArgs {
     /// The YAML file, or - for standard input.
     pub file: PathBuf,
@@ -63,8 +67,11 @@ pub struct GetArgs {
 pub enum ValueType {
     /// Always a string: quoted when YAML would read it as another type ('1.20', 'true').
     String,
+    /// A whole number, written plain (3, -10).
     Int,
+    /// A number, written plain (1.5, 1000.0).
     Float,
+    /// true or false, written plain.
     Bool,
 }
 
@@ -73,6 +80,7 @@ pub enum ValueType {
 /// The file is rewritten atomically. A missing key is added, with its missing parent
 /// mappings, in the indentation of the mapping that receives it.
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES)]
 pub struct SetArgs {
     /// The YAML file, or - to read standard input and write standard output.
     pub file: PathBuf,
