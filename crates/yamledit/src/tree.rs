@@ -120,6 +120,14 @@ impl Extent {
 impl<'a> Tree<'a> {
     pub fn parse(text: &'a str) -> Result<Tree<'a>, Error> {
         let src = Source::new(text);
+        // yaml-rust2 takes a NUL for the end of the input and would silently ignore the
+        // rest; YAML does not allow the character at all.
+        if let Some(i) = text.find('\0') {
+            return Err(Error::Syntax {
+                at: src.location(i),
+                message: "NUL character (YAML text cannot contain it)".into(),
+            });
+        }
         let (docs, anchors) = Builder::new(&src).run()?;
         Ok(Tree { src, docs, anchors })
     }

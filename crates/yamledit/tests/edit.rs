@@ -621,3 +621,14 @@ fn refused_cases_say_what_to_do() {
     let err = set("# only a comment\n", &p("a"), "x").unwrap_err();
     assert!(err.to_string().contains("no YAML document"), "{err}");
 }
+
+#[test]
+fn nul_is_refused_not_taken_for_the_end() {
+    match set("a: 1\nb: x\0y\n", &p("a"), "2") {
+        Err(Error::Syntax { at, message }) => {
+            assert_eq!((at.line, at.column), (2, 5));
+            assert!(message.contains("NUL"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
