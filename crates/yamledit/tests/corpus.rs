@@ -1,6 +1,15 @@
 //! Real files no one here wrote (`../shared/yaml-corpus`): setting a value changes exactly
 //! the bytes of that value's scalar, and nothing else.
 
+/// Counts go straight to the process's stderr, which the test harness does not capture,
+/// so they show in every `cargo test` run, not only with `--nocapture`.
+macro_rules! report {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 use yaml_rust2::{Yaml, YamlLoader};
 use yamledit::{DocSelector, Path, Segment, Value};
 
@@ -152,7 +161,7 @@ fn set_every_tag_and_deep_keys_changes_only_the_value() {
             }
         }
     }
-    println!("corpus: set {tags} tag values (twice each) and {others} other values");
+    report!("corpus: set {tags} tag values (twice each) and {others} other values");
     assert!(tags >= 15, "expected the corpus to hold tags, found {tags}");
 }
 

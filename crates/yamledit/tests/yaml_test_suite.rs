@@ -5,6 +5,15 @@
 //! Cases or scalars that cannot be checked are skipped only for the reasons listed in
 //! `Skip`, and counted in the output (`cargo test -- --nocapture`).
 
+/// Counts go straight to the process's stderr, which the test harness does not capture,
+/// so they show in every `cargo test` run, not only with `--nocapture`.
+macro_rules! report {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
 use yamledit::{DocSelector, Edit, Error, Path, Segment, Value};
@@ -183,11 +192,11 @@ fn get_agrees_with_in_json_and_set_refuses_errors() {
             }
         }
     }
-    println!(
+    report!(
         "yaml-test-suite: {checked_cases} valid cases checked ({checked_scalars} scalar paths), {refused} invalid cases refused"
     );
     for (reason, ids) in &skipped {
-        println!("  skipped {} ({reason:?}): {}", ids.len(), ids.join(" "));
+        report!("  skipped {} ({reason:?}): {}", ids.len(), ids.join(" "));
     }
     assert!(
         failures.is_empty(),
@@ -212,6 +221,7 @@ fn load_json_docs(case: &FsPath) -> Option<Vec<serde_json::Value>> {
 #[test]
 fn set_every_scalar_of_the_suite() {
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut refusals: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failures = Vec::new();
     for case in cases() {
         let id = name(&case);
@@ -243,7 +253,14 @@ fn set_every_scalar_of_the_suite() {
                     }
                     Err(Error::BehindAlias { .. }) => "refused: behind an alias",
                     Err(e @ Error::Unsupported { .. }) => {
-                        println!("  {id} doc {i} {path}: {e}");
+                        let reason = match &e {
+                            Error::Unsupported { message, .. } => message.clone(),
+                            other => other.to_string(),
+                        };
+                        refusals
+                            .entry(reason)
+                            .or_default()
+                            .push(format!("{id}:{path}"));
                         "refused: unsupported"
                     }
                     Err(Error::DuplicateKey { .. }) => "refused: duplicate key",
@@ -256,7 +273,14 @@ fn set_every_scalar_of_the_suite() {
             }
         }
     }
-    println!("yaml-test-suite set on every scalar: {outcomes:?}");
+    report!("yaml-test-suite set on every scalar: {outcomes:?}");
+    for (reason, where_) in &refusals {
+        report!(
+            "  refused {} ({reason}): {}",
+            where_.len(),
+            where_.join(" ")
+        );
+    }
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
