@@ -255,13 +255,9 @@ fn replace(
             };
             let block = plan.filter(|(p, _)| !p.leading_space || indicator.is_some());
             let Some((plan, ch)) = block else {
-                // Not representable as a block scalar (or not a string): one line.
+                // Not representable as a block scalar (or not a string): one line, in
+                // double quotes since the text may hold line breaks or control characters.
                 let text = quote::inline(value, Style::Double, false);
-                let text = if matches!(value, Value::String(_)) {
-                    text
-                } else {
-                    quote::inline(value, Style::Plain, false)
-                };
                 return Ok(vec![
                     Splice {
                         start: b.header.0,

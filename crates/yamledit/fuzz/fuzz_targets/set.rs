@@ -67,14 +67,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(&data[2..]) else { return };
     // Never panics, whatever the input.
     let _ = yamledit::get(text, &DocSelector::Index(0), &Path::root());
-    if !parses(text) {
+    // yaml-rust2 does not skip a byte order mark; yamledit does, so the oracle must too.
+    let bare = |t: &str| t.strip_prefix('\u{feff}').unwrap_or(t).to_string();
+    if !parses(&bare(text)) {
         // The parser rejects it: set must too.
         let r = yamledit::set_many(text, &[Edit::new(Path::root(), value).in_doc(DocSelector::Index(0))]);
         assert!(matches!(r, Err(Error::Syntax { .. })), "{r:?}");
         return;
     }
     // The loader is stricter than the parser (duplicate keys, for one).
-    let Ok(docs) = YamlLoader::load_from_str(text) else { return };
+    let Ok(docs) = YamlLoader::load_from_str(&bare(text)) else { return };
     let Some(doc) = docs.first() else { return };
     let mut all = Vec::new();
     leaves(doc, &mut Vec::new(), &mut all);
@@ -85,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     let edit = Edit::new(path.clone(), value).in_doc(DocSelector::Index(0));
     match yamledit::set_many(text, &[edit]) {
         Ok(out) => {
-            let after = YamlLoader::load_from_str(&out).expect("the edited text parses");
+            let after = YamlLoader::load_from_str(&bare(&out)).expect("the edited text parses");
             let mut want = docs.clone();
             // The loader copies anchored data into every alias, so an edit of an anchored
             // value legitimately shows up in several places: compare only without aliases.
