@@ -208,12 +208,9 @@ pub(crate) fn block_extent(
             break;
         }
         let indent = content_indent.unwrap_or(spaces);
-        let at_marker = spaces == 0
-            && (bytes[line..].starts_with(b"---") || bytes[line..].starts_with(b"..."))
-            && bytes
-                .get(line + 3)
-                .is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
-        if spaces < indent || at_marker {
+        // No check for `---` or `...` here: yaml-rust2 keeps them as content of a block
+        // scalar indented by 0 (a root scalar), and the extent must match what it read.
+        if spaces < indent {
             break;
         }
         content_indent = Some(indent);

@@ -632,3 +632,11 @@ fn nul_is_refused_not_taken_for_the_end() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn root_block_scalar_at_column_zero() {
+    // yaml-rust2 reads every following line as content here, document markers included.
+    let src = "--- |\nline one\n---\n";
+    assert_eq!(get1(src, "."), Value::from("line one\n---\n"));
+    assert_eq!(set_str(src, ".", "x\n"), "--- |\nx\n");
+}
