@@ -208,9 +208,12 @@ pub(crate) fn block_extent(
             break;
         }
         let indent = content_indent.unwrap_or(spaces);
-        // No check for `---` or `...` here: yaml-rust2 keeps them as content of a block
-        // scalar indented by 0 (a root scalar), and the extent must match what it read.
-        if spaces < indent {
+        // The extent must match what yaml-rust2 read: in a block scalar indented by 0
+        // (a root scalar) it ends at `...` but keeps `---` as content.
+        let doc_end = indent == 0
+            && bytes[line..].starts_with(b"...")
+            && bytes.get(line + 3).is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
+        if spaces < indent || doc_end {
             break;
         }
         content_indent = Some(indent);
