@@ -212,7 +212,9 @@ pub(crate) fn block_extent(
         // (a root scalar) it ends at `...` but keeps `---` as content.
         let doc_end = indent == 0
             && bytes[line..].starts_with(b"...")
-            && bytes.get(line + 3).is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
+            && bytes
+                .get(line + 3)
+                .is_none_or(|&b| is_ws(b) || b == b'\n' || b == b'\r');
         if spaces < indent || doc_end {
             break;
         }
