@@ -91,8 +91,9 @@ fuzz_target!(|data: &[u8]| {
             let after = YamlLoader::load_from_str(&bare(&out)).expect("the edited text parses");
             let mut want = docs.clone();
             // The loader copies anchored data into every alias, so an edit of an anchored
-            // value legitimately shows up in several places: compare only without aliases.
-            if !text.contains('*') && put(&mut want[0], &path.segments, Yaml::String(value.to_string())) {
+            // value legitimately shows up in several places; and it resolves tags on keys
+            // (`!!null : a`) into values a path cannot name. Compare only without either.
+            if !text.contains(['*', '!']) && put(&mut want[0], &path.segments, Yaml::String(value.to_string())) {
                 assert_eq!(after, want, "{path}");
             }
             let got = yamledit::get(&out, &DocSelector::Index(0), &path).expect("the edited path exists");
