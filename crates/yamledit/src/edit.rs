@@ -246,7 +246,9 @@ fn replace(
                 _ => None,
             };
             let parent_indent = node.parent_indent.unwrap_or(0);
-            let indent = b.content_indent.unwrap_or(parent_indent + 2);
+            let indent = b
+                .content_indent
+                .unwrap_or((parent_indent + 2).max(b.leading_blank_width));
             let indicator = match &plan {
                 Some((p, _)) if p.leading_space => indent
                     .checked_sub(parent_indent)

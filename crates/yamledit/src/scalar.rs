@@ -26,6 +26,9 @@ pub(crate) struct BlockExtent {
     /// content line, or with `+` (keep) the last kept blank line.
     pub end: usize,
     pub keep: bool,
+    /// The most spaces on a blank line before any content: new content must be indented
+    /// at least this much, or those lines would turn into content.
+    pub leading_blank_width: usize,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -176,6 +179,7 @@ pub(crate) fn block_extent(
     }
     let mut content_indent = explicit.map(|m| parent_indent.unwrap_or(0) + m);
     let mut last_content_end = None;
+    let mut leading_blank_width = 0;
     let mut line = skip_break(bytes, header_line_end);
     let mut stop = line;
     while line < bytes.len() {
@@ -198,6 +202,9 @@ pub(crate) fn block_extent(
                 None => true,
             };
         if blank {
+            if content_indent.is_none() {
+                leading_blank_width = leading_blank_width.max(eol - line);
+            }
             line = skip_break(bytes, eol);
             if keep {
                 stop = line;
@@ -238,6 +245,7 @@ pub(crate) fn block_extent(
         end = end.max(header_line_end);
     }
     Some(BlockExtent {
+        leading_blank_width,
         end,
         header,
         header_line_end,

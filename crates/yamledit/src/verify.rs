@@ -167,6 +167,20 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// The start of the first `---` or `...` line at or after `from`, or the end of the text.
+fn document_end(text: &str, from: usize) -> usize {
+    let mut at = from;
+    for line in text[from..].split_inclusive('\n') {
+        let marker = (line.starts_with("---") || line.starts_with("..."))
+            && line[3..].chars().next().is_none_or(char::is_whitespace);
+        if marker {
+            return at;
+        }
+        at += line.len();
+    }
+    text.len()
+}
+
 /// The cheap check, for the common case of a document whose root is a block mapping at
 /// column 0: each top-level entry then runs from its key's line to the next key's line,
 /// and the unchanged entries around an edited one cannot read differently. So only the
@@ -197,7 +211,9 @@ pub(crate) fn check_regions(before: &Tree, splices: &[Splice], edits: &[(usize, 
         let Some(end) = before.node_end(root) else {
             return false;
         };
-        let doc_end = before.src.next_line_start(end);
+        // The last entry runs to the end of its document: the blank and comment lines
+        // after it can still belong to it (a block scalar takes blank lines).
+        let doc_end = document_end(text, before.src.next_line_start(end));
         for (i, (k, _)) in entries.iter().enumerate() {
             let next = entries.get(i + 1).map_or(doc_end, |(nk, _)| nk.start);
             regions.push((d, i, k.start, next));
@@ -319,6 +335,15 @@ mod tests {
         let tree = Tree::parse(text).unwrap();
         let e = edit("a", "2");
         assert!(!check_regions(&tree, &[splice(6, 7, "'2'")], &[(0, &e)]));
+        // Blank lines after the last entry still belong to it: a badly indented block
+        // body makes them content, and the check must see that.
+        let text = "foo: |\n \n    ";
+        let tree = Tree::parse(text).unwrap();
+        let e = edit("foo", "1.20");
+        let bad = [splice(5, 6, "|-"), splice(6, 6, "\n  1.20")];
+        assert!(!check_regions(&tree, &bad, &[(0, &e)]));
+        let good = [splice(5, 6, "|-"), splice(6, 6, "\n    1.20")];
+        assert!(check_regions(&tree, &good, &[(0, &e)]));
         let text = "- a\n- b\n";
         let tree = Tree::parse(text).unwrap();
         let e = Edit::new(Path::parse("[0]").unwrap(), "c");

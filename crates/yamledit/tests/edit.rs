@@ -640,3 +640,15 @@ fn root_block_scalar_at_column_zero() {
     assert_eq!(get1(src, "."), Value::from("line one\n---\n"));
     assert_eq!(set_str(src, ".", "x\n"), "--- |\nx\n");
 }
+
+#[test]
+fn empty_block_scalar_with_indented_blank_lines() {
+    // Found by fuzzing: the blank lines after an empty block scalar are part of it; new
+    // content must be indented past them or they would become content.
+    let src = "foo: |\n \n    ";
+    assert_eq!(set_str(src, "foo", "1.20"), "foo: |-\n    1.20\n \n    ");
+    assert_eq!(
+        get1(&set_str(src, "foo", "1.20"), "foo"),
+        Value::from("1.20")
+    );
+}
