@@ -4,6 +4,7 @@ mod render_cmd;
 mod repo_source;
 mod tenant_args;
 mod validate_cmd;
+mod yaml_cmd;
 
 // Rendering allocates many small strings; mimalloc does that markedly faster than glibc.
 #[global_allocator]
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     Render(render_cmd::RenderArgs),
     Validate(validate_cmd::ValidateArgs),
+    Get(yaml_cmd::GetArgs),
+    Set(yaml_cmd::SetArgs),
 }
 
 /// How results are printed.
@@ -53,6 +56,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Render(args) => render_cmd::run(args),
         Command::Validate(args) => validate_cmd::run(args),
+        Command::Get(args) => yaml_cmd::get(args),
+        Command::Set(args) => yaml_cmd::set(args),
     };
     match result {
         Ok(code) => code,
