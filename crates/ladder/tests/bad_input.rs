@@ -424,3 +424,19 @@ fn a_missing_repo_says_what_to_do() {
         stderr(&run)
     );
 }
+
+#[test]
+fn promote_paths_must_be_paths_the_editor_can_follow() {
+    assert_rejected(
+        |r| {
+            r.edit(
+                "apps/shop/app.yaml",
+                "path: images[name=ghcr.io/acme/shop].newTag",
+                "path: images[name=ghcr.io/acme/shop.newTag",
+            )
+        },
+        &[
+            "apps/shop/app.yaml:7:9: `promote` path `images[name=ghcr.io/acme/shop.newTag` is not a YAML path: invalid path \"images[name=ghcr.io/acme/shop.newTag\" at character 36: selector is missing its closing ']'",
+        ],
+    );
+}

@@ -15,7 +15,6 @@ pub mod names;
 mod pattern;
 mod tree;
 pub mod yaml;
-pub mod yaml_path;
 
 pub use config::{
     App, ArgoSettings, ConfigRepo, Environment, PromoteField, Promotion, Settings, Source,

@@ -11,7 +11,6 @@ use crate::names::check_dns_label;
 use crate::pattern::Placeholders;
 use crate::tree::{ConfigTree, EntryKind, TreeError, join_repo_path};
 use crate::yaml::{Node, Value};
-use crate::yaml_path;
 
 const KEYS: [&str; 6] = [
     "name",
@@ -267,7 +266,7 @@ fn promote(node: &Node, source: &Source, values: &[String], d: &mut Decoder) -> 
                 continue;
             }
         };
-        if let Err(why) = yaml_path::check(&field.path) {
+        if let Err(why) = check_promote_path(&field.path) {
             d.problem(
                 item,
                 format!("`promote` path `{}` is not a YAML path: {why}", field.path),
@@ -515,6 +514,38 @@ fn check_application_names(
             } else {
                 seen.insert(name, (app, env));
             }
+        }
+    }
+}
+
+/// The editor's own path parser decides what a promotable path is, so a path that loads
+/// is one the promoter can follow.
+fn check_promote_path(path: &str) -> Result<(), String> {
+    if path.trim().is_empty() || path.trim() == "." {
+        return Err("it names the whole document; name the value to promote".into());
+    }
+    yamledit::Path::parse(path)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_promote_path;
+
+    #[test]
+    fn promote_paths_are_checked_by_the_editor() {
+        for ok in [
+            "image.tag",
+            "podAnnotations.\"k8s.grafana.com/scrape\"",
+            "containers[0].image",
+            "images[name=ghcr.io/acme/web].newTag",
+            "parameters[name=image.tag].value",
+        ] {
+            assert_eq!(check_promote_path(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", ".", "a..b", "a[", "a[]", "a]", "\"a"] {
+            assert!(check_promote_path(bad).is_err(), "{bad}");
         }
     }
 }
