@@ -303,68 +303,14 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&str>) -> Value
     if style != TScalarStyle::Plain {
         return Value::String(text);
     }
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        _ => {}
+    // One reading of the core schema for the whole project: the editor's.
+    match yamledit::resolve_plain(&text) {
+        yamledit::Value::Null => Value::Null,
+        yamledit::Value::Bool(b) => Value::Bool(b),
+        yamledit::Value::Int(i) => Value::Int(i),
+        yamledit::Value::Float(f) => Value::Float(f),
+        yamledit::Value::String(_) => Value::String(text),
     }
-    if let Some(int) = parse_core_int(&text) {
-        return Value::Int(int);
-    }
-    if is_core_float(&text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
-    }
-    Value::String(text)
-}
-
-fn parse_core_int(text: &str) -> Option<i64> {
-    if let Some(hex) = text.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16).ok();
-    }
-    if let Some(oct) = text.strip_prefix("0o") {
-        return i64::from_str_radix(oct, 8).ok();
-    }
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok();
-    }
-    None
-}
-
-/// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
-fn is_core_float(text: &str) -> bool {
-    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let (int_part, frac_part) = match mantissa.find('.') {
-        Some(i) => (&mantissa[..i], Some(&mantissa[i + 1..])),
-        None => (mantissa, None),
-    };
-    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match frac_part {
-        None => !int_part.is_empty() && all_digits(int_part),
-        Some(frac) => {
-            all_digits(int_part) && all_digits(frac) && (!int_part.is_empty() || !frac.is_empty())
-        }
-    };
-    let exponent_ok = match exponent {
-        None => true,
-        Some(e) => {
-            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-            !e.is_empty() && all_digits(e)
-        }
-    };
-    mantissa_ok && exponent_ok
 }
 
 #[cfg(test)]
