@@ -11,9 +11,9 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::yamlpath::Value;
 use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
-use serde_yaml::Value;
 
 use crate::error::{Error, Result};
 use crate::read::split_path;

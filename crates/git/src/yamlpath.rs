@@ -1,38 +1,36 @@
-//! Minimal YAML path lookup for history queries.
-//!
-//! Kept behind [`lookup`] so the full path implementation from the YAML editing crate can
-//! replace it without touching the history code. Syntax: dot-separated keys, with a
-//! purely numeric segment indexing a sequence (`image.tag`, `containers.0.image`).
+//! YAML path lookups for history queries, with the editor's path syntax and reading
+//! (`image.tag`, `images[name=ghcr.io/acme/web].newTag`), so that history answers
+//! questions about exactly the values a promotion edits.
 
-use serde_yaml::Value;
+pub use yamledit::Value;
 
 /// Why a YAML path lookup could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum YamlPathError {
-    #[error("empty YAML path; use a dot path such as image.tag")]
-    Empty,
-    #[error("YAML path {path:?} has an empty segment")]
-    EmptySegment { path: String },
+    #[error("YAML path {path:?} is not valid: {reason}")]
+    Invalid { path: String, reason: String },
 }
 
-/// A parsed dot path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A parsed YAML path.
+#[derive(Debug, Clone)]
 pub struct YamlPath {
     text: String,
+    path: yamledit::Path,
 }
 
 impl YamlPath {
     pub fn parse(text: &str) -> Result<YamlPath, YamlPathError> {
-        if text.is_empty() {
-            return Err(YamlPathError::Empty);
+        let invalid = |reason: String| YamlPathError::Invalid {
+            path: text.to_string(),
+            reason,
+        };
+        if text.trim().is_empty() {
+            return Err(invalid("it is empty; use a path such as image.tag".into()));
         }
-        if text.split('.').any(str::is_empty) {
-            return Err(YamlPathError::EmptySegment {
-                path: text.to_string(),
-            });
-        }
+        let path = yamledit::Path::parse(text).map_err(|e| invalid(e.to_string()))?;
         Ok(YamlPath {
             text: text.to_string(),
+            path,
         })
     }
 
@@ -41,30 +39,18 @@ impl YamlPath {
     }
 }
 
-/// The value at `path` in the YAML document `doc`, or `None` when the document does not
-/// parse or the path does not exist. Unparseable history is not an error for callers:
-/// it is simply "not this value".
+/// The scalar at `path` in the YAML document `doc`, or `None` when the document does not
+/// parse, the path does not exist or holds no scalar. Unparseable history is not an error
+/// for callers: it is simply "not this value".
 pub fn lookup(doc: &[u8], path: &YamlPath) -> Option<Value> {
-    let root: Value = match serde_yaml::from_slice(doc) {
-        Ok(v) => v,
+    let text = std::str::from_utf8(doc).ok()?;
+    match yamledit::get(text, &yamledit::DocSelector::Auto, &path.path) {
+        Ok(value) => Some(value),
         Err(err) => {
-            tracing::debug!(%err, "YAML document does not parse; treating the value as absent");
-            return None;
+            tracing::debug!(%err, "no value at the path; treating it as absent");
+            None
         }
-    };
-    let mut cur = &root;
-    for seg in path.text.split('.') {
-        cur = match cur {
-            Value::Mapping(m) => m.get(seg)?,
-            Value::Sequence(s) => s.get(seg.parse::<usize>().ok()?)?,
-            Value::Tagged(t) => match &t.value {
-                Value::Mapping(m) => m.get(seg)?,
-                _ => return None,
-            },
-            _ => return None,
-        };
     }
-    Some(cur.clone())
 }
 
 #[cfg(test)]
@@ -72,19 +58,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_nested_keys_and_indices() {
-        let doc = b"image:\n  tag: v1.2.3\ncontainers:\n  - name: a\n  - name: b\n";
+    fn finds_nested_keys_indices_and_selectors() {
+        let doc = b"image:\n  tag: v1.2.3\ncontainers:\n  - name: a\n  - name: b\n    image: x:1\n";
         let p = |s| YamlPath::parse(s).unwrap();
         assert_eq!(
             lookup(doc, &p("image.tag")),
             Some(Value::String("v1.2.3".into()))
         );
         assert_eq!(
-            lookup(doc, &p("containers.1.name")),
+            lookup(doc, &p("containers[1].name")),
             Some(Value::String("b".into()))
+        );
+        assert_eq!(
+            lookup(doc, &p("containers[name=b].image")),
+            Some(Value::String("x:1".into()))
         );
         assert_eq!(lookup(doc, &p("image.missing")), None);
         assert_eq!(lookup(b": : not yaml [", &p("image.tag")), None);
         assert!(YamlPath::parse("a..b").is_err());
+        assert!(YamlPath::parse("").is_err());
     }
 }
