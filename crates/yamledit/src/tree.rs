@@ -298,9 +298,15 @@ fn parse_split(text: &str, at: usize) -> Option<Vec<Doc>> {
     head.push_str(SENTINEL);
     let tail = &text[at..];
     let (head_doc, tail_doc) = std::thread::scope(|s| {
-        let t = s.spawn(|| parse_part(tail));
+        // If no thread can be started, the halves are parsed one after the other.
+        let t = std::thread::Builder::new()
+            .spawn_scoped(s, || parse_part(tail))
+            .ok();
         let h = parse_part(&head);
-        let t = t.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let t = match t {
+            Some(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            None => parse_part(tail),
+        };
         (h, t)
     });
     let (mut head_doc, tail_doc) = (head_doc?, tail_doc?);
