@@ -128,6 +128,15 @@ impl<'a> Tree<'a> {
                 message: "NUL character (YAML text cannot contain it)".into(),
             });
         }
+        if text.len() >= SPLIT_MIN
+            && let Some(docs) = split_point(&src).and_then(|at| parse_split(text, at))
+        {
+            return Ok(Tree {
+                src,
+                docs,
+                anchors: HashMap::new(),
+            });
+        }
         let (docs, anchors) = Builder::new(&src).run()?;
         Ok(Tree { src, docs, anchors })
     }
@@ -234,6 +243,136 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// Texts at least this long are parsed in two halves at once, when their layout allows
+/// it (see [`parse_split`]).
+const SPLIT_MIN: usize = 64 * 1024;
+
+/// The line that ends the first half when it is parsed on its own: a plain key at column
+/// 0, as the first line of the second half is.
+const SENTINEL: &str = "a: b\n";
+
+/// Where to cut a large text in two: the first line at or after the middle that starts
+/// at column 0 with a letter, digit or `_` (a plain key of a root block mapping, if the
+/// text is one). Lines ended by a lone `\r` are not seen, so such a text is not cut.
+fn split_point(src: &Source) -> Option<usize> {
+    let bytes = src.parsed().as_bytes();
+    let mut i = bytes.len() / 2;
+    loop {
+        i += bytes[i..].iter().position(|&b| b == b'\n')? + 1;
+        if bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
+            return Some(src.base + i);
+        }
+    }
+}
+
+/// A line that starts with `%`: a directive (`%TAG` would change how the second half
+/// reads), or text to leave in one piece.
+fn has_directive(text: &str) -> bool {
+    let text = text.strip_prefix(crate::source::BOM).unwrap_or(text);
+    text.starts_with('%') || memchr::memmem::find(text.as_bytes(), b"\n%").is_some()
+}
+
+/// Parse `text` as two halves cut at `at`, on two threads, and join the two trees.
+///
+/// This is only done when the result is certain to be the tree of one parse of the whole
+/// text; otherwise None is returned and the caller parses the whole text (which also
+/// gives the error, if any). The conditions: each half is one document whose root is a
+/// block mapping at column 0, with no anchor (so no alias either: an alias to an unknown
+/// anchor does not parse), and the text has no directive. The first half is parsed with a
+/// sentinel key line after it, so its last value is ended the way the second half's
+/// first key ends it in the whole text (a line at column 0 that starts a plain key), not
+/// by the end of the input; the sentinel entry is then dropped. The second half starts
+/// with that key at column 0, where the whole parse is in the same state: in the root
+/// mapping, at indentation 0, outside any flow collection or scalar (a half that cut a
+/// quoted scalar or a flow collection does not parse, and a line at column 0 always ends
+/// a plain or block scalar below a root key).
+fn parse_split(text: &str, at: usize) -> Option<Vec<Doc>> {
+    if has_directive(text) {
+        return None;
+    }
+    let mut head = String::with_capacity(at + SENTINEL.len());
+    head.push_str(&text[..at]);
+    head.push_str(SENTINEL);
+    let tail = &text[at..];
+    let (head_doc, tail_doc) = std::thread::scope(|s| {
+        // If no thread can be started, the halves are parsed one after the other.
+        let t = std::thread::Builder::new()
+            .spawn_scoped(s, || parse_part(tail))
+            .ok();
+        let h = parse_part(&head);
+        let t = match t {
+            Some(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            None => parse_part(tail),
+        };
+        (h, t)
+    });
+    let (mut head_doc, tail_doc) = (head_doc?, tail_doc?);
+    let Kind::Map(head_entries) = &mut head_doc.root.kind else {
+        return None;
+    };
+    // The sentinel must be the last entry, read as written, and not the only one.
+    let sentinel = head_entries.pop()?;
+    let is_plain = |n: &Node, t: &str, start: usize| {
+        n.start == start
+            && n.tag.is_none()
+            && matches!(&n.kind, Kind::Scalar { value, style: TScalarStyle::Plain } if value == t)
+    };
+    if head_entries.is_empty()
+        || !is_plain(&sentinel.0, "a", at)
+        || !is_plain(&sentinel.1, "b", at + 3)
+    {
+        return None;
+    }
+    let Kind::Map(mut tail_entries) = tail_doc.root.kind else {
+        return None;
+    };
+    let (first, _) = tail_entries.first_mut()?;
+    if first.start != 0 {
+        return None;
+    }
+    // A block mapping is marked at its first `:` until its first key is attached, so
+    // that key alone saw the wrong column; in the whole text it follows other keys.
+    first.parent_indent = Some(0);
+    head_entries.extend(tail_entries.into_iter().map(|(mut k, mut v)| {
+        shift(&mut k, at);
+        shift(&mut v, at);
+        (k, v)
+    }));
+    Some(vec![head_doc])
+}
+
+/// One half: its only document, if it parses and is a block mapping at column 0 with no
+/// anchor.
+fn parse_part(text: &str) -> Option<Doc> {
+    let src = Source::new(text);
+    let (mut docs, anchors) = Builder::new(&src).run().ok()?;
+    if docs.len() != 1 || !anchors.is_empty() {
+        return None;
+    }
+    let doc = docs.pop()?;
+    let root_ok = matches!(doc.root.kind, Kind::Map(_)) && !doc.root.flow && doc.root.col == 0;
+    root_ok.then_some(doc)
+}
+
+/// Move the offsets of `node` and its descendants `by` bytes on.
+fn shift(node: &mut Node, by: usize) {
+    node.start += by;
+    if let Some(c) = &mut node.close {
+        *c += by;
+    }
+    match &mut node.kind {
+        Kind::Seq(items) => items.iter_mut().for_each(|n| shift(n, by)),
+        Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            shift(k, by);
+            shift(v, by);
+        }),
+        Kind::Scalar { .. } | Kind::Alias(_) => {}
+    }
+}
+
 fn is_alias_stop(b: u8) -> bool {
     matches!(
         b,
@@ -241,15 +380,18 @@ fn is_alias_stop(b: u8) -> bool {
     )
 }
 
+/// An open collection. Its children are kept on the builder's shared `children` stack
+/// from index `base` on, and moved into one exactly sized `Vec` when it closes.
 struct Frame {
     node: Node,
-    pending_key: Option<Node>,
+    base: usize,
 }
 
 struct Builder<'s, 'a> {
     src: &'s Source<'a>,
     parser: Parser<std::str::Chars<'a>>,
     stack: Vec<Frame>,
+    children: Vec<Node>,
     docs: Vec<Doc>,
     anchors: AnchorIndex,
 }
@@ -260,6 +402,7 @@ impl<'s, 'a> Builder<'s, 'a> {
             src,
             parser: Parser::new_from_str(src.parsed()),
             stack: Vec::new(),
+            children: Vec::new(),
             docs: Vec::new(),
             anchors: HashMap::new(),
         }
@@ -310,6 +453,18 @@ impl<'s, 'a> Builder<'s, 'a> {
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let mut frame = self.stack.pop().expect("end event without a start");
+                    let mut children = self.children.drain(frame.base..);
+                    match &mut frame.node.kind {
+                        Kind::Seq(items) => *items = children.by_ref().collect(),
+                        Kind::Map(entries) => {
+                            *entries = Vec::with_capacity(children.len() / 2);
+                            while let (Some(k), Some(v)) = (children.next(), children.next()) {
+                                entries.push((k, v));
+                            }
+                        }
+                        _ => unreachable!("only collections are pushed"),
+                    }
+                    drop(children);
                     if frame.node.flow {
                         frame.node.close = Some(self.src.offset(&mark));
                     }
@@ -325,13 +480,15 @@ impl<'s, 'a> Builder<'s, 'a> {
         if anchor == 0 {
             return;
         }
+        // A mapping's key `i` is child `2i`, its value `2i+1`: the children stack holds
+        // them in that order.
         let mut path = vec![self.docs.len()];
-        for f in &self.stack {
-            path.push(match &f.node.kind {
-                Kind::Seq(items) => items.len(),
-                Kind::Map(entries) => entries.len() * 2 + usize::from(f.pending_key.is_some()),
-                _ => unreachable!("only collections are pushed"),
-            });
+        for (i, f) in self.stack.iter().enumerate() {
+            let end = self
+                .stack
+                .get(i + 1)
+                .map_or(self.children.len(), |next| next.base);
+            path.push(end - f.base);
         }
         self.anchors.insert(anchor, path);
     }
@@ -397,30 +554,162 @@ impl<'s, 'a> Builder<'s, 'a> {
         }
         self.stack.push(Frame {
             node,
-            pending_key: None,
+            base: self.children.len(),
         });
         Ok(())
     }
 
     fn attach(&mut self, node: Node) {
-        match self.stack.last_mut() {
-            None => self.docs.push(Doc { root: node }),
-            Some(frame) => match &mut frame.node.kind {
-                Kind::Seq(items) => items.push(node),
-                Kind::Map(entries) => match frame.pending_key.take() {
-                    None => {
-                        // A block mapping is marked at the `:` of its first key; its
-                        // position (and indentation) is that of the key.
-                        if entries.is_empty() && !frame.node.flow && !node.is_empty_scalar() {
-                            frame.node.start = node.start;
-                            frame.node.col = node.col;
-                        }
-                        frame.pending_key = Some(node)
-                    }
-                    Some(k) => entries.push((k, node)),
-                },
-                _ => unreachable!("only collections are pushed"),
-            },
+        let Some(frame) = self.stack.last_mut() else {
+            self.docs.push(Doc { root: node });
+            return;
+        };
+        // A block mapping is marked at the `:` of its first key; its position (and
+        // indentation) is that of the key.
+        if self.children.len() == frame.base
+            && matches!(frame.node.kind, Kind::Map(_))
+            && !frame.node.flow
+            && !node.is_empty_scalar()
+        {
+            frame.node.start = node.start;
+            frame.node.col = node.col;
         }
+        self.children.push(node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(text: &str) -> Result<Vec<Doc>, Error> {
+        let src = Source::new(text);
+        Builder::new(&src).run().map(|(docs, _)| docs)
+    }
+
+    /// Every cut of `text` that `parse_split` accepts must give exactly the tree of one
+    /// parse of the whole text, and the whole text must parse. Returns the cuts accepted.
+    fn check_every_cut(name: &str, text: &str) -> usize {
+        let bytes = text.as_bytes();
+        let mut accepted = 0;
+        for (i, _) in text.match_indices('\n') {
+            let at = i + 1;
+            if !bytes
+                .get(at)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            {
+                continue;
+            }
+            if let Some(docs) = parse_split(text, at) {
+                accepted += 1;
+                let want = whole(text).unwrap_or_else(|e| {
+                    panic!("{name}: the cut at byte {at} was accepted, but the whole text is refused: {e}")
+                });
+                assert_eq!(
+                    format!("{docs:?}"),
+                    format!("{want:?}"),
+                    "{name}: cut at byte {at}"
+                );
+            }
+        }
+        accepted
+    }
+
+    const TRICKY: &[&str] = &[
+        "a: 1\nb: 2\nc: 3\n",
+        "a: |\nb: 2\n",
+        "a: |+\n\n\nb: 2\n",
+        "a: >-\n  x\n\n  y\n\nb: 2\n",
+        "a: |\n  x\n\n\nb: |+\n  y\n\n",
+        "a:\nb:\nc:\n",
+        "a: plain\n  more\n\nb: x\n",
+        "a: \"multi\nb: x\"\nc: y\n",
+        "a: 'multi\n b: x'\nc: y\n",
+        "a: [x,\n  y]\nb: {c: d,\n  e: f}\nz: 1\n",
+        "a:\n- x\n- y\nb:\n  - z\nc: 1\n",
+        "? a\nb: 1\n",
+        "? a\n: 1\nb: 2\n",
+        "a: 1\n...\nb: 2\n",
+        "a: 1\n---\nb: 2\n",
+        "--- \na: 1\nb: 2\n",
+        "a: &x 1\nb: *x\n",
+        "a: 1\nb: *x\n",
+        "%TAG !! tag:example.com,2000:\n---\na: !!str 1\nb: !!str 2\n",
+        "a: !!str 1\nb: !foo 2\n",
+        "a: 1 # c\n# comment\n\nb: 2 # d\n",
+        "\u{feff}a: 1\nb: 2\n",
+        "a: 1\r\nb: |\r\n  x\r\nc: 2\r\n",
+        "a: 1\nb\nc: 2\n",
+        "a: 1\nb: 2\n c: 3\n",
+        "a: 1\n  b: 2\nc: 3\n",
+        "a:\n  b: 1\nc\n: 2\n",
+        "a: 1\nb: 2",
+        "a: 1\nb: |\n  x",
+        "a: 1\nb: \"x\ny\"\n",
+        "a: -\nb: 2\n",
+        "a: 1\n\tb: 2\n",
+        "a: 1\nb:\tx\n",
+        "ü: 1\nb: ü\nc: 2\n",
+        "- a\nb: 1\n",
+        "a: 1\nb: 2\n- c\n",
+    ];
+
+    #[test]
+    fn a_split_parse_is_one_parse() {
+        let mut accepted = 0;
+        for (i, t) in TRICKY.iter().enumerate() {
+            accepted += check_every_cut(&format!("tricky {i}"), t);
+        }
+        assert!(accepted > 10, "only {accepted} cuts accepted");
+        // The refused layouts.
+        assert!(parse_split("a: &x 1\nb: *x\n", 8).is_none());
+        assert!(
+            parse_split("%TAG !! tag:example.com,2000:\n---\na: !!str 1\nb: 2\n", 45).is_none()
+        );
+        assert!(parse_split("a: 1\n...\nb: 2\n", 9).is_none());
+        assert!(parse_split("a: \"multi\nb: x\"\nc: y\n", 10).is_none());
+    }
+
+    /// The same on the YAML test suite (error cases included) and the corpus.
+    #[test]
+    fn a_split_parse_is_one_parse_on_the_shared_data() {
+        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            std::path::PathBuf::from(format!("{shared}/yaml-test-suite")),
+            std::path::PathBuf::from(format!("{shared}/yaml-corpus")),
+        ];
+        while let Some(d) = dirs.pop() {
+            let entries = std::fs::read_dir(&d).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (the data must be at ../shared beside the checkout)",
+                    d.display()
+                )
+            });
+            for e in entries {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    files.push(p);
+                }
+            }
+        }
+        assert!(files.len() > 300, "only {} files", files.len());
+        let (mut accepted, mut texts) = (0, 0);
+        for f in &files {
+            let Ok(text) = std::fs::read_to_string(f) else {
+                continue;
+            };
+            if text.contains('\0') {
+                continue;
+            }
+            texts += 1;
+            accepted += check_every_cut(&f.display().to_string(), &text);
+        }
+        assert!(
+            accepted > 50,
+            "only {accepted} cuts accepted in {texts} texts"
+        );
     }
 }

@@ -652,3 +652,89 @@ fn empty_block_scalar_with_indented_blank_lines() {
         Value::from("1.20")
     );
 }
+
+/// A values file large enough to be parsed in two halves at once (64 KiB and more).
+fn large_values(services: usize) -> String {
+    let mut s = String::from("# large\nglobal:\n  domain: example.com\n\n");
+    for i in 0..services {
+        s.push_str(&format!(
+            "# Service {i}\nservice{i}:\n  image:\n    repository: ghcr.io/acme/s{i}  # registry\n    tag: \"v1.{i}.0\"\n  env:\n    - name: A\n      value: b\n  limits: {{cpu: 500m}}\n  config: |\n    x = {i}\n\n"
+        ));
+    }
+    assert!(s.len() > 128 * 1024);
+    s
+}
+
+#[test]
+fn large_files_edit_and_read_like_small_ones() {
+    let src = large_values(1000);
+    for i in [0, 499, 500, 501, 999] {
+        let path = format!("service{i}.image.tag");
+        assert_eq!(get1(&src, &path), Value::from(format!("v1.{i}.0")));
+        let out = set_str(&src, &path, "v9.9.9");
+        let want = src.replacen(
+            &format!("service{i}:\n  image:\n    repository: ghcr.io/acme/s{i}  # registry\n    tag: \"v1.{i}.0\""),
+            &format!("service{i}:\n  image:\n    repository: ghcr.io/acme/s{i}  # registry\n    tag: \"v9.9.9\""),
+            1,
+        );
+        assert_eq!(out, want, "{path}");
+        assert_eq!(get1(&out, &path), Value::from("v9.9.9"));
+    }
+    // A new key at the end, and a missing key with a suggestion from the second half.
+    let out = set_str(&src, "zz.tag", "v1");
+    assert_eq!(
+        out,
+        src.replacen("x = 999\n\n", "x = 999\nzz:\n  tag: v1\n\n", 1)
+    );
+    // The same edits as one parse of the whole text gives them (a directive line turns
+    // the two halves off).
+    let pre = "%YAML 1.2\n---\n";
+    let whole = format!("{pre}{src}");
+    for (path, v) in [
+        ("service0.image.tag", "a"),
+        ("service600.env[0].value", "c"),
+        ("service999.config", "y\n"),
+        ("zz.tag", "v1"),
+        ("service500.limits.cpu", "1"),
+    ] {
+        let split = set_str(&src, path, v);
+        let one = set_str(&whole, path, v);
+        assert_eq!(one.strip_prefix(pre), Some(split.as_str()), "{path}");
+    }
+    match get(&src, &DocSelector::Auto, &p("service999.imag.tag")) {
+        Err(Error::NoSuchPath { detail, .. }) => assert!(detail.contains("'image'"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn large_files_are_refused_when_invalid_anywhere() {
+    let src = large_values(1000);
+    let lines = src.lines().count();
+    // A broken line in the first half, in the second half, and at the very end.
+    for (at, broken) in [
+        (100, "  bad: [unclosed\n"),
+        (lines - 100, "  bad: \"unclosed\n"),
+        (lines, "x: - y\n"),
+    ] {
+        let mut text: Vec<&str> = src.split_inclusive('\n').collect();
+        text.insert(at, broken);
+        let text = text.concat();
+        match set(&text, &p("service500.image.tag"), "v2") {
+            Err(Error::Syntax { at: loc, .. }) => assert!(loc.line > at, "line {at}: {loc}"),
+            other => panic!("line {at}: {other:?}"),
+        }
+    }
+    // Anchors, aliases and directives are read by one parse of the whole file.
+    let aliased = format!("base: &b\n  x: 1\n{src}last: *b\n");
+    assert!(matches!(
+        set(&aliased, &p("last.x"), "2"),
+        Err(Error::BehindAlias { .. })
+    ));
+    assert_eq!(get1(&aliased, "last.x"), Value::Int(1));
+    let unknown = format!("{src}last: *nope\n");
+    assert!(matches!(
+        set(&unknown, &p("service1.image.tag"), "v2"),
+        Err(Error::Syntax { .. })
+    ));
+}
