@@ -54,6 +54,28 @@ struct InsertGroup<'t> {
 /// edit is applied or none is (the error says why).
 pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     let tree = Tree::parse(text)?;
+    match set_many_in(&tree, text, edits, BlockScalars::Keep) {
+        // yaml-rust2 reads a few block-scalar layouts (keep chomping before some comment
+        // and blank-line arrangements) otherwise than the spec; the re-read catches it.
+        // Such values are then written in double quotes, which every reader agrees on.
+        Err(Error::Verification { .. }) => set_many_in(&tree, text, edits, BlockScalars::Quote),
+        other => other,
+    }
+}
+
+/// Whether a new string value in a block scalar stays a block scalar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BlockScalars {
+    Keep,
+    Quote,
+}
+
+fn set_many_in(
+    tree: &Tree,
+    text: &str,
+    edits: &[Edit],
+    blocks: BlockScalars,
+) -> Result<String, Error> {
     let nl = tree.src.newline();
     let mut splices = Vec::new();
     let mut seen_paths = HashSet::new();
@@ -61,21 +83,21 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     let mut groups: Vec<InsertGroup> = Vec::new();
     let mut resolved = Vec::with_capacity(edits.len());
     for e in edits {
-        let d = select_doc(&tree, &e.doc)?;
+        let d = select_doc(tree, &e.doc)?;
         resolved.push(d);
         if !seen_paths.insert((d, e.path.clone())) {
             return Err(Error::DuplicateEdit {
                 path: e.path.to_string(),
             });
         }
-        match locate(&tree, &tree.docs[d].root, &e.path, false)? {
+        match locate(tree, &tree.docs[d].root, &e.path, false)? {
             Located::Found { node, key, parent } => {
                 if !seen_nodes.insert(node as *const Node) {
                     return Err(Error::DuplicateEdit {
                         path: e.path.to_string(),
                     });
                 }
-                splices.extend(replace(&tree, node, key, parent, &e.value, &e.path, nl)?);
+                splices.extend(replace(tree, node, key, parent, &e.value, &e.path, blocks)?);
             }
             Located::Missing {
                 at,
@@ -87,7 +109,7 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
                 for seg in &e.path.segments[depth..] {
                     match seg {
                         Segment::Key(k) => keys.push(k.clone()),
-                        _ => return Err(missing_key(&tree, &e.path, at, depth)),
+                        _ => return Err(missing_key(tree, &e.path, at, depth)),
                     }
                 }
                 let idx = match groups
@@ -114,17 +136,15 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
         }
     }
     if !groups.is_empty() {
-        let step = insert::indent_step(&tree);
+        let step = insert::indent_step(tree);
         for g in &groups {
-            splices.push(insert::render(
-                &tree, &g.target, &g.keys, &g.path, step, nl,
-            )?);
+            splices.push(insert::render(tree, &g.target, &g.keys, &g.path, step, nl)?);
         }
     }
     let out = apply(text, splices.clone())?;
     let applied: Vec<(usize, &Edit)> = resolved.into_iter().zip(edits).collect();
-    if !verify::check_regions(&tree, &splices, &applied) {
-        verify::check(&tree, &out, &applied)?;
+    if !verify::check_regions(tree, &splices, &applied) {
+        verify::check(tree, &out, &applied)?;
     }
     Ok(out)
 }
@@ -163,8 +183,9 @@ fn replace(
     parent: Option<&Node>,
     value: &Value,
     path: &Path,
-    nl: &str,
+    blocks: BlockScalars,
 ) -> Result<Vec<Splice>, Error> {
+    let nl = tree.src.newline();
     let unsupported = |at: usize, message: &str| Error::Unsupported {
         path: path.to_string(),
         message: message.to_string(),
@@ -236,6 +257,7 @@ fn replace(
         Extent::Block(b) => {
             let folded = *style == TScalarStyle::Folded;
             let plan = match value {
+                Value::String(_) if blocks == BlockScalars::Quote => None,
                 Value::String(s) => quote::block_plan(s, folded)
                     .map(|p| (p, if folded { '>' } else { '|' }))
                     .or_else(|| {
