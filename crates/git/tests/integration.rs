@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ladder_git::{
     CommitOutcome, CommitRequest, Credentials, DirEntry, Edits, EntryKind, Error, Identity, Lease,
@@ -40,6 +40,30 @@ fn origin(base: &Path) -> Origin {
     o
 }
 
+/// The standard origin, served by `git daemon`, and a cache folder for mirrors; the
+/// server stops and the folders go when it is dropped.
+struct Served {
+    origin: Origin,
+    url: String,
+    cache: PathBuf,
+    _daemon: GitDaemon,
+    _tmp: tempfile::TempDir,
+}
+
+fn served() -> Served {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let origin = origin(&srv);
+    let daemon = GitDaemon::start(&srv);
+    Served {
+        origin,
+        url: daemon.url("tenant.git"),
+        cache: tmp.path().join("cache"),
+        _daemon: daemon,
+        _tmp: tmp,
+    }
+}
+
 fn request(parent: ObjectId, edits: Edits) -> CommitRequest {
     CommitRequest {
         parent,
@@ -59,12 +83,8 @@ fn no_creds() -> RemoteOptions {
 
 #[test]
 fn clone_then_incremental_fetch_and_cheap_check_over_git_daemon() {
-    let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    let o = origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let url = daemon.url("tenant.git");
-    let cache = tmp.path().join("cache");
+    let served = served();
+    let (o, url, cache) = (&served.origin, served.url.clone(), served.cache.clone());
 
     let repo = Repo::mirror(&url, &cache, no_creds()).unwrap();
     let main = git(&o.path(), &["rev-parse", "main"]);
@@ -216,16 +236,9 @@ fn open_local_worktree_repository() {
 
 #[test]
 fn build_and_push_branch_with_compare_and_swap() {
-    let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    let o = origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let repo = Repo::mirror(
-        &daemon.url("tenant.git"),
-        &tmp.path().join("cache"),
-        no_creds(),
-    )
-    .unwrap();
+    let served = served();
+    let o = &served.origin;
+    let repo = Repo::mirror(&served.url, &served.cache, no_creds()).unwrap();
     let main = repo.branch_tip("main").unwrap().unwrap();
 
     let mut edits = Edits::new();
@@ -350,12 +363,8 @@ fn build_and_push_branch_with_compare_and_swap() {
 
 #[test]
 fn concurrent_handles_fetch_the_same_cache_safely() {
-    let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    let o = origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let url = daemon.url("tenant.git");
-    let cache = tmp.path().join("cache");
+    let served = served();
+    let (o, url, cache) = (&served.origin, served.url.clone(), served.cache.clone());
     let tip = git(&o.path(), &["rev-parse", "main"]);
     let threads: Vec<_> = (0..4)
         .map(|_| {

@@ -325,19 +325,10 @@ fn tenant_isolation_is_enforced() {
 #[test]
 fn platform_deny_list_is_extensible_but_not_by_the_tenant() {
     let repo = TempRepo::example();
-    let (r, o) = (repo.repo(), repo.out());
-    let run = ladder(&[
-        "render",
-        "--repo",
-        r.to_str().unwrap(),
-        "--out",
-        o.to_str().unwrap(),
-        "--deny-namespace",
-        "acme-*",
-    ]);
+    let run = repo.render_with(&["--deny-namespace", "acme-*"]);
     assert_eq!(run.status.code(), Some(1));
     assert!(stderr(&run).contains("apps/docs/app.yaml:7:12: namespace `acme-docs` (environment dev) is reserved for the platform"), "{}", stderr(&run));
-    assert!(!o.exists());
+    assert!(!repo.out().exists());
 }
 
 #[test]

@@ -128,13 +128,7 @@ fn renders_a_remote_repo_at_a_branch_and_at_a_commit() {
         stderr(&run)
     );
     let local_out = dir.path().join("local");
-    let local = ladder(&[
-        "render",
-        "--repo",
-        src.to_str().unwrap(),
-        "--out",
-        local_out.to_str().unwrap(),
-    ]);
+    let local = render(&src, &local_out, &[]);
     assert!(local.status.success());
     assert_eq!(read_tree(&out), read_tree(&local_out));
     assert!(

@@ -29,13 +29,7 @@ fn rendering_is_deterministic() {
     let mut trees = Vec::new();
     for name in ["a", "b"] {
         let out = dir.path().join(name);
-        let run = ladder(&[
-            "render",
-            "--repo",
-            example_repo().to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let run = render(&example_repo(), &out, &[]);
         assert!(run.status.success(), "{}", stderr(&run));
         trees.push(read_tree(&out));
     }
@@ -45,13 +39,7 @@ fn rendering_is_deterministic() {
     // Rendering into an existing, up-to-date folder changes nothing, not even the folder.
     use std::os::unix::fs::MetadataExt;
     let inode = std::fs::metadata(dir.path().join("a")).unwrap().ino();
-    let again = ladder(&[
-        "render",
-        "--repo",
-        example_repo().to_str().unwrap(),
-        "--out",
-        dir.path().join("a").to_str().unwrap(),
-    ]);
+    let again = render(&example_repo(), &dir.path().join("a"), &[]);
     assert!(
         stderr(&again).contains("(0 added, 0 changed, 0 removed)"),
         "{}",
@@ -115,31 +103,14 @@ fn env_renders_one_environment_and_keeps_the_others() {
         "targetRevision: main",
         "targetRevision: v2",
     );
-    let (r, o) = (repo.repo(), repo.out());
-    let run = ladder(&[
-        "render",
-        "--repo",
-        r.to_str().unwrap(),
-        "--out",
-        o.to_str().unwrap(),
-        "--env",
-        "staging",
-    ]);
+    let run = repo.render_with(&["--env", "staging"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let after = read_tree(&repo.out());
     let changed: Vec<&String> = after.keys().filter(|k| before[*k] != after[*k]).collect();
     assert_eq!(changed, ["staging/applications/web.yaml"]);
     assert_eq!(before.len(), after.len());
 
-    let unknown = ladder(&[
-        "render",
-        "--repo",
-        r.to_str().unwrap(),
-        "--out",
-        o.to_str().unwrap(),
-        "--env",
-        "stagign",
-    ]);
+    let unknown = repo.render_with(&["--env", "stagign"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
         stderr(&unknown).contains(
@@ -164,15 +135,7 @@ fn check_lists_differences_and_writes_nothing() {
     // (Removing docs also drops its namespace from the prod project.)
     let before = read_tree(&repo.out());
 
-    let (r, o) = (repo.repo(), repo.out());
-    let run = ladder(&[
-        "render",
-        "--repo",
-        r.to_str().unwrap(),
-        "--out",
-        o.to_str().unwrap(),
-        "--check",
-    ]);
+    let run = repo.render_with(&["--check"]);
     assert_eq!(run.status.code(), Some(1));
     assert_eq!(
         stdout(&run),
@@ -186,18 +149,7 @@ fn check_lists_differences_and_writes_nothing() {
     );
     assert_eq!(read_tree(&repo.out()), before);
 
-    let json = ladder(&[
-        "render",
-        "--repo",
-        r.to_str().unwrap(),
-        "--out",
-        o.to_str().unwrap(),
-        "--check",
-        "--output",
-        "json",
-        "--env",
-        "dev",
-    ]);
+    let json = repo.render_with(&["--check", "--output", "json", "--env", "dev"]);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["ok"], false);
     assert_eq!(

@@ -71,13 +71,7 @@ fn every_example_document_is_valid_for_argo_cd() {
     let appproject = validator("appproject.strict.schema.json");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = ladder(&[
-        "render",
-        "--repo",
-        example_repo().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = render(&example_repo(), &out, &[]);
     assert!(run.status.success(), "{}", stderr(&run));
 
     let files = read_tree(&out);

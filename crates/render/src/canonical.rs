@@ -205,26 +205,10 @@ mod tests {
         assert_eq!(strip_nulls(&mut v).unwrap_err(), "a.b[0].c[0]");
     }
 
-    fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            any::<bool>().prop_map(Value::Bool),
-            any::<i32>().prop_map(|i| json!(i)),
-            "\\PC{0,12}".prop_map(Value::String),
-            "[a-z0-9 :#'\"\\-.{}\\[\\]\n\t]{0,10}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                prop::collection::vec(("[a-zA-Z0-9 ./:-]{0,8}", inner), 0..5)
-                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         /// Whatever the value, the canonical text reads back as exactly that value.
         #[test]
-        fn canonical_yaml_round_trips(value in arb_value()) {
+        fn canonical_yaml_round_trips(value in crate::arbitrary::json_value()) {
             let text = to_yaml(&value);
             let back: Value = serde_yaml::from_str(&text).unwrap();
             prop_assert_eq!(back, value);

@@ -5,6 +5,8 @@
 //! boundaries ([`rules`]), and re-emitted in one canonical form ([`canonical`]), so the
 //! same input always gives the same bytes.
 
+#[cfg(test)]
+mod arbitrary;
 pub mod canonical;
 pub mod context;
 pub mod output;

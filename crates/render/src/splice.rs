@@ -223,27 +223,10 @@ mod tests {
         assert_eq!(skeletons.parsed.lock().unwrap().len(), 1);
     }
 
-    fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|i| json!(i)),
-            "\\PC{0,10}".prop_map(Value::String),
-            "[a-z0-9 :#'\"\\-.{}\\[\\]\n]{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec(("[a-z]{1,4}", inner), 0..4)
-                    .prop_map(|e| Value::Object(e.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         /// Splicing gives what parsing the real text gives, value for value.
         #[test]
-        fn splicing_equals_parsing(a in arb_value(), b in arb_value(), key in "[a-z:# ]{1,6}") {
+        fn splicing_equals_parsing(a in crate::arbitrary::json_value(), b in crate::arbitrary::json_value(), key in "[a-z:# ]{1,6}") {
             let parts = [
                 Ok("x: "), Err(a.clone()), Ok("\ny:\n  - "), Err(b.clone()),
                 Ok("\n  - {k: "), Err(a), Ok("}\n"), Err(Value::String(key)), Ok(": 1\n"),

@@ -30,6 +30,19 @@ pub fn ladder(args: &[&str]) -> Output {
         .expect("ladder runs")
 }
 
+/// Runs `ladder render --repo REPO --out OUT` with more arguments.
+pub fn render(repo: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "render",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ladder(&args)
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -90,13 +103,11 @@ impl TempRepo {
     }
 
     pub fn render(&self) -> Output {
-        ladder(&[
-            "render",
-            "--repo",
-            self.repo().to_str().unwrap(),
-            "--out",
-            self.out().to_str().unwrap(),
-        ])
+        self.render_with(&[])
+    }
+
+    pub fn render_with(&self, extra: &[&str]) -> Output {
+        render(&self.repo(), &self.out(), extra)
     }
 }
 
