@@ -3,6 +3,13 @@
 //! works), on a generated 1 MB values file and on 1,000 small files.
 //!
 //! A plain timing harness (median of several runs) keeps the dependency list short.
+//!
+//! The bench runs with mimalloc, the allocator the `ladder` binary uses, so that the
+//! figures are those of `ladder set`; yaml_serde runs in the same process with the same
+//! allocator.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Write;
 use std::process::Command;

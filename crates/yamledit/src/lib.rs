@@ -14,6 +14,7 @@
 
 mod edit;
 mod error;
+mod fast;
 mod insert;
 mod locate;
 mod path;

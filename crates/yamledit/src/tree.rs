@@ -137,6 +137,13 @@ impl<'a> Tree<'a> {
                 anchors: HashMap::new(),
             });
         }
+        if let Some(docs) = crate::fast::parse(&src) {
+            return Ok(Tree {
+                src,
+                docs,
+                anchors: HashMap::new(),
+            });
+        }
         let (docs, anchors) = Builder::new(&src).run()?;
         Ok(Tree { src, docs, anchors })
     }
@@ -348,8 +355,17 @@ fn parse_split(text: &str, at: usize) -> Option<Vec<Doc>> {
 /// anchor.
 fn parse_part(text: &str) -> Option<Doc> {
     let src = Source::new(text);
-    let (mut docs, anchors) = Builder::new(&src).run().ok()?;
-    if docs.len() != 1 || !anchors.is_empty() {
+    let mut docs = match crate::fast::parse(&src) {
+        Some(docs) => docs,
+        None => {
+            let (docs, anchors) = Builder::new(&src).run().ok()?;
+            if !anchors.is_empty() {
+                return None;
+            }
+            docs
+        }
+    };
+    if docs.len() != 1 {
         return None;
     }
     let doc = docs.pop()?;
@@ -371,6 +387,13 @@ fn shift(node: &mut Node, by: usize) {
         }),
         Kind::Scalar { .. } | Kind::Alias(_) => {}
     }
+}
+
+/// The documents as yaml-rust2 reads them, in one piece: what the fast path and the
+/// two-half parse are tested against.
+#[cfg(test)]
+pub(crate) fn parse_reference(src: &Source) -> Result<Vec<Doc>, Error> {
+    Builder::new(src).run().map(|(docs, _)| docs)
 }
 
 fn is_alias_stop(b: u8) -> bool {
