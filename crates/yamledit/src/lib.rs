@@ -67,3 +67,11 @@ pub fn set(text: &str, path: &Path, value: impl Into<Value>) -> Result<String, E
 pub fn validate(text: &str) -> Result<(), Error> {
     Tree::parse(text).map(|_| ())
 }
+
+/// For the `fast_path` fuzz target: None when the fast parser gives up on `text`, else
+/// whether it built exactly the tree that the yaml-rust2 path builds.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fast_path_agrees(text: &str) -> Option<Result<(), String>> {
+    fast::compare(text)
+}

@@ -391,7 +391,7 @@ fn shift(node: &mut Node, by: usize) {
 
 /// The documents as yaml-rust2 reads them, in one piece: what the fast path and the
 /// two-half parse are tested against.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn parse_reference(src: &Source) -> Result<Vec<Doc>, Error> {
     Builder::new(src).run().map(|(docs, _)| docs)
 }
@@ -570,7 +570,15 @@ impl<'s, 'a> Builder<'s, 'a> {
             let line_start = self.src.offset_of(self.src.location(start).line, 0);
             let before = &self.src.text[line_start..start];
             let trimmed = before.trim_end_matches([' ', '\t']);
-            if trimmed.ends_with('-') && self.src.text.as_bytes().get(start) != Some(&b'-') {
+            let bytes = self.src.text.as_bytes();
+            // (The mark is on the sequence's own `-` when that is followed by a blank;
+            // a first item such as `-1` starts with a `-` too.)
+            let at_indicator = bytes.get(start) == Some(&b'-')
+                && matches!(
+                    bytes.get(start + 1),
+                    None | Some(b' ' | b'\t' | b'\n' | b'\r')
+                );
+            if trimmed.ends_with('-') && !at_indicator {
                 node.start = line_start + trimmed.len() - 1;
                 node.col = trimmed.chars().count() - 1;
             }
