@@ -869,7 +869,7 @@ pub(crate) fn compare(text: &str) -> Option<Result<(), String>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// None if the fast path gives up on `text`; otherwise it must agree with yaml-rust2.
@@ -963,7 +963,8 @@ mod tests {
         }
     }
 
-    fn shared_files() -> Vec<std::path::PathBuf> {
+    /// Every `.yaml` file of the YAML test suite and of the corpus in `../shared`.
+    pub(crate) fn shared_files() -> Vec<std::path::PathBuf> {
         let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
         let mut files = Vec::new();
         let mut dirs = vec![

@@ -704,28 +704,7 @@ mod tests {
     /// The same on the YAML test suite (error cases included) and the corpus.
     #[test]
     fn a_split_parse_is_one_parse_on_the_shared_data() {
-        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
-        let mut files = Vec::new();
-        let mut dirs = vec![
-            std::path::PathBuf::from(format!("{shared}/yaml-test-suite")),
-            std::path::PathBuf::from(format!("{shared}/yaml-corpus")),
-        ];
-        while let Some(d) = dirs.pop() {
-            let entries = std::fs::read_dir(&d).unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e} (the data must be at ../shared beside the checkout)",
-                    d.display()
-                )
-            });
-            for e in entries {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                    files.push(p);
-                }
-            }
-        }
+        let files = crate::fast::tests::shared_files();
         assert!(files.len() > 300, "only {} files", files.len());
         let (mut accepted, mut texts) = (0, 0);
         for f in &files {
