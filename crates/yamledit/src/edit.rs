@@ -54,11 +54,33 @@ struct InsertGroup<'t> {
 /// edit is applied or none is (the error says why).
 pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     let tree = Tree::parse(text)?;
-    match set_many_in(&tree, text, edits, BlockScalars::Keep) {
+    let keep = vec![BlockScalars::Keep; edits.len()];
+    match set_many_in(&tree, text, edits, &keep) {
         // yaml-rust2 reads a few block-scalar layouts (keep chomping before some comment
         // and blank-line arrangements) otherwise than the spec; the re-read catches it.
-        // Such values are then written in double quotes, which every reader agrees on.
-        Err(Error::Verification { .. }) => set_many_in(&tree, text, edits, BlockScalars::Quote),
+        // Such values are then written in double quotes, which every reader agrees on:
+        // only the values that do not read back on their own, as one edit at a time
+        // would write them, and all of them if that is not enough.
+        Err(Error::Verification { .. }) => {
+            let blocks: Vec<BlockScalars> = edits
+                .iter()
+                .map(|e| {
+                    let alone =
+                        set_many_in(&tree, text, std::slice::from_ref(e), &[BlockScalars::Keep]);
+                    match alone {
+                        Err(Error::Verification { .. }) => BlockScalars::Quote,
+                        _ => BlockScalars::Keep,
+                    }
+                })
+                .collect();
+            match set_many_in(&tree, text, edits, &blocks) {
+                Err(Error::Verification { .. }) => {
+                    let quote = vec![BlockScalars::Quote; edits.len()];
+                    set_many_in(&tree, text, edits, &quote)
+                }
+                other => other,
+            }
+        }
         other => other,
     }
 }
@@ -74,7 +96,7 @@ fn set_many_in(
     tree: &Tree,
     text: &str,
     edits: &[Edit],
-    blocks: BlockScalars,
+    blocks: &[BlockScalars],
 ) -> Result<String, Error> {
     let nl = tree.src.newline();
     let mut splices = Vec::new();
@@ -82,7 +104,7 @@ fn set_many_in(
     let mut seen_nodes = HashSet::new();
     let mut groups: Vec<InsertGroup> = Vec::new();
     let mut resolved = Vec::with_capacity(edits.len());
-    for e in edits {
+    for (e, &blocks) in edits.iter().zip(blocks) {
         let d = select_doc(tree, &e.doc)?;
         resolved.push(d);
         if !seen_paths.insert((d, e.path.clone())) {
