@@ -137,14 +137,7 @@ impl<'a> Tree<'a> {
                 anchors: HashMap::new(),
             });
         }
-        if let Some(docs) = crate::fast::parse(&src) {
-            return Ok(Tree {
-                src,
-                docs,
-                anchors: HashMap::new(),
-            });
-        }
-        let (docs, anchors) = Builder::new(&src).run()?;
+        let (docs, anchors) = parse_whole(&src)?;
         Ok(Tree { src, docs, anchors })
     }
 
@@ -355,17 +348,8 @@ fn parse_split(text: &str, at: usize) -> Option<Vec<Doc>> {
 /// anchor.
 fn parse_part(text: &str) -> Option<Doc> {
     let src = Source::new(text);
-    let mut docs = match crate::fast::parse(&src) {
-        Some(docs) => docs,
-        None => {
-            let (docs, anchors) = Builder::new(&src).run().ok()?;
-            if !anchors.is_empty() {
-                return None;
-            }
-            docs
-        }
-    };
-    if docs.len() != 1 {
+    let (mut docs, anchors) = parse_whole(&src).ok()?;
+    if docs.len() != 1 || !anchors.is_empty() {
         return None;
     }
     let doc = docs.pop()?;
@@ -386,6 +370,15 @@ fn shift(node: &mut Node, by: usize) {
             shift(v, by);
         }),
         Kind::Scalar { .. } | Kind::Alias(_) => {}
+    }
+}
+
+/// The documents of `src` in one piece: by the fast parser when it reads the text (it
+/// records no anchor), else by yaml-rust2.
+fn parse_whole(src: &Source) -> Result<(Vec<Doc>, AnchorIndex), Error> {
+    match crate::fast::parse(src) {
+        Some(docs) => Ok((docs, HashMap::new())),
+        None => Builder::new(src).run(),
     }
 }
 
