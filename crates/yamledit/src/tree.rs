@@ -607,8 +607,7 @@ mod tests {
     use super::*;
 
     fn whole(text: &str) -> Result<Vec<Doc>, Error> {
-        let src = Source::new(text);
-        Builder::new(&src).run().map(|(docs, _)| docs)
+        parse_reference(&Source::new(text))
     }
 
     /// Every cut of `text` that `parse_split` accepts must give exactly the tree of one
