@@ -1,0 +1,19 @@
+//! Test support shared by ladder's crates (`publish = false`): an in-memory
+//! [`ConfigTree`](ladder_tree::ConfigTree) for library-level tests of the load -> render
+//! path, real git servers on loopback for the git layer and the binary, and fast
+//! repository generation for tests and benchmarks.
+//!
+//! Every server binds 127.0.0.1 only, is ready (accepting connections) when its `start`
+//! returns, and stops with everything it started when dropped.
+
+mod git;
+mod mem_tree;
+mod repos;
+mod servers;
+
+pub use git::{git, git_cmd};
+pub use mem_tree::MemTree;
+pub use repos::{FiCommit, Origin, env_yaml, fast_import};
+pub use servers::{
+    GitDaemon, HttpServer, HungServer, RecordedRequest, RedirectServer, SshServer, free_port,
+};
