@@ -1,8 +1,10 @@
 //! The tenant config model, format v1, as loaded and checked.
 
-use serde::Serialize;
+use std::time::Duration;
 
-use crate::pattern::Placeholders;
+use serde::{Serialize, Serializer};
+
+use crate::pattern::{AppFile, AppVars, EnvPattern, EnvVars, Pattern};
 
 /// A tenant config repo, loaded and checked: every name is valid, every reference resolves.
 #[derive(Clone, Debug, Serialize)]
@@ -38,7 +40,7 @@ pub struct ArgoSettings {
     /// The namespace Argo CD runs in, where Applications and AppProjects live.
     pub namespace: String,
     /// The project name pattern; may use `{tenant}`, `{env}`, `{cluster}`.
-    pub project: String,
+    pub project: EnvPattern,
     /// False where the platform provides the AppProject.
     pub render_projects: bool,
     /// Extra repo globs the AppProject allows, beyond the config repo and the apps' repos.
@@ -51,13 +53,36 @@ pub struct Environment {
     pub name: String,
     pub cluster: String,
     /// The app namespace pattern; may use `{tenant}`, `{env}`, `{cluster}`, `{app}`.
-    pub namespace: String,
+    pub namespace: Pattern,
     pub sync: SyncMode,
     /// Argo CD sync windows, kept verbatim after checking.
     pub sync_windows: Vec<serde_json::Value>,
     pub promotion: Option<Promotion>,
     /// The file it was loaded from, or `<built-in>/environments/<name>.yaml`.
     pub file: String,
+}
+
+/// An enum written in the config as one of a few words.
+pub trait Keyword: Copy + PartialEq + 'static {
+    /// What the words name, for messages: "sync policy".
+    const WHAT: &'static str;
+    /// Every word and its value, in the order messages list them.
+    const WORDS: &'static [(&'static str, Self)];
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::WORDS
+            .iter()
+            .find(|(word, _)| *word == text)
+            .map(|(_, value)| *value)
+    }
+
+    /// The word for a value, as the config writes it.
+    fn word(self) -> &'static str {
+        Self::WORDS
+            .iter()
+            .find(|(_, value)| *value == self)
+            .map_or("", |(word, _)| word)
+    }
 }
 
 /// The four automated-sync policies of Argo CD's sync table, plus manual sync.
@@ -71,26 +96,18 @@ pub enum SyncMode {
     AutoPruneSelfheal,
 }
 
-impl SyncMode {
-    pub const NAMES: [&'static str; 5] = [
-        "manual",
-        "auto",
-        "auto-prune",
-        "auto-selfheal",
-        "auto-prune-selfheal",
+impl Keyword for SyncMode {
+    const WHAT: &'static str = "sync policy";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("manual", SyncMode::Manual),
+        ("auto", SyncMode::Auto),
+        ("auto-prune", SyncMode::AutoPrune),
+        ("auto-selfheal", SyncMode::AutoSelfheal),
+        ("auto-prune-selfheal", SyncMode::AutoPruneSelfheal),
     ];
+}
 
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "manual" => SyncMode::Manual,
-            "auto" => SyncMode::Auto,
-            "auto-prune" => SyncMode::AutoPrune,
-            "auto-selfheal" => SyncMode::AutoSelfheal,
-            "auto-prune-selfheal" => SyncMode::AutoPruneSelfheal,
-            _ => return None,
-        })
-    }
-
+impl SyncMode {
     /// `syncPolicy.automated.{prune, selfHeal}`, or `None` for manual sync.
     pub fn automated(self) -> Option<(bool, bool)> {
         match self {
@@ -103,7 +120,8 @@ impl SyncMode {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// How values are promoted into an environment (its `promotion:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Promotion {
     /// The environment this one takes its promoted values from.
@@ -111,8 +129,86 @@ pub struct Promotion {
     /// Where `from` is written, for messages.
     #[serde(skip)]
     pub from_at: crate::yaml::Position,
-    /// Other promotion settings, kept for the promoter.
-    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub mode: PromotionMode,
+    /// How long a value must have been in `from` before it is promoted here.
+    #[serde(serialize_with = "serialize_duration")]
+    pub soak: Duration,
+    /// No promotions into this environment while set.
+    pub frozen: bool,
+    /// Promote only values that `from`'s Applications run synced and healthy.
+    pub require_readiness: bool,
+    pub group: PromotionGroup,
+    /// Labels of the pull requests that promote into this environment.
+    pub labels: Vec<String>,
+    /// Reviewers asked on those pull requests.
+    pub reviewers: Vec<String>,
+    /// Propose values changed directly in this environment back to `from`.
+    pub backflow: bool,
+}
+
+impl Promotion {
+    /// A promotion from `from` with every other setting at its default.
+    pub fn new(from: impl Into<String>) -> Self {
+        Promotion {
+            from: from.into(),
+            from_at: crate::yaml::Position::default(),
+            mode: PromotionMode::PullRequest,
+            soak: Duration::ZERO,
+            frozen: false,
+            require_readiness: false,
+            group: PromotionGroup::App,
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            backflow: false,
+        }
+    }
+}
+
+/// Durations serialize as the config writes them (`24h`, `1h30m`).
+fn serialize_duration<S: Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::duration::format_duration(*duration))
+}
+
+/// What the promoter does with a promotion into an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromotionMode {
+    /// Opens a pull request; a person merges it.
+    PullRequest,
+    /// Opens a pull request and merges it once its checks pass.
+    AutoMerge,
+    /// Opens nothing; the promotion is only reported as pending.
+    Manual,
+}
+
+impl Keyword for PromotionMode {
+    const WHAT: &'static str = "promotion mode";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("pull-request", PromotionMode::PullRequest),
+        ("auto-merge", PromotionMode::AutoMerge),
+        ("manual", PromotionMode::Manual),
+    ];
+}
+
+/// What one promotion pull request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromotionGroup {
+    /// One pull request per app.
+    App,
+    /// One pull request per environment, with every app's values.
+    Environment,
+}
+
+impl Keyword for PromotionGroup {
+    const WHAT: &'static str = "promotion group";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("app", PromotionGroup::App),
+        ("environment", PromotionGroup::Environment),
+    ];
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -121,11 +217,11 @@ pub struct App {
     pub name: String,
     pub source: Source,
     /// Helm value files, relative to the app folder, in order; may use placeholders.
-    pub values: Vec<String>,
+    pub values: Vec<AppFile>,
     /// The environments the app is deployed to; `None` means all.
     pub environments: Option<Vec<String>>,
     /// The app's own namespace pattern, which wins over the environment's.
-    pub namespace: Option<String>,
+    pub namespace: Option<Pattern>,
     pub promote: Vec<PromoteField>,
     /// `apps/<name>/app.yaml`.
     pub file: String,
@@ -139,6 +235,15 @@ pub enum SourceType {
     Directory,
 }
 
+impl Keyword for SourceType {
+    const WHAT: &'static str = "source type";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("helm", SourceType::Helm),
+        ("kustomize", SourceType::Kustomize),
+        ("directory", SourceType::Directory),
+    ];
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Source {
@@ -148,8 +253,8 @@ pub struct Source {
     pub repo_url: Option<String>,
     /// `None` means the config repo's branch (for the config repo) or `HEAD`.
     pub target_revision: Option<String>,
-    /// Relative to the source repo's root; may use placeholders.
-    pub path: String,
+    /// Relative to the source repo's root, without `..`; may use placeholders.
+    pub path: Pattern,
     pub helm_release_name: Option<String>,
 }
 
@@ -158,8 +263,17 @@ pub struct Source {
 #[serde(rename_all = "camelCase")]
 pub struct PromoteField {
     /// Relative to the app folder; may use placeholders.
-    pub file: String,
+    pub file: AppFile,
     /// A YAML path such as `image.tag` or `images[name=ghcr.io/acme/web].newTag`.
+    pub path: String,
+}
+
+/// A promoted value of one app in one environment: where it lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedField {
+    /// The file, `/`-separated from the repo root.
+    pub file: String,
+    /// The YAML path in it.
     pub path: String,
 }
 
@@ -182,9 +296,7 @@ impl Tenant {
     }
 
     pub fn project_name(&self, env: &Environment) -> String {
-        self.placeholders(env, None)
-            .expand(&self.settings.argocd.project)
-            .expect("project pattern checked at load")
+        self.settings.project_name(env)
     }
 
     /// The apps deployed to an environment, by name.
@@ -195,23 +307,35 @@ impl Tenant {
     }
 
     pub fn app_namespace(&self, app: &App, env: &Environment) -> String {
-        let pattern = app.namespace.as_deref().unwrap_or(&env.namespace);
-        self.placeholders(env, Some(app))
-            .expand(pattern)
-            .expect("namespace pattern checked at load")
+        app.namespace_in(&self.settings.tenant, env)
     }
 
-    pub fn placeholders<'a>(
-        &'a self,
-        env: &'a Environment,
-        app: Option<&'a App>,
-    ) -> Placeholders<'a> {
-        Placeholders {
-            tenant: Some(&self.settings.tenant),
-            env: Some(&env.name),
-            cluster: Some(&env.cluster),
-            app: app.map(|a| a.name.as_str()),
-        }
+    /// The app's `source.path` in an environment, from its repo's root.
+    pub fn source_path(&self, app: &App, env: &Environment) -> String {
+        app.source
+            .path
+            .expand(&app.vars(&self.settings.tenant, env))
+    }
+
+    /// The app's Helm value files in an environment, in order, each `/`-separated from the
+    /// config repo's root.
+    pub fn value_files(&self, app: &App, env: &Environment) -> Vec<String> {
+        app.value_files_in(&self.settings.tenant, env)
+    }
+
+    /// Where the app's promoted values live in an environment, in `promote` order.
+    pub fn promoted_fields(&self, app: &App, env: &Environment) -> Vec<ResolvedField> {
+        app.promoted_fields_in(&self.settings.tenant, env)
+    }
+
+    /// What placeholders expand to in an environment-wide pattern.
+    pub fn env_vars<'a>(&'a self, env: &'a Environment) -> EnvVars<'a> {
+        self.settings.env_vars(env)
+    }
+
+    /// What placeholders expand to for an app in an environment.
+    pub fn app_vars<'a>(&'a self, app: &'a App, env: &'a Environment) -> AppVars<'a> {
+        app.vars(&self.settings.tenant, env)
     }
 
     /// Whether a source is the config repo itself.
@@ -223,6 +347,22 @@ impl Tenant {
     }
 }
 
+impl Settings {
+    pub(crate) fn env_vars<'a>(&'a self, env: &'a Environment) -> EnvVars<'a> {
+        EnvVars {
+            tenant: &self.tenant,
+            env: &env.name,
+            cluster: &env.cluster,
+        }
+    }
+
+    pub(crate) fn project_name(&self, env: &Environment) -> String {
+        self.argocd.project.expand(&self.env_vars(env))
+    }
+}
+
+// The loader checks files and namespaces before a `Tenant` exists, with the tenant name
+// alone; these are the one resolution both it and the `Tenant` methods use.
 impl App {
     pub fn deployed_to(&self, env: &str) -> bool {
         self.environments
@@ -233,6 +373,40 @@ impl App {
     /// The Argo CD Application name for an environment.
     pub fn application_name(&self, env: &str) -> String {
         format!("{}-{}", self.name, env)
+    }
+
+    pub(crate) fn vars<'a>(&'a self, tenant: &'a str, env: &'a Environment) -> AppVars<'a> {
+        AppVars {
+            tenant,
+            env: &env.name,
+            cluster: &env.cluster,
+            app: &self.name,
+        }
+    }
+
+    /// The app's namespace pattern, or else the environment's.
+    pub(crate) fn namespace_pattern<'a>(&'a self, env: &'a Environment) -> &'a Pattern {
+        self.namespace.as_ref().unwrap_or(&env.namespace)
+    }
+
+    pub(crate) fn namespace_in(&self, tenant: &str, env: &Environment) -> String {
+        self.namespace_pattern(env).expand(&self.vars(tenant, env))
+    }
+
+    pub(crate) fn value_files_in(&self, tenant: &str, env: &Environment) -> Vec<String> {
+        let vars = self.vars(tenant, env);
+        self.values.iter().map(|file| file.resolve(&vars)).collect()
+    }
+
+    pub(crate) fn promoted_fields_in(&self, tenant: &str, env: &Environment) -> Vec<ResolvedField> {
+        let vars = self.vars(tenant, env);
+        self.promote
+            .iter()
+            .map(|field| ResolvedField {
+                file: field.file.resolve(&vars),
+                path: field.path.clone(),
+            })
+            .collect()
     }
 }
 

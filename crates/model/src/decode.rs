@@ -1,6 +1,8 @@
 //! Reading typed values out of a [`Node`] tree while collecting every problem.
 
+use crate::config::Keyword;
 use crate::diag::{Problem, did_you_mean};
+use crate::pattern::{AppFile, AppFileError, Pattern, PlaceholderSet};
 use crate::yaml::{Node, Value};
 
 /// Decodes nodes of one file, appending problems instead of stopping at the first.
@@ -36,11 +38,14 @@ impl<'p> Decoder<'p> {
             .push(Problem::at(&self.file, node.position, message));
     }
 
+    /// Reports a value of the wrong type; a scalar that YAML read as something other
+    /// than a string is quoted as written, since that is where the surprise is.
     fn expected(&mut self, node: &Node, what: &str, expected: &str) {
-        self.problem(
-            node,
-            format!("`{what}` must be {expected}, found {}", node.value.kind()),
-        );
+        let found = match &node.written {
+            Some(text) if !text.is_empty() => format!("{} `{text}`", node.value.kind()),
+            _ => node.value.kind().to_string(),
+        };
+        self.problem(node, format!("`{what}` must be {expected}, found {found}"));
     }
 
     /// A mapping whose keys must all be in `known`; unknown keys are reported with the
@@ -98,7 +103,7 @@ impl<'p> Decoder<'p> {
                     format!(
                         "`{what}` must be a string, found {} `{}`; quote it",
                         node.value.kind(),
-                        node.scalar_text()
+                        node.written_text()
                     ),
                 );
                 None
@@ -156,29 +161,60 @@ impl<'p> Decoder<'p> {
         out
     }
 
-    /// A string with placeholders, of which only `allowed` may be used.
-    pub fn pattern(&mut self, node: &Node, what: &str, allowed: &[&str]) -> Option<String> {
-        let pattern = self.string(node, what)?;
-        self.check_pattern(node, &pattern, what, allowed)
-            .then_some(pattern)
-    }
-
-    /// Checks the placeholders of a pattern already read; reports and returns false when
-    /// they are wrong.
-    pub fn check_pattern(
-        &mut self,
-        node: &Node,
-        pattern: &str,
-        what: &str,
-        allowed: &[&str],
-    ) -> bool {
-        match crate::pattern::Placeholders::check(pattern, allowed) {
-            Ok(()) => true,
+    /// A string with placeholders of the set `P`.
+    pub fn pattern<P: PlaceholderSet>(&mut self, node: &Node, what: &str) -> Option<Pattern<P>> {
+        let text = self.string(node, what)?;
+        match Pattern::parse(text) {
+            Ok(pattern) => Some(pattern),
             Err(why) => {
                 self.problem(node, format!("`{what}`: {why}"));
-                false
+                None
             }
         }
+    }
+
+    /// A file relative to the app's folder, already read as `text`; `noun` names it in
+    /// messages ("value file").
+    pub fn app_file(
+        &mut self,
+        node: &Node,
+        text: String,
+        what: &str,
+        noun: &str,
+    ) -> Option<AppFile> {
+        match AppFile::parse(text.as_str()) {
+            Ok(file) => Some(file),
+            Err(AppFileError::Pattern(why)) => {
+                self.problem(node, format!("`{what}`: {why}"));
+                None
+            }
+            Err(why) => {
+                self.problem(node, format!("{noun} `{text}` {why}"));
+                None
+            }
+        }
+    }
+
+    /// One of the words of a [`Keyword`] enum; an unknown word is reported with the
+    /// closest known one.
+    pub fn keyword<K: Keyword>(&mut self, node: &Node, what: &str) -> Option<K> {
+        let text = self.string(node, what)?;
+        if let Some(value) = K::parse(&text) {
+            return Some(value);
+        }
+        let words: Vec<&str> = K::WORDS.iter().map(|(word, _)| *word).collect();
+        let hint = did_you_mean(&text, &words)
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        self.problem(
+            node,
+            format!(
+                "unknown {} `{text}`; {hint}known: {}",
+                K::WHAT,
+                words.join(", ")
+            ),
+        );
+        None
     }
 
     /// A DNS-1123 label, as Kubernetes requires for names and namespaces.

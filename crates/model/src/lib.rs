@@ -7,6 +7,7 @@
 mod config;
 mod decode;
 mod diag;
+mod duration;
 mod load;
 mod load_app;
 mod load_env;
@@ -17,13 +18,18 @@ mod tree;
 pub mod yaml;
 
 pub use config::{
-    App, ArgoSettings, ConfigRepo, Environment, PromoteField, Promotion, Settings, Source,
-    SourceType, SyncMode, TemplateFile, Tenant, same_repo,
+    App, ArgoSettings, ConfigRepo, Environment, Keyword, PromoteField, Promotion, PromotionGroup,
+    PromotionMode, ResolvedField, Settings, Source, SourceType, SyncMode, TemplateFile, Tenant,
+    same_repo,
 };
 pub use diag::{Problem, Problems, did_you_mean};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use load::{
-    BUILT_IN_ENVIRONMENTS, DEFAULT_DENIED_NAMESPACES, LoadError, LoadOptions, SETTINGS_FILE,
-    TEMPLATE_NAMES, load,
+    BUILT_IN_ENVIRONMENTS, DEFAULT_DENIED_NAMESPACES, LoadError, LoadOptions,
+    RESERVED_ENVIRONMENT_NAMES, SETTINGS_FILE, TEMPLATE_NAMES, load,
 };
-pub use pattern::Placeholders;
+pub use pattern::{
+    AppFile, AppFileError, AppVars, EnvPattern, EnvPlaceholder, EnvVars, Pattern, PatternError,
+    Placeholder, PlaceholderSet,
+};
 pub use tree::{ConfigTree, DirEntry, EntryKind, FsTree, TreeError, join_repo_path};

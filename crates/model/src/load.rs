@@ -42,6 +42,9 @@ pub enum LoadError {
 }
 
 pub const SETTINGS_FILE: &str = "ladder.yaml";
+/// Environment names the promoter's branches use (`ladder/rollback/...`,
+/// `ladder/backflow/...`): an environment of that name would share their branches.
+pub const RESERVED_ENVIRONMENT_NAMES: [&str; 2] = ["rollback", "backflow"];
 pub const TEMPLATE_NAMES: [&str; 2] = ["application.yaml.hbs", "appproject.yaml.hbs"];
 
 /// The default environment ladder, used by a repo that defines none.

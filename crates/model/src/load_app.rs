@@ -8,8 +8,8 @@ use crate::diag::{Problem, did_you_mean};
 use crate::load::{LoadOptions, read_yaml};
 use crate::load_settings::{LoadedSettings, repo_url};
 use crate::names::check_dns_label;
-use crate::pattern::Placeholders;
-use crate::tree::{ConfigTree, EntryKind, TreeError, join_repo_path};
+use crate::pattern::AppFile;
+use crate::tree::{ConfigTree, EntryKind, TreeError};
 use crate::yaml::{Node, Value};
 
 const KEYS: [&str; 6] = [
@@ -23,8 +23,6 @@ const KEYS: [&str; 6] = [
 const SOURCE_KEYS: [&str; 5] = ["type", "repoURL", "targetRevision", "path", "helm"];
 const HELM_KEYS: [&str; 1] = ["releaseName"];
 const PROMOTE_KEYS: [&str; 2] = ["file", "path"];
-const SOURCE_TYPES: [&str; 3] = ["helm", "kustomize", "directory"];
-const ALL_PLACEHOLDERS: [&str; 4] = ["tenant", "env", "cluster", "app"];
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 /// Argo CD puts the Application name in the `app.kubernetes.io/instance` label.
 const MAX_APPLICATION_NAME: usize = 63;
@@ -111,10 +109,8 @@ fn app(
 
     let mut values = Vec::new();
     if let Some(n) = fields.get("values") {
-        for (pattern, item) in d.string_list(n, "values") {
-            if d.check_pattern(item, &pattern, "values", &ALL_PLACEHOLDERS) {
-                values.push(pattern);
-            }
+        for (text, item) in d.string_list(n, "values") {
+            values.extend(d.app_file(item, text, "values", "value file"));
         }
         if source.as_ref().is_some_and(|s| s.kind != SourceType::Helm) {
             d.problem(n, "`values` are only for helm apps; kustomize and directory apps keep their config in `source.path`");
@@ -145,7 +141,7 @@ fn app(
 
     let namespace = fields
         .get("namespace")
-        .and_then(|n| d.pattern(n, "namespace", &ALL_PLACEHOLDERS));
+        .and_then(|n| d.pattern(n, "namespace"));
 
     let promote = match (fields.get("promote"), &source) {
         (Some(n), Some(source)) => promote(n, source, &values, d),
@@ -165,27 +161,9 @@ fn app(
 
 fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
     let fields = d.fields(node, "source", &SOURCE_KEYS)?;
-    let kind = d.required(&fields, node, "type", "source").and_then(|n| {
-        let text = d.string(n, "source.type")?;
-        let kind = match text.as_str() {
-            "helm" => SourceType::Helm,
-            "kustomize" => SourceType::Kustomize,
-            "directory" => SourceType::Directory,
-            _ => {
-                let hint = did_you_mean(&text, &SOURCE_TYPES)
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
-                d.problem(
-                    n,
-                    format!(
-                        "unknown source type `{text}`; {hint}known: helm, kustomize, directory"
-                    ),
-                );
-                return None;
-            }
-        };
-        Some(kind)
-    });
+    let kind = d
+        .required(&fields, node, "type", "source")
+        .and_then(|n| d.keyword::<SourceType>(n, "source.type"));
     let repo_url = fields
         .get("repoURL")
         .map(|n| repo_url(n, "source.repoURL", d));
@@ -193,8 +171,9 @@ fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
         .get("targetRevision")
         .map(|n| d.string(n, "source.targetRevision"));
     let path = d.required(&fields, node, "path", "source").and_then(|n| {
-        let path = d.pattern(n, "source.path", &ALL_PLACEHOLDERS)?;
-        if path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        let path = d.pattern(n, "source.path")?;
+        let text = path.as_str();
+        if text.starts_with('/') || text.split('/').any(|p| p == "..") {
             d.problem(
                 n,
                 format!("`source.path` `{path}` must be relative to the repo root, without `..`"),
@@ -223,30 +202,31 @@ fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
     })
 }
 
-fn promote(node: &Node, source: &Source, values: &[String], d: &mut Decoder) -> Vec<PromoteField> {
+fn promote(node: &Node, source: &Source, values: &[AppFile], d: &mut Decoder) -> Vec<PromoteField> {
     let mut fields: Vec<PromoteField> = Vec::new();
     let Some(items) = d.sequence(node, "promote") else {
         return fields;
     };
     for item in items {
         let field = match &item.value {
-            Value::String(path) => {
-                if source.kind != SourceType::Helm || values.is_empty() {
+            Value::String(path) => match values.last() {
+                Some(last) if source.kind == SourceType::Helm => PromoteField {
+                    file: last.clone(),
+                    path: path.clone(),
+                },
+                _ => {
                     d.problem(item, format!("`promote` entry `{path}` names no file, so it lives in the last of `values`, but this app has no `values`; write `{{file: ..., path: {path}}}`"));
                     continue;
                 }
-                PromoteField {
-                    file: values.last().expect("not empty").clone(),
-                    path: path.clone(),
-                }
-            }
+            },
             Value::Mapping(_) => {
                 let Some(f) = d.fields(item, "promote[]", &PROMOTE_KEYS) else {
                     continue;
                 };
-                let file = d
-                    .required(&f, item, "file", "promote[]")
-                    .and_then(|n| d.pattern(n, "promote[].file", &ALL_PLACEHOLDERS));
+                let file = d.required(&f, item, "file", "promote[]").and_then(|n| {
+                    let text = d.string(n, "promote[].file")?;
+                    d.app_file(n, text, "promote[].file", "promoted file")
+                });
                 let path = d
                     .required(&f, item, "path", "promote[]")
                     .and_then(|n| d.string(n, "promote[].path"));
@@ -339,31 +319,23 @@ impl AppContext<'_> {
                 .find(|(k, _)| k.as_str() == Some(key))
                 .map(|(_, v)| v)
         };
-        let app_dir = format!("apps/{}", app.name);
         let in_config_repo = app
             .source
             .repo_url
             .as_deref()
             .is_none_or(|u| crate::config::same_repo(u, &settings.config_repo.url));
+        let tenant = settings.tenant.as_str();
 
         for env in self
             .environments
             .iter()
             .filter(|e| app.deployed_to(&e.name))
         {
-            let placeholders = Placeholders {
-                tenant: Some(&settings.tenant),
-                env: Some(&env.name),
-                cluster: Some(&env.cluster),
-                app: Some(&app.name),
+            let pattern_at = match &app.namespace {
+                Some(_) => at("namespace").unwrap_or(node).position,
+                None => node.position,
             };
-            let expand = |p: &str| placeholders.expand(p).expect("placeholders checked");
-
-            let (pattern, pattern_at) = match &app.namespace {
-                Some(p) => (p.as_str(), at("namespace").unwrap_or(node).position),
-                None => (env.namespace.as_str(), node.position),
-            };
-            let namespace = expand(pattern);
+            let namespace = app.namespace_in(tenant, env);
             let origin = if app.namespace.is_some() {
                 d.file.clone()
             } else {
@@ -377,31 +349,30 @@ impl AppContext<'_> {
 
             if let Some(values_node) = at("values") {
                 if let Value::Sequence(items) = &values_node.value {
-                    for (pattern, item) in app.values.iter().zip(items) {
-                        self.check_file(&app_dir, &expand(pattern), env, item, "value file", d)?;
+                    // Entries that failed to load were reported and left out of
+                    // `app.values`; match the rest to their nodes by text.
+                    for (file, path) in app.values.iter().zip(app.value_files_in(tenant, env)) {
+                        let item = items
+                            .iter()
+                            .find(|i| i.as_str() == Some(file.as_str()))
+                            .unwrap_or(values_node);
+                        self.check_file(&path, env, item, "value file", d)?;
                     }
                 }
             }
             if let Some(promote_node) = at("promote") {
                 if let Value::Sequence(items) = &promote_node.value {
-                    for field in &app.promote {
+                    for resolved in app.promoted_fields_in(tenant, env) {
                         let item = items
                             .iter()
-                            .find(|i| promote_entry_matches(i, field))
+                            .find(|i| promote_entry_matches(i, &resolved.path))
                             .unwrap_or(promote_node);
-                        self.check_file(
-                            &app_dir,
-                            &expand(&field.file),
-                            env,
-                            item,
-                            "promoted file",
-                            d,
-                        )?;
+                        self.check_file(&resolved.file, env, item, "promoted file", d)?;
                     }
                 }
             }
             if in_config_repo {
-                let path = expand(&app.source.path);
+                let path = app.source.path.expand(&app.vars(tenant, env));
                 let path_at = at("source")
                     .and_then(|s| match &s.value {
                         Value::Mapping(e) => e
@@ -417,22 +388,17 @@ impl AppContext<'_> {
         Ok(())
     }
 
+    /// Checks that a file an app names exists; `path` is from the repo root.
     fn check_file(
         &self,
-        app_dir: &str,
-        relative: &str,
+        path: &str,
         env: &Environment,
         at: &Node,
         what: &str,
         d: &mut Decoder,
     ) -> Result<(), TreeError> {
-        match join_repo_path(app_dir, relative) {
-            None => d.problem(at, format!("{what} `{relative}` climbs out of the repo")),
-            Some(path) => {
-                if !self.tree.is_file(&path)? {
-                    d.problem(at, format!("{what} `{path}` (environment {}) does not exist; create it or remove the entry", env.name));
-                }
-            }
+        if !self.tree.is_file(path)? {
+            d.problem(at, format!("{what} `{path}` (environment {}) does not exist; create it or remove the entry", env.name));
         }
         Ok(())
     }
@@ -485,12 +451,12 @@ impl AppContext<'_> {
     }
 }
 
-fn promote_entry_matches(item: &Node, field: &PromoteField) -> bool {
+fn promote_entry_matches(item: &Node, path: &str) -> bool {
     match &item.value {
-        Value::String(path) => *path == field.path,
+        Value::String(written) => written == path,
         Value::Mapping(entries) => entries
             .iter()
-            .any(|(k, v)| k.as_str() == Some("path") && v.as_str() == Some(field.path.as_str())),
+            .any(|(k, v)| k.as_str() == Some("path") && v.as_str() == Some(path)),
         _ => false,
     }
 }

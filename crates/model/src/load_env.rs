@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use crate::config::{Environment, Promotion, SyncMode};
 use crate::decode::Decoder;
 use crate::diag::{Problem, did_you_mean};
+use crate::duration::parse_duration;
+use crate::load::RESERVED_ENVIRONMENT_NAMES;
+use crate::pattern::Pattern;
 use crate::yaml::{Node, Value};
 
 const KEYS: [&str; 6] = [
@@ -26,10 +29,33 @@ const WINDOW_KEYS: [&str; 9] = [
     "timeZone",
     "description",
 ];
-const NAMESPACE_PLACEHOLDERS: [&str; 4] = ["tenant", "env", "cluster", "app"];
+
+/// In the order docs/tenant-repo.md documents them.
+const PROMOTION_KEYS: [&str; 9] = [
+    "from",
+    "mode",
+    "soak",
+    "frozen",
+    "requireReadiness",
+    "group",
+    "labels",
+    "reviewers",
+    "backflow",
+];
 
 pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Option<Environment> {
     let fields = d.fields(node, "environment", &KEYS)?;
+    let name_node = fields.get("name");
+    if RESERVED_ENVIRONMENT_NAMES.contains(&file_stem) {
+        let message = format!(
+            "`{file_stem}` cannot be an environment name: ladder's promotion branches are named ladder/{file_stem}/...; rename environments/{file_stem}.yaml and its `name`"
+        );
+        match name_node {
+            Some(n) => d.problem(n, message),
+            None => d.problems.push(Problem::in_file(&d.file, message)),
+        }
+        return None;
+    }
     let name = d
         .required(&fields, node, "name", "environment")
         .and_then(|n| {
@@ -47,26 +73,11 @@ pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Opti
         .required(&fields, node, "cluster", "environment")
         .and_then(|n| d.dns_label(n, "cluster"));
     let namespace = match fields.get("namespace") {
-        Some(n) => d.pattern(n, "namespace", &NAMESPACE_PLACEHOLDERS),
-        None => Some("{app}".to_string()),
+        Some(n) => d.pattern(n, "namespace"),
+        None => Some(Pattern::app_name()),
     };
     let sync = match fields.get("sync") {
-        Some(n) => d.string(n, "sync").and_then(|s| match SyncMode::parse(&s) {
-            Some(mode) => Some(mode),
-            None => {
-                let hint = did_you_mean(&s, &SyncMode::NAMES)
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
-                d.problem(
-                    n,
-                    format!(
-                        "unknown sync policy `{s}`; {hint}known: {}",
-                        SyncMode::NAMES.join(", ")
-                    ),
-                );
-                None
-            }
-        }),
+        Some(n) => d.keyword::<SyncMode>(n, "sync"),
         None => Some(SyncMode::Manual),
     };
     let sync_windows = match fields.get("syncWindows") {
@@ -88,39 +99,81 @@ pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Opti
     })
 }
 
+/// `promotion:`: every key typed, every problem reported; `from` is required, since
+/// every other setting is about promoting from it.
 fn promotion(node: &Node, d: &mut Decoder) -> Option<Promotion> {
-    let Value::Mapping(entries) = &node.value else {
-        d.problem(
-            node,
-            format!("`promotion` must be a mapping, found {}", node.value.kind()),
-        );
-        return None;
-    };
-    let mut from = None;
-    let mut settings = serde_json::Map::new();
-    for (key, value) in entries {
-        match key.as_str() {
-            Some("from") => from = d.dns_label(value, "promotion.from").map(|f| (f, value)),
-            Some(other) => {
-                settings.insert(other.to_string(), value.to_json());
-            }
-            None => d.problem(key, "keys of `promotion` must be strings"),
+    let before = d.problems.len();
+    let f = d.fields(node, "promotion", &PROMOTION_KEYS)?;
+    let from_node = d.required(&f, node, "from", "promotion");
+    let from = from_node.and_then(|n| d.dns_label(n, "promotion.from"));
+    let mut promotion = Promotion::new(from.clone().unwrap_or_default());
+    if let Some(n) = from_node {
+        promotion.from_at = n.position;
+    }
+    if let Some(n) = f.get("mode") {
+        promotion.mode = d.keyword(n, "promotion.mode").unwrap_or(promotion.mode);
+    }
+    if let Some(n) = f.get("soak") {
+        if let Some(soak) = duration(n, "promotion.soak", "30m, 24h or 1h30m", d) {
+            promotion.soak = soak;
         }
     }
-    let Some((from, from_node)) = from else {
-        if !entries.iter().any(|(k, _)| k.as_str() == Some("from")) {
+    if let Some(n) = f.get("group") {
+        promotion.group = d.keyword(n, "promotion.group").unwrap_or(promotion.group);
+    }
+    for (key, flag) in [
+        ("frozen", &mut promotion.frozen),
+        ("requireReadiness", &mut promotion.require_readiness),
+        ("backflow", &mut promotion.backflow),
+    ] {
+        if let Some(n) = f.get(key) {
+            *flag = d.bool(n, &format!("promotion.{key}")).unwrap_or(*flag);
+        }
+    }
+    for (key, list) in [
+        ("labels", &mut promotion.labels),
+        ("reviewers", &mut promotion.reviewers),
+    ] {
+        if let Some(n) = f.get(key) {
+            *list = d
+                .string_list(n, &format!("promotion.{key}"))
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+        }
+    }
+    // A promotion with a problem is not kept: half a setting is worse than none.
+    (from.is_some() && d.problems.len() == before).then_some(promotion)
+}
+
+/// A duration written as text, such as `24h`; `examples` says what one looks like.
+fn duration(
+    node: &Node,
+    what: &str,
+    examples: &str,
+    d: &mut Decoder,
+) -> Option<std::time::Duration> {
+    if let Value::Int(_) | Value::Float(_) = node.value {
+        d.problem(
+            node,
+            format!(
+                "`{what}` `{}` has no unit; write a duration such as {examples}",
+                node.written_text()
+            ),
+        );
+        return None;
+    }
+    let text = d.string(node, what)?;
+    match parse_duration(&text) {
+        Ok(duration) => Some(duration),
+        Err(why) => {
             d.problem(
                 node,
-                "`promotion` needs `from`: the environment this one promotes from",
+                format!("`{what}` `{text}` is not a duration such as {examples}: {why}"),
             );
+            None
         }
-        return None;
-    };
-    Some(Promotion {
-        from,
-        from_at: from_node.position,
-        settings,
-    })
+    }
 }
 
 /// Checks each sync window against what Argo CD accepts at run time; keeps them verbatim.
@@ -160,16 +213,10 @@ fn sync_windows(node: &Node, d: &mut Decoder) -> Vec<serde_json::Value> {
                 "a sync window needs `schedule` (a 5-field cron expression)",
             ),
         }
-        match f.get("duration").map(|n| (n, d.string(n, "duration"))) {
-            Some((n, Some(s))) => {
-                if !is_go_duration(&s) {
-                    d.problem(
-                        n,
-                        format!("sync window `duration` `{s}` is not a duration such as 1h or 30m"),
-                    );
-                }
+        match f.get("duration") {
+            Some(n) => {
+                duration(n, "syncWindows[].duration", "1h or 30m", d);
             }
-            Some((_, None)) => {}
             None => d.problem(item, "a sync window needs `duration`, such as 1h"),
         }
         let mut scoped = false;
@@ -215,32 +262,6 @@ fn check_cron(schedule: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Go's `time.ParseDuration` format: one or more `<number><unit>`.
-fn is_go_duration(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if number_len == 0 {
-            return false;
-        }
-        rest = &rest[number_len..];
-        let Some(unit) = ["ns", "us", "µs", "ms", "s", "m", "h"]
-            .into_iter()
-            .filter(|u| rest.starts_with(u))
-            .max_by_key(|u| u.len())
-        else {
-            return false;
-        };
-        rest = &rest[unit.len()..];
-    }
-    true
 }
 
 /// Orders environments so each comes after the one it promotes from; reports unknown
@@ -333,17 +354,6 @@ pub(crate) fn promotion_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert!(is_go_duration("1h"));
-        assert!(is_go_duration("1h30m"));
-        assert!(is_go_duration("1.5h"));
-        assert!(is_go_duration("250ms"));
-        assert!(!is_go_duration("1 hour"));
-        assert!(!is_go_duration("h"));
-        assert!(!is_go_duration("10"));
-    }
 
     #[test]
     fn cron() {

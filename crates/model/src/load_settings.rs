@@ -5,13 +5,12 @@ use crate::decode::Decoder;
 use crate::diag::Problem;
 use crate::load::SETTINGS_FILE;
 use crate::names::check_dns_label;
-use crate::pattern::Placeholders;
+use crate::pattern::EnvPattern;
 use crate::yaml::{Node, Position, Value};
 
 const KEYS: [&str; 4] = ["version", "tenant", "configRepo", "argocd"];
 const REPO_KEYS: [&str; 2] = ["url", "branch"];
 const ARGOCD_KEYS: [&str; 4] = ["namespace", "project", "renderProjects", "sourceRepos"];
-const PROJECT_PLACEHOLDERS: [&str; 3] = ["tenant", "env", "cluster"];
 
 /// Settings plus where the project pattern was written, for per-environment checks.
 pub(crate) struct LoadedSettings {
@@ -34,7 +33,7 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
                 version,
                 format!(
                     "this ladder reads config format version 1, found `{}`",
-                    version.scalar_text()
+                    version.written_text()
                 ),
             );
         }
@@ -48,7 +47,7 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
 
     let mut argocd = ArgoSettings {
         namespace: "argocd".into(),
-        project: "{tenant}-{env}".into(),
+        project: EnvPattern::tenant_env(),
         render_projects: true,
         source_repos: Vec::new(),
     };
@@ -60,7 +59,7 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
             }
             if let Some(n) = f.get("project") {
                 project_at = n.position;
-                if let Some(p) = d.pattern(n, "argocd.project", &PROJECT_PLACEHOLDERS) {
+                if let Some(p) = d.pattern(n, "argocd.project") {
                     argocd.project = p;
                 }
             }
@@ -140,15 +139,7 @@ pub(crate) fn check_projects(
     let tenant = &settings.tenant;
     let mut owners: Vec<(String, &str)> = Vec::new();
     for env in environments {
-        let placeholders = Placeholders {
-            tenant: Some(tenant),
-            env: Some(&env.name),
-            cluster: Some(&env.cluster),
-            app: None,
-        };
-        let Ok(project) = placeholders.expand(&settings.argocd.project) else {
-            continue;
-        };
+        let project = settings.project_name(env);
         if settings.argocd.render_projects {
             if let Some((_, first)) = owners.iter().find(|(p, _)| *p == project) {
                 problems.push(Problem::at(SETTINGS_FILE, settings.project_at, format!(

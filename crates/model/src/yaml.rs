@@ -36,6 +36,9 @@ pub struct Node {
     /// can be a type other than string, and only it can stand for a whole value spliced
     /// in by a template.
     pub plain: bool,
+    /// The scalar as written, where resolving it made it something other than a string
+    /// (`1.20` is the number 1.2): messages quote what the user wrote.
+    pub written: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -114,7 +117,15 @@ impl Node {
         }
     }
 
-    /// The text of a scalar key as written, for messages and JSON keys.
+    /// A scalar as the user wrote it (`1.20`, `0x1f`, `~`), for messages.
+    pub fn written_text(&self) -> String {
+        match &self.written {
+            Some(text) => text.to_string(),
+            None => self.scalar_text(),
+        }
+    }
+
+    /// The text of a resolved scalar, for JSON keys.
     pub fn scalar_text(&self) -> String {
         match &self.value {
             Value::Null => "null".into(),
@@ -155,6 +166,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             value: Value::Null,
             position: Position { line: 1, column: 1 },
             plain: false,
+            written: None,
         }),
         1 => Ok(builder.documents.pop().expect("one document")),
         _ => Err(SyntaxError {
@@ -218,11 +230,13 @@ impl MarkedEventReceiver for TreeBuilder {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain && tag.is_none();
-                let value = resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str()));
+                let (value, written) =
+                    resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str()));
                 let node = Node {
                     value,
                     position,
                     plain,
+                    written,
                 };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -236,6 +250,7 @@ impl MarkedEventReceiver for TreeBuilder {
                         value: Value::Sequence(Vec::new()),
                         position,
                         plain: false,
+                        written: None,
                     },
                     None,
                 ));
@@ -247,6 +262,7 @@ impl MarkedEventReceiver for TreeBuilder {
                         value: Value::Mapping(Vec::new()),
                         position,
                         plain: false,
+                        written: None,
                     },
                     None,
                 ));
@@ -263,14 +279,14 @@ impl MarkedEventReceiver for TreeBuilder {
                 // An alias reads as a copy of its anchor, placed where the alias stands.
                 let node = match self.anchors.get(&anchor) {
                     Some(target) => Node {
-                        value: target.value.clone(),
                         position,
-                        plain: target.plain,
+                        ..target.clone()
                     },
                     None => Node {
                         value: Value::Null,
                         position,
                         plain: false,
+                        written: None,
                     },
                 };
                 self.push_value(node);
@@ -284,32 +300,34 @@ impl MarkedEventReceiver for TreeBuilder {
     }
 }
 
-/// Resolves a scalar with the YAML 1.2 core schema.
-fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&str>) -> Value {
-    if let Some(tag) = tag {
-        match tag {
-            "str" => return Value::String(text),
-            "int" => return text.parse().map(Value::Int).unwrap_or(Value::String(text)),
-            "bool" => {
-                return match text.as_str() {
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    _ => Value::String(text),
-                };
-            }
-            _ => {}
-        }
-    }
-    if style != TScalarStyle::Plain {
-        return Value::String(text);
-    }
-    // One reading of the core schema for the whole project: the editor's.
-    match yamledit::resolve_plain(&text) {
-        yamledit::Value::Null => Value::Null,
-        yamledit::Value::Bool(b) => Value::Bool(b),
-        yamledit::Value::Int(i) => Value::Int(i),
-        yamledit::Value::Float(f) => Value::Float(f),
-        yamledit::Value::String(_) => Value::String(text),
+/// Resolves a scalar with the YAML 1.2 core schema; keeps the text of a scalar that is
+/// not a string.
+fn resolve_scalar(
+    text: String,
+    style: TScalarStyle,
+    tag: Option<&str>,
+) -> (Value, Option<Box<str>>) {
+    let value = match tag {
+        Some("str") => return (Value::String(text), None),
+        Some("int") => text.parse().map(Value::Int).ok(),
+        Some("bool") => match text.as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ if style != TScalarStyle::Plain => None,
+        // One reading of the core schema for the whole project: the editor's.
+        _ => match yamledit::resolve_plain(&text) {
+            yamledit::Value::Null => Some(Value::Null),
+            yamledit::Value::Bool(b) => Some(Value::Bool(b)),
+            yamledit::Value::Int(i) => Some(Value::Int(i)),
+            yamledit::Value::Float(f) => Some(Value::Float(f)),
+            yamledit::Value::String(_) => None,
+        },
+    };
+    match value {
+        Some(value) => (value, Some(text.into_boxed_str())),
+        None => (Value::String(text), None),
     }
 }
 
@@ -334,6 +352,19 @@ mod tests {
         assert_eq!(value("~"), Value::Null);
         assert_eq!(value(""), Value::Null);
         assert_eq!(value("!!str 12"), Value::String("12".into()));
+        assert_eq!(value("!!int 12"), Value::Int(12));
+        assert_eq!(value("!!int x"), Value::String("x".into()));
+    }
+
+    #[test]
+    fn keeps_the_text_of_scalars_that_are_not_strings() {
+        let written = |text: &str| parse(text).unwrap().written_text();
+        assert_eq!(written("1.20"), "1.20");
+        assert_eq!(written("0x1f"), "0x1f");
+        assert_eq!(written("~"), "~");
+        assert_eq!(written("'1.20'"), "1.20");
+        assert_eq!(parse("1.20").unwrap().scalar_text(), "1.2");
+        assert_eq!(parse("v1").unwrap().written, None);
     }
 
     #[test]

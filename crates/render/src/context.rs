@@ -51,8 +51,6 @@ pub fn application(tenant: &Tenant, env: &Environment, app: &App) -> Value {
         json!({"name": tenant.destination_name(env), "namespace": tenant.app_namespace(app, env)}),
     );
 
-    let placeholders = tenant.placeholders(env, Some(app));
-    let expand = |p: &str| placeholders.expand(p).expect("checked at load");
     let in_config_repo = tenant.is_config_repo(&app.source);
     let repo_url = match (&app.source.repo_url, in_config_repo) {
         (Some(url), false) => url.clone(),
@@ -68,18 +66,14 @@ pub fn application(tenant: &Tenant, env: &Environment, app: &App) -> Value {
     let mut source = Map::new();
     source.insert("repoURL".into(), json!(repo_url));
     source.insert("targetRevision".into(), json!(target_revision));
-    source.insert("path".into(), json!(expand(&app.source.path)));
+    source.insert("path".into(), json!(tenant.source_path(app, env)));
 
     let (single, multi) = if app.source.kind == SourceType::Helm {
         let release = app.source.helm_release_name.as_deref().unwrap_or(&app.name);
-        let value_files: Vec<String> = app
-            .values
-            .iter()
-            .map(|v| {
-                let path = ladder_model::join_repo_path(&format!("apps/{}", app.name), &expand(v))
-                    .expect("checked at load");
-                format!("$values/{path}")
-            })
+        let value_files: Vec<String> = tenant
+            .value_files(app, env)
+            .into_iter()
+            .map(|path| format!("$values/{path}"))
             .collect();
         let mut helm = Map::new();
         helm.insert("releaseName".into(), json!(release));

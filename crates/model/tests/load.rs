@@ -1,0 +1,354 @@
+//! Library-level tests of loading a tenant config: the bundled example, held in memory
+//! and changed file by file, through the same `load` the binary uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ladder_model::{
+    FsTree, LoadError, LoadOptions, Promotion, PromotionGroup, PromotionMode, ResolvedField,
+    Tenant, load,
+};
+use ladder_testkit::MemTree;
+
+fn example_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme")
+}
+
+fn example() -> MemTree {
+    MemTree::from_dir(&example_dir())
+}
+
+/// Loads a tree; on failure, every problem as `file:line:col: message`.
+fn try_load(tree: &MemTree) -> Result<Tenant, Vec<String>> {
+    match load(tree, &LoadOptions::default()) {
+        Ok(tenant) => Ok(tenant),
+        Err(LoadError::Invalid(problems)) => Err(problems.iter().map(|p| p.to_string()).collect()),
+        Err(other) => panic!("not a config problem: {other}"),
+    }
+}
+
+fn loaded(tree: &MemTree) -> Tenant {
+    try_load(tree).unwrap_or_else(|problems| panic!("{}", problems.join("\n")))
+}
+
+fn problems(tree: &MemTree) -> Vec<String> {
+    match try_load(tree) {
+        Ok(_) => panic!("loaded, but problems were expected"),
+        Err(problems) => problems,
+    }
+}
+
+/// The example with `environments/prod.yaml` replaced; its `promotion:` starts on
+/// line 5, its first key on line 6, column 3.
+fn with_prod_promotion(promotion_body: &str) -> MemTree {
+    example().with(
+        "environments/prod.yaml",
+        format!("name: prod\ncluster: prod\nnamespace: \"{{app}}\"\nsync: manual\npromotion:\n{promotion_body}"),
+    )
+}
+
+#[test]
+fn the_example_loads_as_documented() {
+    let tenant = loaded(&example());
+    assert_eq!(tenant.settings.tenant, "acme");
+    assert_eq!(
+        tenant.settings.config_repo.url,
+        "https://github.com/acme/platform-config.git"
+    );
+    let envs: Vec<&str> = tenant
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(envs, ["dev", "staging", "prod"], "promotion order");
+    let apps: Vec<&str> = tenant.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(apps, ["docs", "shop", "web"]);
+
+    let env = |name: &str| tenant.environment(name).expect("environment");
+    let app = |name: &str| tenant.apps.iter().find(|a| a.name == name).expect("app");
+    let (dev, staging, prod) = (env("dev"), env("staging"), env("prod"));
+
+    assert_eq!(dev.promotion, None);
+    let mut from_dev = Promotion::new("dev");
+    from_dev.from_at = staging.promotion.as_ref().expect("promotes").from_at;
+    assert_eq!(staging.promotion, Some(from_dev));
+    let prod_promotion = prod.promotion.as_ref().expect("promotes");
+    assert_eq!(prod_promotion.from, "staging");
+    assert_eq!(prod_promotion.soak, Duration::from_secs(24 * 3600));
+    assert_eq!(prod_promotion.mode, PromotionMode::PullRequest);
+    assert_eq!(prod.file, "environments/prod.yaml");
+
+    assert_eq!(tenant.project_name(staging), "acme-staging");
+    assert_eq!(tenant.destination_name(prod), "acme-prod");
+    assert_eq!(tenant.app_namespace(app("docs"), dev), "acme-docs");
+    assert_eq!(tenant.app_namespace(app("web"), dev), "web");
+    assert_eq!(tenant.source_path(app("docs"), prod), "apps/docs/prod");
+    assert_eq!(
+        tenant.value_files(app("web"), staging),
+        ["apps/web/values.yaml", "apps/web/env/staging.yaml"]
+    );
+    assert_eq!(
+        tenant.value_files(app("shop"), staging),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        tenant.promoted_fields(app("web"), prod),
+        [ResolvedField {
+            file: "apps/web/env/prod.yaml".into(),
+            path: "image.tag".into(),
+        }]
+    );
+    assert_eq!(
+        tenant.promoted_fields(app("shop"), dev),
+        [ResolvedField {
+            file: "apps/shop/overlays/dev/kustomization.yaml".into(),
+            path: "images[name=ghcr.io/acme/shop].newTag".into(),
+        }]
+    );
+    assert_eq!(
+        tenant.apps_in(staging).count(),
+        2,
+        "docs is in dev and prod only"
+    );
+}
+
+#[test]
+fn patterns_and_promotions_serialize_as_written() {
+    let tenant = loaded(&example());
+    let json = serde_json::to_value(&tenant).unwrap();
+    assert_eq!(json["settings"]["argocd"]["project"], "{tenant}-{env}");
+    assert_eq!(json["environments"][0]["namespace"], "{app}");
+    let web = &json["apps"][2];
+    assert_eq!(
+        web["values"],
+        serde_json::json!(["values.yaml", "env/{env}.yaml"])
+    );
+    assert_eq!(web["promote"][0]["file"], "env/{env}.yaml");
+    assert_eq!(json["apps"][0]["source"]["path"], "apps/docs/{env}");
+    assert_eq!(
+        json["environments"][2]["promotion"],
+        serde_json::json!({
+            "from": "staging", "mode": "pull-request", "soak": "24h", "frozen": false,
+            "requireReadiness": false, "group": "app", "labels": [], "reviewers": [],
+            "backflow": false,
+        })
+    );
+}
+
+#[test]
+fn a_folder_and_memory_load_the_same_tenant() {
+    let from_disk = load(&FsTree::new(example_dir()), &LoadOptions::default()).unwrap();
+    let from_memory = loaded(&example());
+    assert_eq!(
+        serde_json::to_value(&from_disk).unwrap(),
+        serde_json::to_value(&from_memory).unwrap()
+    );
+}
+
+#[test]
+fn typed_promotion_settings_decode() {
+    let tenant = loaded(&with_prod_promotion(
+        "  from: staging\n  mode: auto-merge\n  soak: 1h30m\n  frozen: true\n  requireReadiness: true\n  group: environment\n  labels: [promotion, prod]\n  reviewers:\n    - acme/sre\n  backflow: true\n",
+    ));
+    let promotion = tenant
+        .environment("prod")
+        .and_then(|e| e.promotion.clone())
+        .expect("promotes");
+    assert_eq!(promotion.from, "staging");
+    assert_eq!(promotion.from_at.line, 6);
+    assert_eq!(promotion.mode, PromotionMode::AutoMerge);
+    assert_eq!(promotion.soak, Duration::from_secs(90 * 60));
+    assert!(promotion.frozen);
+    assert!(promotion.require_readiness);
+    assert_eq!(promotion.group, PromotionGroup::Environment);
+    assert_eq!(promotion.labels, ["promotion", "prod"]);
+    assert_eq!(promotion.reviewers, ["acme/sre"]);
+    assert!(promotion.backflow);
+
+    let manual = loaded(&with_prod_promotion(
+        "  from: staging\n  mode: manual\n  soak: \"0\"\n",
+    ));
+    let promotion = manual.environment("prod").and_then(|e| e.promotion.clone());
+    assert_eq!(
+        promotion.as_ref().map(|p| p.mode),
+        Some(PromotionMode::Manual)
+    );
+    assert_eq!(promotion.map(|p| p.soak), Some(Duration::ZERO));
+}
+
+#[test]
+fn an_unknown_promotion_key_is_reported_with_the_key_it_resembles() {
+    assert_eq!(
+        problems(&with_prod_promotion("  from: staging\n  soka: 24h\n")),
+        ["environments/prod.yaml:7:3: unknown key `soka` in `promotion`; did you mean `soak`?"]
+    );
+    assert_eq!(
+        problems(&with_prod_promotion("  from: staging\n  gate: argo\n")),
+        [
+            "environments/prod.yaml:7:3: unknown key `gate` in `promotion`; known keys: from, mode, soak, frozen, requireReadiness, group, labels, reviewers, backflow"
+        ]
+    );
+}
+
+#[test]
+fn bad_promotion_values_are_reported_where_written() {
+    let cases: [(&str, &str); 9] = [
+        (
+            "  from: staging\n  mode: automerge\n",
+            "environments/prod.yaml:7:9: unknown promotion mode `automerge`; did you mean `auto-merge`? known: pull-request, auto-merge, manual",
+        ),
+        (
+            "  from: staging\n  group: team\n",
+            "environments/prod.yaml:7:10: unknown promotion group `team`; known: app, environment",
+        ),
+        (
+            "  from: staging\n  soak: 1d\n",
+            "environments/prod.yaml:7:9: `promotion.soak` `1d` is not a duration such as 30m, 24h or 1h30m: unknown unit `d`; use h, m, s, ms, us or ns (days are 24h)",
+        ),
+        (
+            "  from: staging\n  soak: 24\n",
+            "environments/prod.yaml:7:9: `promotion.soak` `24` has no unit; write a duration such as 30m, 24h or 1h30m",
+        ),
+        (
+            "  from: staging\n  soak: 1h 30m\n",
+            "environments/prod.yaml:7:9: `promotion.soak` `1h 30m` is not a duration such as 30m, 24h or 1h30m: it has a space; write 1h30m, not 1h 30m",
+        ),
+        (
+            "  from: staging\n  frozen: 1\n",
+            "environments/prod.yaml:7:11: `promotion.frozen` must be true or false, found an integer `1`",
+        ),
+        (
+            "  from: staging\n  backflow: yes\n",
+            "environments/prod.yaml:7:13: `promotion.backflow` must be true or false; `yes` is a string in YAML 1.2",
+        ),
+        (
+            "  from: staging\n  labels: promotion\n",
+            "environments/prod.yaml:7:11: `promotion.labels` must be a list of strings, found a string",
+        ),
+        (
+            "  soak: 1h\n",
+            "environments/prod.yaml:6:3: `promotion` needs `from`",
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(problems(&with_prod_promotion(body)), [expected], "{body}");
+    }
+    // Every problem of one `promotion:` in one run.
+    assert_eq!(
+        problems(&with_prod_promotion(
+            "  from: staging\n  mode: auto\n  reviewers: [a, a]\n"
+        )),
+        [
+            "environments/prod.yaml:7:9: unknown promotion mode `auto`; did you mean `auto-merge`? known: pull-request, auto-merge, manual",
+            "environments/prod.yaml:8:18: duplicate entry `a` in `promotion.reviewers`",
+        ]
+    );
+}
+
+#[test]
+fn sync_window_durations_use_the_same_parser() {
+    let tree = example().with(
+        "environments/prod.yaml",
+        "name: prod\ncluster: prod\nsyncWindows:\n  - kind: deny\n    schedule: \"0 12 * * 5\"\n    duration: 2d\n    applications: [\"*\"]\npromotion:\n  from: staging\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "environments/prod.yaml:6:15: `syncWindows[].duration` `2d` is not a duration such as 1h or 30m: unknown unit `d`; use h, m, s, ms, us or ns (days are 24h)"
+        ]
+    );
+    let fine = example().with(
+        "environments/prod.yaml",
+        "name: prod\ncluster: prod\nsyncWindows:\n  - kind: deny\n    schedule: \"0 12 * * 5\"\n    duration: 1.5h\n    applications: [\"*\"]\npromotion:\n  from: staging\n",
+    );
+    let tenant = loaded(&fine);
+    let prod = tenant.environment("prod").expect("prod");
+    assert_eq!(prod.sync_windows[0]["duration"], "1.5h", "kept verbatim");
+}
+
+#[test]
+fn the_promoters_branch_names_are_not_environment_names() {
+    for reserved in ["rollback", "backflow"] {
+        let tree = example().with(
+            &format!("environments/{reserved}.yaml"),
+            format!("name: {reserved}\ncluster: prod\n"),
+        );
+        assert_eq!(
+            problems(&tree),
+            [format!(
+                "environments/{reserved}.yaml:1:7: `{reserved}` cannot be an environment name: ladder's promotion branches are named ladder/{reserved}/...; rename environments/{reserved}.yaml and its `name`"
+            )]
+        );
+    }
+    // Without a `name`, the file itself is reported.
+    let tree = example().with("environments/rollback.yaml", "cluster: prod\n");
+    assert_eq!(
+        problems(&tree),
+        [
+            "environments/rollback.yaml: `rollback` cannot be an environment name: ladder's promotion branches are named ladder/rollback/...; rename environments/rollback.yaml and its `name`"
+        ]
+    );
+}
+
+#[test]
+fn value_files_may_leave_the_app_folder_but_not_the_repo() {
+    // Every folder under apps/ is an app, so a shared file lives outside apps/.
+    let shared = example()
+        .with("common/values.yaml", "replicas: 2\n")
+        .with(
+            "apps/web/app.yaml",
+            "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/kupecloud/hello-kupe.git\n  path: chart\nvalues:\n  - ../../common/values.yaml\n  - env/{env}.yaml\npromote:\n  - image.tag\n",
+        );
+    let tenant = loaded(&shared);
+    let web = tenant.apps.iter().find(|a| a.name == "web").expect("web");
+    let dev = tenant.environment("dev").expect("dev");
+    assert_eq!(
+        tenant.value_files(web, dev),
+        ["common/values.yaml", "apps/web/env/dev.yaml"]
+    );
+
+    let outside = example().with(
+        "apps/web/app.yaml",
+        "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/kupecloud/hello-kupe.git\n  path: chart\nvalues:\n  - ../../../values.yaml\n",
+    );
+    assert_eq!(
+        problems(&outside),
+        ["apps/web/app.yaml:7:5: value file `../../../values.yaml` climbs out of the repo"]
+    );
+    let placeholder = example().with(
+        "apps/web/app.yaml",
+        "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/kupecloud/hello-kupe.git\n  path: chart\nvalues:\n  - env/{environment}.yaml\n",
+    );
+    assert_eq!(
+        problems(&placeholder),
+        [
+            "apps/web/app.yaml:7:5: `values`: unknown placeholder `{environment}`; known: {tenant}, {env}, {cluster}, {app}"
+        ]
+    );
+}
+
+#[test]
+fn the_project_pattern_may_not_name_an_app() {
+    let tree = example().with(
+        "ladder.yaml",
+        "tenant: acme\nconfigRepo:\n  url: https://github.com/acme/platform-config.git\n  branch: main\nargocd:\n  project: \"{tenant}-{app}\"\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        ["ladder.yaml:6:12: `argocd.project`: placeholder `{app}` cannot be used here"]
+    );
+}
+
+#[test]
+fn numbers_are_quoted_as_written() {
+    let tree = example().with(
+        "apps/web/app.yaml",
+        "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/kupecloud/hello-kupe.git\n  targetRevision: 1.20\n  path: chart\nvalues:\n  - values.yaml\n  - env/{env}.yaml\npromote:\n  - image.tag\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "apps/web/app.yaml:5:19: `source.targetRevision` must be a string, found a number `1.20`; quote it"
+        ]
+    );
+}
