@@ -86,7 +86,7 @@ impl Repo {
     /// moves: publish it with [`Repo::push_branch`].
     pub fn build_commit(&self, request: &CommitRequest) -> Result<CommitOutcome> {
         let message = compose_message(&request.message, &request.trailers)?;
-        let _guard = self.lock.write()?;
+        let _guard = self.lock.write(&self.limits)?;
         let repo = self.local();
         let gix_err = |what: &str| {
             let what = what.to_string();

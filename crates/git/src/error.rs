@@ -24,10 +24,31 @@ pub enum Error {
     Unreachable { url: String, detail: String },
 
     /// The server refused the credentials, or asked for credentials we do not have.
-    #[error(
-        "git remote {url} rejected the credentials ({detail}); set a valid user and token in the URL, or in LADDER_GIT_USERNAME and LADDER_GIT_PASSWORD (or LADDER_GIT_PASSWORD_FILE)"
-    )]
+    #[error("git remote {url} rejected the credentials ({detail})")]
     AuthFailed { url: String, detail: String },
+
+    /// The remote sent nothing for the idle limit, or the call's deadline passed.
+    #[error(
+        "{what}: {}",
+        if *deadline { "the deadline passed".to_string() } else { format!("no answer for {} s", after.as_secs_f32()) }
+    )]
+    TimedOut {
+        what: String,
+        after: std::time::Duration,
+        /// True when the overall deadline ended the call, false for the idle limit.
+        deadline: bool,
+    },
+
+    /// The caller's cancel flag stopped the call.
+    #[error("{what}: cancelled")]
+    Cancelled { what: String },
+
+    /// An http(s) remote answered with a redirect to another host while credentials were
+    /// configured: following it could hand them to a host they were not meant for.
+    #[error(
+        "git remote {url} redirected the request ({detail}); credentials are only sent to the host they were configured for, so the redirect was not followed: use the final URL"
+    )]
+    Redirected { url: String, detail: String },
 
     /// Compare-and-swap push rejected: the branch on the remote is no longer where we saw it.
     #[error(
@@ -51,7 +72,7 @@ pub enum Error {
     },
 
     /// A branch, tag or revision that does not exist in the repository.
-    #[error("revision {rev:?} not found in {repo}; fetch first or check the name")]
+    #[error("revision {rev:?} not found in {repo}")]
     RevisionNotFound { repo: String, rev: String },
 
     /// An object id that names something other than what the caller needs.
@@ -72,8 +93,20 @@ pub enum Error {
     InvalidCommit { reason: String },
 
     /// A mirror or repository is missing the remote needed for a network operation.
-    #[error("{repo} has no remote URL; open it with Repo::mirror to fetch or push")]
+    #[error("{repo} has no remote URL to fetch from or push to")]
     NoRemote { repo: String },
+
+    /// A compare-and-swap update of a ref in a local repository found the ref elsewhere.
+    #[error(
+        "{name} in {repo} moved (expected {}, found {}); read it again and recompute the change",
+        expected.as_deref().unwrap_or("no ref"), found.as_deref().unwrap_or("no ref")
+    )]
+    RefMoved {
+        repo: String,
+        name: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
 
     /// The `git` program could not be run, or failed in a way we do not classify.
     #[error("`git {command}` failed: {detail}")]
@@ -100,7 +133,41 @@ pub enum Error {
 impl Error {
     /// True for the compare-and-swap rejection callers handle by refetching and recomputing.
     pub fn is_remote_moved(&self) -> bool {
-        matches!(self, Error::RemoteMoved { .. })
+        matches!(self, Error::RemoteMoved { .. } | Error::RefMoved { .. })
+    }
+
+    /// True when trying the same call again later may succeed without anyone changing
+    /// the configuration: the network, a timeout, a busy lock, a moved branch (after a
+    /// refetch). False for what needs a person: bad URLs, credentials, missing revisions,
+    /// refused pushes, invalid requests, cancellation.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unreachable { .. }
+            | Error::TimedOut { .. }
+            | Error::RemoteMoved { .. }
+            | Error::RefMoved { .. } => true,
+            // An unclassified failure of the git program or of gix's network code is
+            // most often the remote hanging up; local object-database errors are not
+            // transient, but they are rare enough that one retry costs little.
+            Error::GitCli { .. } | Error::Gix { .. } => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+            ),
+            Error::Url(_)
+            | Error::AuthFailed { .. }
+            | Error::Redirected { .. }
+            | Error::Cancelled { .. }
+            | Error::PushRejected { .. }
+            | Error::RevisionNotFound { .. }
+            | Error::WrongObjectKind { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidCommit { .. }
+            | Error::NoRemote { .. }
+            | Error::YamlPath(_) => false,
+        }
     }
 
     pub(crate) fn io(

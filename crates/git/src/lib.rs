@@ -11,10 +11,13 @@
 mod commit;
 mod error;
 mod history;
+mod limits;
+mod local;
 mod lock;
 mod push;
 mod read;
 mod repo;
+mod transport;
 pub mod url;
 pub mod yamlpath;
 
@@ -22,9 +25,12 @@ pub use commit::{CommitOutcome, CommitRequest, Edits, Identity};
 pub use error::{Error, Result};
 pub use gix::ObjectId;
 pub use history::CommitInfo;
+pub use ladder_tree::{ConfigTree, DirEntry, EntryKind};
+pub use limits::{Cancel, DEFAULT_IDLE, Limits};
+pub use local::prune_cache;
 pub use lock::RepoLock;
-pub use push::Lease;
-pub use read::{DirEntry, EntryKind, TreeAtCommit};
+pub use push::{Lease, RefPush};
+pub use read::TreeAtCommit;
 pub use repo::{FetchOutcome, RefUpdate, RemoteOptions, Repo};
 pub use url::{Credentials, RemoteUrl, Scheme};
 

@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, flock};
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// Per-repository lock: any number of readers, one writer per process, and one writer
 /// across processes.
@@ -57,18 +59,53 @@ impl RepoLock {
         Ok(RepoLock { local, file })
     }
 
-    /// Exclusive access: blocks until no other thread of this process and no other
-    /// process holds the write lock.
-    pub fn write(&self) -> Result<WriteGuard<'_>> {
-        let local = self.local.write().unwrap_or_else(|p| p.into_inner());
+    /// Exclusive access: waits until no other thread of this process and no other
+    /// process holds the write lock, for at most `limits.wait_bound()` (the idle limit,
+    /// cut short by the deadline) and never past a cancel.
+    pub fn write(&self, limits: &Limits) -> Result<WriteGuard<'_>> {
+        let started = Instant::now();
+        let bound = limits.wait_bound();
+        let what = || format!("waiting for the lock {}", self.file.display());
+        let mut pause = Duration::from_millis(1);
+        let wait = |pause: &mut Duration| -> Result<()> {
+            limits.check(&what())?;
+            if started.elapsed() >= bound {
+                return Err(limits.timed_out(what()));
+            }
+            std::thread::sleep(*pause);
+            *pause = (*pause * 2).min(Duration::from_millis(50));
+            Ok(())
+        };
+        let local = loop {
+            match self.local.try_write() {
+                Ok(guard) => break guard,
+                // A panic while holding the lock leaves nothing half-written on disk
+                // that the next writer cannot cope with: git writes are atomic renames.
+                Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(TryLockError::WouldBlock) => wait(&mut pause)?,
+            }
+        };
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&self.file)
             .map_err(|e| Error::io("cannot open the repository lock file", &self.file, e))?;
-        flock(&file, FlockOperation::LockExclusive)
-            .map_err(|e| Error::io("cannot lock the repository", &self.file, e.into()))?;
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => {
+                    wait(&mut pause)?
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        "cannot lock the repository",
+                        &self.file,
+                        e.into(),
+                    ));
+                }
+            }
+        }
         Ok(WriteGuard {
             _local: local,
             _file: file,
@@ -107,7 +144,7 @@ mod tests {
                 let (inside, max_seen) = (inside.clone(), max_seen.clone());
                 std::thread::spawn(move || {
                     for _ in 0..20 {
-                        let _g = lock.write().unwrap();
+                        let _g = lock.write(&Limits::default()).unwrap();
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         max_seen.fetch_max(now, Ordering::SeqCst);
                         std::thread::yield_now();
@@ -128,9 +165,56 @@ mod tests {
         // process behaves like another process would.
         let dir = tempfile::tempdir().unwrap();
         let lock = RepoLock::new(&dir.path().join("r.lock")).unwrap();
-        let _held = lock.write().unwrap();
+        let _held = lock.write(&Limits::default()).unwrap();
         let other = File::open(lock.path()).unwrap();
         let err = flock(&other, FlockOperation::NonBlockingLockExclusive).unwrap_err();
         assert_eq!(err, rustix::io::Errno::WOULDBLOCK);
+    }
+
+    #[test]
+    fn a_lock_held_by_another_process_times_out_and_cancels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.lock");
+        let lock = RepoLock::new(&path).unwrap();
+        // Another open file description stands for another process holding the lock.
+        let holder = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        flock(&holder, FlockOperation::LockExclusive).unwrap();
+
+        let started = Instant::now();
+        let err = lock
+            .write(&Limits::idle(Duration::from_millis(300)))
+            .map(|_| ())
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+        assert!(err.is_transient());
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+
+        let limits = Limits::idle(Duration::from_secs(60));
+        let cancel = limits.cancel.clone();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            cancel.cancel();
+        });
+        let started = Instant::now();
+        let err = lock.write(&limits).map(|_| ()).unwrap_err();
+        canceller.join().unwrap();
+        assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+        assert!(!err.is_transient());
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        drop(holder);
+        assert!(
+            lock.write(&Limits::idle(Duration::from_millis(300)))
+                .is_ok()
+        );
     }
 }

@@ -6,23 +6,10 @@ use std::sync::{Arc, Mutex};
 use gix::ObjectId;
 use gix::objs::tree::EntryKind as GitKind;
 
+use ladder_tree::{ConfigTree, DirEntry, EntryKind, TreeError};
+
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-
-/// Kind of a folder entry, as the renderer sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EntryKind {
-    /// A regular or executable file, or a symbolic link (read as its target text).
-    File,
-    Dir,
-}
-
-/// One entry of a folder listing.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DirEntry {
-    pub name: String,
-    pub kind: EntryKind,
-}
 
 /// Read-only view of the tree of one commit. `Send + Sync`: the gix handle inside is
 /// not `Sync`, so calls are serialised by a mutex, which costs nothing uncontended.
@@ -191,6 +178,28 @@ impl TreeAtCommit {
         let items = Arc::new(items);
         inner.dirs.insert(key, items.clone());
         Ok(Some(items))
+    }
+}
+
+/// A commit's tree is a [`ConfigTree`]: the model loads a tenant config from it without a
+/// checkout.
+impl ConfigTree for TreeAtCommit {
+    fn read_file(&self, path: &str) -> std::result::Result<Option<Vec<u8>>, TreeError> {
+        TreeAtCommit::read_file(self, path).map_err(|e| tree_error(path, e))
+    }
+
+    fn list_dir(&self, path: &str) -> std::result::Result<Option<Vec<DirEntry>>, TreeError> {
+        TreeAtCommit::list_dir(self, path).map_err(|e| tree_error(path, e))
+    }
+}
+
+fn tree_error(path: &str, e: Error) -> TreeError {
+    match e {
+        Error::InvalidPath { .. } => TreeError::OutsideRepo { path: path.into() },
+        other => TreeError::Backend {
+            path: path.to_string(),
+            message: other.to_string(),
+        },
     }
 }
 

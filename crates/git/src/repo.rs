@@ -6,15 +6,16 @@
 //! the same object database, which is what lets `git push` send them.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use gix::ObjectId;
 use gix::remote::Direction;
 
 use crate::error::{Error, Result};
 use crate::history::HistoryCache;
+use crate::limits::{Limits, Watchdog};
 use crate::lock::RepoLock;
+use crate::transport::{Breaker, classify_remote_error, configure_ssh, connect, credential_fn};
 use crate::url::{Credentials, RemoteUrl};
 
 /// Refspecs of a mirror: the remote's branches and tags, forced.
@@ -28,10 +29,21 @@ const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub struct Repo {
     pub(crate) git_dir: PathBuf,
     pub(crate) remote: Option<RemoteUrl>,
+    /// Only ever sent to `remote`'s scheme, host and port.
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) ssh_command: Option<String>,
+    pub(crate) limits: Limits,
     pub(crate) repo: gix::ThreadSafeRepository,
     pub(crate) lock: RepoLock,
-    pub(crate) history: Mutex<HistoryCache>,
+    /// Shared by every handle made with [`Repo::with_limits`].
+    pub(crate) history: Arc<Mutex<HistoryCache>>,
+}
+
+impl std::fmt::Debug for Repo {
+    /// The credential-free name only: never the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repo({})", self.name())
+    }
 }
 
 /// What a fetch changed.
@@ -54,17 +66,24 @@ pub struct RefUpdate {
     pub new: Option<ObjectId>,
 }
 
-/// How to reach a remote.
+/// How to reach a remote. Everything is explicit: the library reads no environment
+/// variables, so one tenant's settings can never leak into another's calls.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteOptions {
-    /// Credentials to use when the URL carries none. `None` falls back to
-    /// [`Credentials::from_env`].
+    /// Credentials for http(s) remotes when the URL carries none. They are sent only to
+    /// the URL's scheme, host and port.
     pub credentials: Option<Credentials>,
+    /// How long network and lock waits may take, and the flag that cancels them.
+    pub limits: Limits,
+    /// The ssh program and its options (as `GIT_SSH_COMMAND` would give them); `None`
+    /// means `ssh`. ladder adds the options that bound a hung server.
+    pub ssh_command: Option<String>,
 }
 
 impl Repo {
     /// Opens an existing repository (bare or with a worktree) as is, without a remote.
-    /// Reads and commit building work; fetch and push need [`Repo::mirror`].
+    /// Reads, commit building and local ref updates work; fetch and push need
+    /// [`Repo::mirror`].
     pub fn open_local(path: &Path) -> Result<Repo> {
         let repo = gix::open(path)
             .map_err(|e| Error::gix(format!("cannot open repository {}", path.display()), e))?;
@@ -74,9 +93,11 @@ impl Repo {
             git_dir,
             remote: None,
             credentials: None,
+            ssh_command: None,
+            limits: Limits::default(),
             repo: repo.into_sync(),
             lock,
-            history: Mutex::default(),
+            history: Arc::default(),
         })
     }
 
@@ -94,12 +115,9 @@ impl Repo {
     pub fn open_mirror(url: &str, cache_dir: &Path, options: RemoteOptions) -> Result<Repo> {
         crate::install_crypto_provider();
         let (remote, url_credentials) = RemoteUrl::parse(url)?;
-        let credentials = match url_credentials.or(options.credentials) {
-            Some(c) => Some(c),
-            None => Credentials::from_env()?,
-        };
         // ssh, git and file transports never use these; do not carry them around.
-        let credentials = credentials
+        let credentials = url_credentials
+            .or(options.credentials)
             .filter(|_| matches!(remote.scheme(), crate::Scheme::Http | crate::Scheme::Https));
         remote.check_credentials_allowed(credentials.as_ref())?;
         std::fs::create_dir_all(cache_dir)
@@ -108,7 +126,7 @@ impl Repo {
         let git_dir = cache_dir.join(format!("{key}.git"));
         let lock = RepoLock::new(&cache_dir.join(format!("{key}.lock")))?;
         if !git_dir.join("HEAD").exists() {
-            let _guard = lock.write()?;
+            let _guard = lock.write(&options.limits)?;
             // Another process may have created it while we waited for the lock.
             if !git_dir.join("HEAD").exists() {
                 create_bare(cache_dir, &git_dir)?;
@@ -120,10 +138,33 @@ impl Repo {
             git_dir,
             remote: Some(remote),
             credentials,
+            ssh_command: options.ssh_command,
+            limits: options.limits,
             repo: repo.into_sync(),
             lock,
-            history: Mutex::default(),
+            history: Arc::default(),
         })
+    }
+
+    /// Another handle on the same repository (same locks, same history cache) whose
+    /// calls run under `limits`: a daemon keeps one `Repo` per tenant and gives each
+    /// reconcile its own deadline.
+    pub fn with_limits(&self, limits: Limits) -> Repo {
+        Repo {
+            git_dir: self.git_dir.clone(),
+            remote: self.remote.clone(),
+            credentials: self.credentials.clone(),
+            ssh_command: self.ssh_command.clone(),
+            limits,
+            repo: self.repo.clone(),
+            lock: self.lock.clone(),
+            history: self.history.clone(),
+        }
+    }
+
+    /// The limits this handle's calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The repository's git folder (the mirror itself for mirrors).
@@ -155,12 +196,25 @@ impl Repo {
             .ok_or_else(|| Error::NoRemote { repo: self.name() })
     }
 
-    /// Fetches all branches and tags from the remote into the mirror. Only objects we do
-    /// not have are transferred.
+    /// A repository handle set up for talking to the remote: the ssh command with its
+    /// bounds (in memory only).
+    fn network_handle(&self) -> Result<gix::Repository> {
+        let mut repo = self.local();
+        if self.remote.as_ref().map(RemoteUrl::scheme) == Some(crate::Scheme::Ssh) {
+            configure_ssh(&mut repo, self.ssh_command.as_deref(), &self.limits)?;
+        }
+        Ok(repo)
+    }
+
+    /// Fetches all branches and tags from the remote into the mirror, and records the
+    /// remote's HEAD (its default branch) as the mirror's HEAD. Only objects we do not
+    /// have are transferred.
     pub fn fetch(&self) -> Result<FetchOutcome> {
         let url = self.require_remote()?;
-        let _guard = self.lock.write()?;
-        let repo = self.local();
+        let limits = &self.limits;
+        limits.check(&format!("cannot fetch {url}"))?;
+        let _guard = self.lock.write(limits)?;
+        let repo = self.network_handle()?;
         let remote = repo
             .remote_at(url.as_str())
             .and_then(|r| {
@@ -168,14 +222,40 @@ impl Repo {
                     .with_refspecs(MIRROR_REFSPECS, Direction::Fetch)
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let classify = |e: gix::Error| {
-            classify_remote_error(url, self.credentials.as_ref(), "cannot fetch", e)
+        let breaker = Breaker::default();
+        let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _watchdog = {
+            let (breaker, interrupt, fired) = (breaker.clone(), interrupt.clone(), fired.clone());
+            Watchdog::start(limits, move || {
+                use std::sync::atomic::Ordering::SeqCst;
+                fired.store(true, SeqCst);
+                interrupt.store(true, SeqCst);
+                breaker.trip();
+            })
         };
-        let connection = connect(&remote, url).map_err(classify)?;
-        let interrupt = AtomicBool::new(false);
-        let outcome = connection
-            .with_credentials(credential_fn(self.credentials.clone()))
-            .prepare_fetch(gix::progress::Discard, Default::default())
+        let classify = |e: gix::Error| {
+            let expired = fired.load(std::sync::atomic::Ordering::SeqCst);
+            classify_remote_error(
+                url,
+                self.credentials.as_ref(),
+                limits,
+                expired,
+                "cannot fetch",
+                e,
+            )
+        };
+        let head_spec = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
+            .map_err(|e| Error::gix("cannot build the HEAD refspec", e))?
+            .to_owned();
+        let options = gix::remote::ref_map::Options {
+            extra_refspecs: vec![head_spec],
+            ..Default::default()
+        };
+        let outcome = connect(&remote, url, self.credentials.as_ref(), limits, &breaker)
+            .map_err(classify)?
+            .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
+            .prepare_fetch(gix::progress::Discard, options)
             .map_err(classify)?
             .receive(gix::progress::Discard, &interrupt)
             .map_err(classify)?;
@@ -206,6 +286,7 @@ impl Repo {
             }
         }
         updated_refs.extend(prune(&repo, &outcome.ref_map.remote_refs)?);
+        record_remote_head(&repo, &outcome.ref_map.remote_refs)?;
         tracing::debug!(remote = %url, received_pack, updates = updated_refs.len(), "fetched");
         Ok(FetchOutcome {
             received_pack,
@@ -218,8 +299,10 @@ impl Repo {
     /// branch does not exist on the remote.
     pub fn remote_branch_tip(&self, branch: &str) -> Result<Option<ObjectId>> {
         let url = self.require_remote()?;
+        let limits = &self.limits;
+        limits.check(&format!("cannot list refs of {url}"))?;
         let full = full_branch_name(branch);
-        let repo = self.local();
+        let repo = self.network_handle()?;
         let remote = repo
             .remote_at(url.as_str())
             .and_then(|r| {
@@ -227,14 +310,32 @@ impl Repo {
                     .with_refspecs([full.as_str()], Direction::Fetch)
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let classify = |e: gix::Error| {
-            classify_remote_error(url, self.credentials.as_ref(), "cannot list refs", e)
+        let breaker = Breaker::default();
+        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _watchdog = {
+            let (breaker, fired) = (breaker.clone(), fired.clone());
+            Watchdog::start(limits, move || {
+                fired.store(true, std::sync::atomic::Ordering::SeqCst);
+                breaker.trip();
+            })
         };
-        let (ref_map, _handshake) = connect(&remote, url)
-            .map_err(classify)?
-            .with_credentials(credential_fn(self.credentials.clone()))
-            .ref_map(gix::progress::Discard, Default::default())
-            .map_err(classify)?;
+        let classify = |e: gix::Error| {
+            let expired = fired.load(std::sync::atomic::Ordering::SeqCst);
+            classify_remote_error(
+                url,
+                self.credentials.as_ref(),
+                limits,
+                expired,
+                "cannot list refs of",
+                e,
+            )
+        };
+        let (ref_map, _handshake) =
+            connect(&remote, url, self.credentials.as_ref(), limits, &breaker)
+                .map_err(classify)?
+                .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
+                .ref_map(gix::progress::Discard, Default::default())
+                .map_err(classify)?;
         Ok(ref_map.remote_refs.iter().find_map(|r| {
             let (name, target, peeled) = r.unpack();
             (name == full.as_str())
@@ -247,6 +348,22 @@ impl Repo {
     /// bring something new. Costs one ref advertisement.
     pub fn remote_branch_moved(&self, branch: &str) -> Result<bool> {
         Ok(self.remote_branch_tip(branch)? != self.branch_tip(branch)?)
+    }
+
+    /// The branch HEAD names: for a mirror, the remote's default branch as of the last
+    /// fetch; for a local repository, the branch checked out. `None` for a detached or
+    /// unknown HEAD.
+    pub fn default_branch(&self) -> Result<Option<String>> {
+        let repo = self.local();
+        let head = repo
+            .head_name()
+            .map_err(|e| Error::gix(format!("cannot read HEAD of {}", self.name()), e))?;
+        Ok(head.map(|name| {
+            let full = name.as_bstr().to_string();
+            full.strip_prefix("refs/heads/")
+                .unwrap_or(&full)
+                .to_string()
+        }))
     }
 
     /// The commit `branch` points to in this repository (for mirrors: as of the last fetch).
@@ -297,6 +414,55 @@ impl Repo {
         }
         Err(not_found())
     }
+}
+
+/// Points the mirror's HEAD at the branch the remote's HEAD names, so that callers can
+/// read "the default branch" without asking the remote again.
+fn record_remote_head(
+    repo: &gix::Repository,
+    remote_refs: &[gix::protocol::handshake::Ref],
+) -> Result<()> {
+    use gix::protocol::handshake::Ref;
+    use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+    let target = remote_refs.iter().find_map(|r| match r {
+        Ref::Symbolic {
+            full_ref_name,
+            target,
+            ..
+        }
+        | Ref::Unborn {
+            full_ref_name,
+            target,
+        } if full_ref_name == "HEAD" => Some(target.clone()),
+        _ => None,
+    });
+    let Some(target) = target else {
+        return Ok(());
+    };
+    let current = repo
+        .head_name()
+        .map_err(|e| Error::gix("cannot read the mirror's HEAD", e))?;
+    if current.as_ref().map(|n| n.as_bstr()) == Some(target.as_ref()) {
+        return Ok(());
+    }
+    let name: gix::refs::FullName = target
+        .try_into()
+        .map_err(|e| Error::gix("the remote's HEAD names an invalid ref", e))?;
+    repo.edit_reference(RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: "ladder: remote HEAD".into(),
+            },
+            expected: PreviousValue::Any,
+            new: gix::refs::Target::Symbolic(name),
+        },
+        name: "HEAD".try_into().expect("HEAD is a valid ref name"),
+        deref: false,
+    })
+    .map_err(|e| Error::gix("cannot record the remote's HEAD in the mirror", e))?;
+    Ok(())
 }
 
 /// Deletes mirror branches and tags the remote no longer has (fetch alone never deletes),
@@ -351,62 +517,6 @@ pub(crate) fn full_branch_name(branch: &str) -> String {
     }
 }
 
-type BoxedTransport = Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>;
-
-/// Connects `remote` (whose URL is `url`). git:// gets its own TCP connection with Nagle's
-/// algorithm off: the protocol sends a request as several small writes, and with Nagle
-/// on each exchange waits out the peer's delayed ACK (40 ms on Linux), which would be
-/// most of an idle poll. Other schemes use gix's transports (reqwest for http(s) already
-/// disables Nagle; ssh and file talk to a local process over pipes).
-fn connect<'r>(
-    remote: &'r gix::Remote<'r>,
-    url: &RemoteUrl,
-) -> gix::Result<gix::remote::Connection<'r, 'static, 'r, BoxedTransport>> {
-    if url.scheme() == crate::Scheme::Git {
-        Ok(remote.to_connection_with_transport(connect_git_daemon(url)?))
-    } else {
-        remote.connect(Direction::Fetch)
-    }
-}
-
-fn connect_git_daemon(url: &RemoteUrl) -> gix::Result<BoxedTransport> {
-    use gix::error::ResultExt;
-    use gix::protocol::transport::client::git::ConnectMode;
-    let parsed = gix::url::parse(gix::bstr::BStr::new(url.as_str()))?;
-    let host = parsed.host().unwrap_or("localhost").to_string();
-    let port = parsed.port;
-    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port.unwrap_or(9418)))
-        .or_raise(|| gix::error::message("Could not resolve git server"))?;
-    let mut last_err = None;
-    for addr in addrs {
-        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10)) {
-            Ok(stream) => {
-                stream
-                    .set_nodelay(true)
-                    .or_raise(|| gix::error::message("Could not configure the git connection"))?;
-                let write = stream
-                    .try_clone()
-                    .or_raise(|| gix::error::message("Could not clone the git connection"))?;
-                return Ok(Box::new(
-                    gix::protocol::transport::client::git::blocking_io::Connection::new(
-                        stream,
-                        write,
-                        gix::protocol::transport::Protocol::V2,
-                        parsed.path.clone(),
-                        Some((host, port)),
-                        ConnectMode::Daemon,
-                        false,
-                    ),
-                ));
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    let err =
-        last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"));
-    Err(err).or_raise(|| gix::error::message("Could not connect to git server"))
-}
-
 /// Creates the bare mirror in a temporary folder and renames it into place, so a crash
 /// never leaves a half-made repository under the final name.
 fn create_bare(cache_dir: &Path, git_dir: &Path) -> Result<()> {
@@ -426,99 +536,4 @@ fn create_bare(cache_dir: &Path, git_dir: &Path) -> Result<()> {
     std::fs::rename(&staging, git_dir)
         .map_err(|e| Error::io("cannot move the new mirror into place", git_dir, e))?;
     Ok(())
-}
-
-/// The credentials callback handed to gix: answers `get` with our credentials and
-/// ignores store/erase, so nothing is ever written to a credential helper.
-fn credential_fn(
-    credentials: Option<Credentials>,
-) -> impl FnMut(
-    gix::credentials::helper::Action,
-) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
-    move |action| match action {
-        gix::credentials::helper::Action::Get(ctx) => {
-            Ok(credentials
-                .as_ref()
-                .map(|c| gix::credentials::protocol::Outcome {
-                    identity: gix::sec::identity::Account {
-                        username: c.username().to_string(),
-                        password: c.password().to_string(),
-                        oauth_refresh_token: None,
-                    },
-                    next: ctx.into(),
-                }))
-        }
-        gix::credentials::helper::Action::Store(_) | gix::credentials::helper::Action::Erase(_) => {
-            Ok(None)
-        }
-    }
-}
-
-/// Turns a gix network error into `Unreachable`, `AuthFailed` or a generic error, by
-/// looking at the concrete causes rather than at message text where possible.
-pub(crate) fn classify_remote_error(
-    url: &RemoteUrl,
-    creds: Option<&Credentials>,
-    context: &str,
-    err: gix::Error,
-) -> Error {
-    use std::io::ErrorKind as K;
-    let mut auth = err.is_unauthenticated();
-    let mut unreachable = false;
-    let mut parts: Vec<String> = Vec::new();
-    for e in err.iter_errors() {
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(e) = cur {
-            if e.is::<gix_transport::client::AuthenticationRequired>() {
-                auth = true;
-            }
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                match io.kind() {
-                    K::PermissionDenied => auth = true,
-                    K::ConnectionRefused
-                    | K::ConnectionReset
-                    | K::ConnectionAborted
-                    | K::TimedOut
-                    | K::HostUnreachable
-                    | K::NetworkUnreachable
-                    | K::AddrNotAvailable
-                    | K::NotConnected => unreachable = true,
-                    _ => {}
-                }
-            }
-            if let Some(r) = e.downcast_ref::<reqwest::Error>()
-                && (r.is_connect() || r.is_timeout())
-            {
-                unreachable = true;
-            }
-            let text = e.to_string();
-            if text.contains("failed to lookup address")
-                || text.contains("Name or service not known")
-            {
-                unreachable = true;
-            }
-            if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-                parts.push(text);
-            }
-            cur = e.source();
-        }
-    }
-    if auth && creds.is_none() {
-        parts.insert(
-            0,
-            "the server requires credentials and none were configured".into(),
-        );
-    }
-    let detail = crate::url::redact(&parts.join(": "), creds);
-    let url = url.to_string();
-    if auth {
-        Error::AuthFailed { url, detail }
-    } else if unreachable {
-        Error::Unreachable { url, detail }
-    } else {
-        Error::Gix {
-            context: format!("{context} {url}"),
-            detail,
-        }
-    }
 }

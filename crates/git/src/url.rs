@@ -7,14 +7,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-
-/// Environment variable naming the user for http(s) remotes.
-pub const ENV_USERNAME: &str = "LADDER_GIT_USERNAME";
-/// Environment variable holding the password or token for http(s) remotes.
-pub const ENV_PASSWORD: &str = "LADDER_GIT_PASSWORD";
-/// Environment variable naming a file that holds the password or token.
-pub const ENV_PASSWORD_FILE: &str = "LADDER_GIT_PASSWORD_FILE";
+use std::path::Path;
 
 /// Username used when only a token is known: forges accept any name with a token, and
 /// this is the one GitHub documents.
@@ -25,12 +18,6 @@ pub const TOKEN_USERNAME: &str = "x-access-token";
 pub enum UrlError {
     #[error("unsupported git URL {url:?}: {reason}")]
     Unsupported { url: String, reason: &'static str },
-    #[error("cannot read the password file {path} named by {ENV_PASSWORD_FILE}: {source}")]
-    PasswordFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(
         "refusing to send credentials in clear text to {url}; use https:// (plain http is only allowed to loopback addresses)"
     )]
@@ -54,6 +41,8 @@ pub struct RemoteUrl {
     /// Credential-free URL; for ssh it keeps the login name (not a secret, and needed).
     clean: String,
     host: Option<String>,
+    /// The port as written, if any.
+    port: Option<u16>,
 }
 
 impl RemoteUrl {
@@ -95,6 +84,7 @@ impl RemoteUrl {
             return Err(unsupported("missing host"));
         }
         let host = (!hostport.is_empty()).then(|| host_of(hostport));
+        let port = port_of(hostport);
         let mut credentials = None;
         let mut kept_user = String::new();
         if let Some(info) = userinfo {
@@ -127,6 +117,7 @@ impl RemoteUrl {
                 scheme,
                 clean,
                 host,
+                port,
             },
             credentials,
         ))
@@ -140,6 +131,7 @@ impl RemoteUrl {
                 scheme: Scheme::File,
                 clean: format!("file://{}", abs.display()),
                 host: None,
+                port: None,
             });
         }
         // scp-like `user@host:path`: the colon must come before any slash.
@@ -163,6 +155,7 @@ impl RemoteUrl {
             scheme: Scheme::Ssh,
             clean: format!("ssh://{user}{host}{path}"),
             host: Some(host),
+            port: None,
         })
     }
 
@@ -176,6 +169,7 @@ impl RemoteUrl {
             scheme: Scheme::File,
             clean: format!("file://{}", abs.display()),
             host: None,
+            port: None,
         })
     }
 
@@ -186,6 +180,39 @@ impl RemoteUrl {
     /// The credential-free URL, safe for logs, errors and process arguments.
     pub fn as_str(&self) -> &str {
         &self.clean
+    }
+
+    /// The host, without port or brackets (`None` for local paths).
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The port the scheme uses when the URL names none.
+    fn effective_port(&self) -> Option<u16> {
+        self.port.or(match self.scheme {
+            Scheme::File => None,
+            Scheme::Git => Some(9418),
+            Scheme::Http => Some(80),
+            Scheme::Https => Some(443),
+            Scheme::Ssh => Some(22),
+        })
+    }
+
+    /// True when `other` (any URL text) names the same scheme, host and port: the only
+    /// place credentials configured for this remote may go.
+    pub fn same_origin(&self, other: &str) -> bool {
+        match RemoteUrl::parse(other) {
+            Ok((other, _)) => {
+                other.scheme == self.scheme
+                    && other
+                        .host
+                        .as_deref()
+                        .zip(self.host.as_deref())
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                    && other.effective_port() == self.effective_port()
+            }
+            Err(_) => false,
+        }
     }
 
     /// True when the host is a loopback address, where clear-text http is acceptable.
@@ -275,37 +302,6 @@ impl Credentials {
         }
     }
 
-    /// Credentials from `LADDER_GIT_USERNAME` and `LADDER_GIT_PASSWORD`, or the file named
-    /// by `LADDER_GIT_PASSWORD_FILE` (its trailing newline dropped). `None` when no password
-    /// is configured; the user defaults to [`TOKEN_USERNAME`].
-    pub fn from_env() -> Result<Option<Credentials>, UrlError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Same as [`Credentials::from_env`] with a custom variable lookup (tests, daemon config).
-    pub fn from_lookup(
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Credentials>, UrlError> {
-        let password = match get(ENV_PASSWORD).filter(|p| !p.is_empty()) {
-            Some(p) => Some(p),
-            None => match get(ENV_PASSWORD_FILE).filter(|p| !p.is_empty()) {
-                Some(path) => {
-                    let path = PathBuf::from(path);
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|source| UrlError::PasswordFile { path, source })?;
-                    Some(text.trim_end_matches(['\n', '\r']).to_string())
-                }
-                None => None,
-            },
-        };
-        Ok(password.map(|password| {
-            let username = get(ENV_USERNAME)
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| TOKEN_USERNAME.to_string());
-            Credentials { username, password }
-        }))
-    }
-
     pub fn username(&self) -> &str {
         &self.username
     }
@@ -381,6 +377,16 @@ fn host_of(hostport: &str) -> String {
         return stripped.split(']').next().unwrap_or(stripped).to_string();
     }
     hostport.split(':').next().unwrap_or(hostport).to_string()
+}
+
+fn port_of(hostport: &str) -> Option<u16> {
+    let after_host = match hostport.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map(|(_, tail)| tail).unwrap_or(""),
+        None => hostport,
+    };
+    after_host
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -469,30 +475,15 @@ mod tests {
     }
 
     #[test]
-    fn env_credentials_prefer_password_then_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pw");
-        std::fs::write(&file, "from-file\n").unwrap();
-        let file_s = file.display().to_string();
-        let got = Credentials::from_lookup(|k| match k {
-            ENV_PASSWORD_FILE => Some(file_s.clone()),
-            _ => None,
-        })
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (got.username(), got.password()),
-            (TOKEN_USERNAME, "from-file")
-        );
-        let got = Credentials::from_lookup(|k| match k {
-            ENV_USERNAME => Some("ci".into()),
-            ENV_PASSWORD => Some("direct".into()),
-            ENV_PASSWORD_FILE => Some(file_s.clone()),
-            _ => None,
-        })
-        .unwrap()
-        .unwrap();
-        assert_eq!((got.username(), got.password()), ("ci", "direct"));
-        assert!(Credentials::from_lookup(|_| None).unwrap().is_none());
+    fn same_origin_compares_scheme_host_and_port() {
+        let (url, _) = RemoteUrl::parse("https://Git.Example.com/acme/repo.git").unwrap();
+        assert!(url.same_origin("https://git.example.com:443/other.git"));
+        assert!(!url.same_origin("https://git.example.com:8443/acme/repo.git"));
+        assert!(!url.same_origin("http://git.example.com/acme/repo.git"));
+        assert!(!url.same_origin("https://evil.example.com/acme/repo.git"));
+        let (local, _) = RemoteUrl::parse("http://127.0.0.1:8080/r").unwrap();
+        assert!(local.same_origin("http://127.0.0.1:8080/elsewhere"));
+        assert!(!local.same_origin("http://127.0.0.1:8081/r"));
+        assert!(!local.same_origin("not a url"));
     }
 }

@@ -1,15 +1,22 @@
-//! Where a tenant config comes from: a folder on disk, or (through the git layer) a commit.
+//! A read-only view of a tree of files at one state: a folder on disk, the tree of a
+//! commit (the git layer implements [`ConfigTree`] for it), or a subfolder of either
+//! ([`SubTree`]). The model loads a tenant config only through this trait, so all of them
+//! load the same way. One definition of a folder entry serves every implementation.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Kind of a folder entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EntryKind {
+    /// A regular or executable file, or a symbolic link (read as what it points to on
+    /// disk, as its target text in a commit).
     File,
     Dir,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One entry of a folder listing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DirEntry {
     pub name: String,
     pub kind: EntryKind,
@@ -130,6 +137,69 @@ impl ConfigTree for FsTree {
     }
 }
 
+impl<T: ConfigTree + ?Sized> ConfigTree for Box<T> {
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError> {
+        (**self).read_file(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>, TreeError> {
+        (**self).list_dir(path)
+    }
+    fn is_file(&self, path: &str) -> Result<bool, TreeError> {
+        (**self).is_file(path)
+    }
+    fn is_dir(&self, path: &str) -> Result<bool, TreeError> {
+        (**self).is_dir(path)
+    }
+}
+
+/// The subfolder `prefix` of another tree, seen as a tree of its own: a tenant config
+/// kept in a folder of a larger repository (a platform monorepo). Paths inside it are
+/// relative to the subfolder, so the same config loads alone or inside a monorepo.
+pub struct SubTree<T> {
+    inner: T,
+    prefix: String,
+}
+
+impl<T: ConfigTree> SubTree<T> {
+    /// `prefix` is `/`-separated and relative to `inner`'s root; `""` is the root itself.
+    /// `None` when it climbs out of the root with `..`.
+    pub fn new(inner: T, prefix: &str) -> Option<Self> {
+        let prefix = join_repo_path("", prefix)?;
+        Some(SubTree { inner, prefix })
+    }
+
+    /// The subfolder, normalised (`""` for the root).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    fn full(&self, path: &str) -> Result<String, TreeError> {
+        if path.split('/').any(|c| c == "..") {
+            return Err(TreeError::OutsideRepo { path: path.into() });
+        }
+        Ok(join_repo_path(&self.prefix, path).expect("no `..` in either part"))
+    }
+}
+
+impl<T: ConfigTree> ConfigTree for SubTree<T> {
+    fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError> {
+        self.inner.read_file(&self.full(path)?)
+    }
+    fn list_dir(&self, path: &str) -> Result<Option<Vec<DirEntry>>, TreeError> {
+        self.inner.list_dir(&self.full(path)?)
+    }
+    fn is_file(&self, path: &str) -> Result<bool, TreeError> {
+        self.inner.is_file(&self.full(path)?)
+    }
+    fn is_dir(&self, path: &str) -> Result<bool, TreeError> {
+        self.inner.is_dir(&self.full(path)?)
+    }
+}
+
 /// Joins and normalises a repo path lexically; `None` when `..` climbs above the root.
 pub fn join_repo_path(base: &str, relative: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
@@ -187,5 +257,23 @@ mod tests {
             tree.read_file("../etc/passwd"),
             Err(TreeError::OutsideRepo { .. })
         ));
+    }
+
+    #[test]
+    fn sub_tree_reads_below_its_prefix_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tenants/acme/apps")).unwrap();
+        std::fs::write(dir.path().join("tenants/acme/ladder.yaml"), "t").unwrap();
+        std::fs::write(dir.path().join("top.yaml"), "x").unwrap();
+        let sub = SubTree::new(FsTree::new(dir.path()), "./tenants/acme/").unwrap();
+        assert_eq!(sub.prefix(), "tenants/acme");
+        assert_eq!(sub.read_file("ladder.yaml").unwrap().unwrap(), b"t");
+        assert!(sub.is_dir("apps").unwrap());
+        assert_eq!(sub.read_file("top.yaml").unwrap(), None);
+        assert!(matches!(
+            sub.read_file("../../top.yaml"),
+            Err(TreeError::OutsideRepo { .. })
+        ));
+        assert!(SubTree::new(FsTree::new(dir.path()), "../x").is_none());
     }
 }

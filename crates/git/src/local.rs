@@ -1,0 +1,189 @@
+//! Writing to a repository in place: a folder given as `--repo`, which ladder updates
+//! without a remote, and keeping the mirror cache small.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::lock::RepoLock;
+use crate::push::{Lease, RunError, run_bounded};
+use crate::repo::{Repo, full_branch_name};
+use crate::url::RemoteUrl;
+
+impl Repo {
+    /// Compare-and-swap update of a branch in this repository itself: set it to `new`
+    /// (`None` deletes it) if and only if it is where `lease` says. A mismatch is
+    /// [`Error::RefMoved`], naming what was found.
+    pub fn update_branch(&self, branch: &str, new: Option<ObjectId>, lease: Lease) -> Result<()> {
+        use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+        let full = full_branch_name(branch);
+        let _guard = self.lock.write(&self.limits)?;
+        let repo = self.local();
+        let name: gix::refs::FullName = full
+            .as_str()
+            .try_into()
+            .map_err(|e| Error::gix(format!("invalid branch name {branch:?}"), e))?;
+        let expected = match lease {
+            Lease::Absent => PreviousValue::MustNotExist,
+            Lease::At(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
+        };
+        let current = self.branch_tip_unlocked(&repo, &full)?;
+        let matches = match lease {
+            Lease::Absent => current.is_none(),
+            Lease::At(id) => current == Some(id),
+        };
+        let moved = |found: Option<ObjectId>| Error::RefMoved {
+            repo: self.name(),
+            name: full.clone(),
+            expected: match lease {
+                Lease::Absent => None,
+                Lease::At(id) => Some(id.to_string()),
+            },
+            found: found.map(|id| id.to_string()),
+        };
+        if !matches {
+            return Err(moved(current));
+        }
+        let change = match new {
+            Some(id) => Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: "ladder: compare-and-swap update".into(),
+                },
+                expected,
+                new: gix::refs::Target::Object(id),
+            },
+            None => Change::Delete {
+                expected,
+                log: RefLog::AndReference,
+            },
+        };
+        // The transaction checks `expected` again under git's own ref lock, so a writer
+        // outside ladder (a person running `git commit`) between our read and the write
+        // still makes it fail rather than be overwritten.
+        repo.edit_reference(RefEdit {
+            change,
+            name,
+            deref: false,
+        })
+        .map_err(|e| {
+            let found = self.branch_tip_unlocked(&repo, &full).ok().flatten();
+            if found != current {
+                moved(found)
+            } else {
+                Error::gix(format!("cannot update {full} in {}", self.name()), e)
+            }
+        })?;
+        Ok(())
+    }
+
+    fn branch_tip_unlocked(&self, repo: &gix::Repository, full: &str) -> Result<Option<ObjectId>> {
+        match repo
+            .try_find_reference(full)
+            .map_err(|e| Error::gix(format!("cannot read {full} in {}", self.name()), e))?
+        {
+            None => Ok(None),
+            Some(mut r) => Ok(Some(
+                r.peel_to_id()
+                    .map_err(|e| Error::gix(format!("cannot peel {full}"), e))?
+                    .detach(),
+            )),
+        }
+    }
+
+    /// The branches checked out in this repository's worktrees (the main one and any
+    /// linked ones): a branch a person has checked out is never moved under them.
+    pub fn checked_out_branches(&self) -> Result<Vec<String>> {
+        let repo = self.local();
+        let mut heads = Vec::new();
+        if repo.workdir().is_some() {
+            heads.extend(self.default_branch()?);
+        }
+        let worktrees = self.git_dir.join("worktrees");
+        if let Ok(entries) = std::fs::read_dir(&worktrees) {
+            for entry in entries.flatten() {
+                let head = std::fs::read_to_string(entry.path().join("HEAD")).unwrap_or_default();
+                if let Some(target) = head.trim().strip_prefix("ref: refs/heads/") {
+                    heads.push(target.to_string());
+                }
+            }
+        }
+        heads.sort();
+        heads.dedup();
+        Ok(heads)
+    }
+
+    /// Packs loose objects and drops unreachable ones when git thinks it worthwhile
+    /// (`git gc --auto`): every fetch and every commit ladder builds adds objects, and a
+    /// daemon that never collects them grows without bound. Bounded by the deadline and
+    /// the cancel flag, not by the idle limit (gc prints nothing while it works).
+    pub fn maintain(&self) -> Result<()> {
+        let _guard = self.lock.write(&self.limits)?;
+        let mut cmd = Command::new("git");
+        cmd.arg("--git-dir")
+            .arg(&self.git_dir)
+            .args(["gc", "--auto", "--quiet"])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = run_bounded(cmd, &self.limits, None).map_err(|e| match e {
+            RunError::Spawn(e) => Error::GitCli {
+                command: "gc".into(),
+                detail: format!("cannot run git: {e}; is git installed and on PATH?"),
+            },
+            RunError::Expired => self
+                .limits
+                .timed_out(format!("collecting garbage in {}", self.name())),
+        })?;
+        if !output.success {
+            return Err(Error::GitCli {
+                command: "gc".into(),
+                detail: output.stderr.trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Removes every mirror in `cache_dir` that is not the mirror of one of `keep`, each
+/// under its own write lock (so a process still using it finishes first), and returns
+/// the folders removed. A mirror is moved aside with one rename before it is deleted, so
+/// a crash never leaves a half-deleted mirror under its real name.
+pub fn prune_cache(cache_dir: &Path, keep: &[RemoteUrl], limits: &Limits) -> Result<Vec<PathBuf>> {
+    let kept: Vec<String> = keep
+        .iter()
+        .map(|u| format!("{}.git", u.cache_key()))
+        .collect();
+    let entries = match std::fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("cannot list the cache folder", cache_dir, e)),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("cannot list the cache folder", cache_dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(key) = name.strip_suffix(".git") else {
+            continue;
+        };
+        if kept.contains(&name) || !entry.path().join("HEAD").exists() {
+            continue;
+        }
+        let lock_path = cache_dir.join(format!("{key}.lock"));
+        let lock = RepoLock::new(&lock_path)?;
+        let _guard = lock.write(limits)?;
+        let aside = cache_dir.join(format!(".remove-{key}-{}", std::process::id()));
+        std::fs::rename(entry.path(), &aside)
+            .map_err(|e| Error::io("cannot move an unused mirror aside", entry.path(), e))?;
+        std::fs::remove_dir_all(&aside)
+            .map_err(|e| Error::io("cannot delete an unused mirror", &aside, e))?;
+        removed.push(entry.path());
+    }
+    Ok(removed)
+}
