@@ -63,7 +63,7 @@ pub struct Environment {
 }
 
 /// An enum written in the config as one of a few words.
-pub trait Keyword: Copy + PartialEq + 'static {
+pub trait Keyword: Copy + 'static {
     /// What the words name, for messages: "sync policy".
     const WHAT: &'static str;
     /// Every word and its value, in the order messages list them.
@@ -74,14 +74,6 @@ pub trait Keyword: Copy + PartialEq + 'static {
             .iter()
             .find(|(word, _)| *word == text)
             .map(|(_, value)| *value)
-    }
-
-    /// The word for a value, as the config writes it.
-    fn word(self) -> &'static str {
-        Self::WORDS
-            .iter()
-            .find(|(_, value)| *value == self)
-            .map_or("", |(word, _)| word)
     }
 }
 
@@ -418,4 +410,28 @@ pub fn same_repo(a: &str, b: &str) -> bool {
         url.strip_suffix(".git").unwrap_or(url).to_ascii_lowercase()
     }
     normal(a) == normal(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word the config takes is the word the model serializes, so the two never drift.
+    fn words_serialize_as_written<K: Keyword + Serialize>() {
+        for (word, value) in K::WORDS {
+            assert_eq!(serde_json::to_value(value).unwrap(), *word, "{}", K::WHAT);
+            assert!(
+                K::parse(word).is_some_and(|parsed| serde_json::to_value(parsed).unwrap() == *word)
+            );
+        }
+        assert!(K::parse("nope").is_none());
+    }
+
+    #[test]
+    fn keywords_round_trip() {
+        words_serialize_as_written::<SyncMode>();
+        words_serialize_as_written::<SourceType>();
+        words_serialize_as_written::<PromotionMode>();
+        words_serialize_as_written::<PromotionGroup>();
+    }
 }
