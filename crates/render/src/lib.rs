@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use ladder_model::{App, Environment, LoadOptions, Problem, Problems, Tenant};
 use serde_json::Value;
 
+pub use ladder_threads::ThreadBudget;
 pub use output::{Difference, OutputError, WriteSummary};
 pub use schema::{SchemaError, Schemas};
 pub use templates::Templates;
@@ -39,6 +40,9 @@ impl Rendering {
     }
 }
 
+/// Documents below which a chunk is not worth a thread of its own.
+const MIN_CHUNK: usize = 32;
+
 /// How to render.
 #[derive(Default)]
 pub struct RenderOptions<'a> {
@@ -48,6 +52,10 @@ pub struct RenderOptions<'a> {
     pub policy: LoadOptions,
     /// Argo CD's JSON Schemas, when the caller wants documents checked against them too.
     pub schemas: Option<&'a Schemas>,
+    /// The thread budget the documents are rendered within (the calling thread counts
+    /// as one worker); the default is the process's. A daemon rendering many tenants at
+    /// once gives them one shared budget.
+    pub budget: ThreadBudget,
 }
 
 /// Renders a tenant's environments; on failure, returns every problem found.
@@ -66,27 +74,12 @@ pub fn render(tenant: &Tenant, options: &RenderOptions) -> Result<Rendering, Pro
         jobs.extend(tenant.apps_in(env).map(|app| Job::Application(env, app)));
     }
 
-    // Documents are independent: render them on every core, in contiguous chunks so that
-    // the merge below is cheap and the output order does not depend on scheduling.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = jobs.len().div_ceil(threads).max(64);
-    let results: Vec<Vec<JobResult>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                let templates = &templates;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|job| job.render(tenant, templates, options))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("render worker panicked"))
+    // Documents are independent: render them on the workers the budget allows, in
+    // contiguous chunks so that the merge below is cheap and the output order does not
+    // depend on scheduling.
+    let results: Vec<Vec<JobResult>> = options.budget.map_chunks(&jobs, MIN_CHUNK, |part| {
+        part.iter()
+            .map(|job| job.render(tenant, &templates, options))
             .collect()
     });
 

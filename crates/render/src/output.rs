@@ -6,6 +6,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ladder_threads::{Split, ThreadBudget};
+
 use crate::Rendering;
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +153,9 @@ pub fn diff(
 
 /// Makes `out` mirror the rendering. With `only`, environments outside it keep their
 /// current files. The new tree is built beside `out` and swapped in with one rename, so a
-/// failure at any point leaves the previous output whole.
+/// failure at any point leaves the previous output whole. Files are written by up to
+/// four threads of [`ThreadBudget::current`] (run it inside [`ThreadBudget::install`] to
+/// use another budget than the process's).
 pub fn write(
     out: &Path,
     rendering: &Rendering,
@@ -227,30 +231,30 @@ fn fill(staging: &Path, files: &BTreeMap<&str, &[u8]>) -> Result<(), OutputError
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     }
     // Creating a file costs a round of file-system metadata work that is mostly waiting;
-    // a few writers at once overlap it.
+    // a few writers at once overlap it, within the thread budget of the caller (see
+    // [`write`]).
     let files: Vec<(&&str, &&[u8])> = files.iter().collect();
-    let chunk = files.len().div_ceil(WRITERS).max(1);
-    std::thread::scope(|scope| {
-        let writers: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    for (path, bytes) in part {
-                        let target = staging.join(path);
-                        fs::write(&target, bytes).map_err(io_err("write", &target))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        writers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("writer panicked"))
-    })
+    ThreadBudget::current()
+        .map_chunks_with(
+            &files,
+            Split::new(MIN_FILES_PER_WRITER).max_workers(WRITERS),
+            || (),
+            |(), part| {
+                for (path, bytes) in part {
+                    let target = staging.join(path);
+                    fs::write(&target, bytes).map_err(io_err("write", &target))?;
+                }
+                Ok(())
+            },
+        )
+        .into_iter()
+        .collect()
 }
 
-/// Threads writing files at once.
+/// The most threads writing files at once.
 const WRITERS: usize = 4;
+/// Files below which a writer is not worth a thread.
+const MIN_FILES_PER_WRITER: usize = 16;
 
 /// Puts `staging` where `out` is. On Linux an existing folder is exchanged atomically
 /// (`renameat2(RENAME_EXCHANGE)`); elsewhere, or where the file system refuses, the old

@@ -4,6 +4,7 @@ use crate::error::{Error, Location};
 use crate::scalar::{self, BlockExtent};
 use crate::source::Source;
 use crate::value::Value;
+use ladder_threads::ThreadBudget;
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
@@ -275,7 +276,8 @@ fn has_directive(text: &str) -> bool {
     text.starts_with('%') || memchr::memmem::find(text.as_bytes(), b"\n%").is_some()
 }
 
-/// Parse `text` as two halves cut at `at`, on two threads, and join the two trees.
+/// Parse `text` as two halves cut at `at`, on two threads when the thread budget allows,
+/// and join the two trees.
 ///
 /// This is only done when the result is certain to be the tree of one parse of the whole
 /// text; otherwise None is returned and the caller parses the whole text (which also
@@ -297,18 +299,11 @@ fn parse_split(text: &str, at: usize) -> Option<Vec<Doc>> {
     head.push_str(&text[..at]);
     head.push_str(SENTINEL);
     let tail = &text[at..];
-    let (head_doc, tail_doc) = std::thread::scope(|s| {
-        // If no thread can be started, the halves are parsed one after the other.
-        let t = std::thread::Builder::new()
-            .spawn_scoped(s, || parse_part(tail))
-            .ok();
-        let h = parse_part(&head);
-        let t = match t {
-            Some(t) => t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            None => parse_part(tail),
-        };
-        (h, t)
-    });
+    // The second half goes to another thread when the budget of the fan-out this parse
+    // runs in (or the process's) has a worker free; otherwise the halves are parsed one
+    // after the other, which still gives the same tree.
+    let (head_doc, tail_doc) =
+        ThreadBudget::current().join(|| parse_part(&head), || parse_part(tail));
     let (mut head_doc, tail_doc) = (head_doc?, tail_doc?);
     let Kind::Map(head_entries) = &mut head_doc.root.kind else {
         return None;
