@@ -3,72 +3,14 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 use common::*;
+use ladder_testkit::{GitDaemon, free_port};
 
+/// `git` in `dir` (user configuration ignored), its output trimmed.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A `git daemon` serving `base` on a free loopback port; stopped on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(base: &Path) -> Daemon {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // Start git-daemon itself, not `git daemon`: killing the wrapper would leave the
-        // real daemon running.
-        let exec_path = git(base, &["--exec-path"]);
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", base.display()))
-            .arg(base)
-            .spawn()
-            .expect("git-daemon starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "git-daemon did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Daemon { child, port }
-    }
-
-    fn url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ladder_testkit::git(dir, args).trim().to_string()
 }
 
 /// The example tenant as a Git repo with two commits; returns (repo dir, first sha).
@@ -104,7 +46,7 @@ fn renders_a_remote_repo_at_a_branch_and_at_a_commit() {
             served.join("acme.git").to_str().unwrap(),
         ],
     );
-    let daemon = Daemon::start(&served);
+    let daemon = GitDaemon::start(&served);
     let cache = dir.path().join("cache");
     let url = daemon.url("acme.git");
 
@@ -177,7 +119,7 @@ fn problems_in_a_remote_repo_have_positions() {
         .replace("type: kustomize", "type: kustomise");
     std::fs::write(&app, text).unwrap();
     git(&src, &["commit", "-q", "-am", "typo"]);
-    let daemon = Daemon::start(dir.path());
+    let daemon = GitDaemon::start(dir.path());
     let url = daemon.url("acme.git-src");
     let cache = dir.path().join("cache");
     let run = ladder(&[
@@ -200,11 +142,7 @@ fn problems_in_a_remote_repo_have_positions() {
 #[test]
 fn unreachable_remotes_fail_clearly_without_leaking_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port(); // nothing listens there any more
     let url = format!("http://bot:s3cr3t-token@127.0.0.1:{port}/acme.git");
     let run = ladder(&[
         "validate",
