@@ -56,6 +56,8 @@ impl SshServer {
             "{SSHD} is missing: install the Debian package openssh-server \
              (apt-get install -y openssh-server)"
         );
+        // URLs carry the absolute, symlink-free path: what sshd's git-upload-pack opens.
+        std::fs::create_dir_all(base).expect("create the served folder");
         let base = base
             .canonicalize()
             .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", base.display()));
