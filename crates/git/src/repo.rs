@@ -101,6 +101,33 @@ impl Repo {
         })
     }
 
+    /// Opens the repository that contains `path` (a folder anywhere inside its worktree,
+    /// or a bare repository) and returns it with `path`'s place in it: `""` for the
+    /// root, `tenants/acme` for a tenant kept in a subfolder of a larger repository.
+    pub fn discover(path: &Path) -> Result<(Repo, String)> {
+        let absolute = path
+            .canonicalize()
+            .map_err(|e| Error::io("cannot resolve the folder", path, e))?;
+        let found = gix::discover(&absolute)
+            .map_err(|e| Error::gix(format!("no git repository contains {}", path.display()), e))?;
+        let root = found
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| found.git_dir().to_path_buf());
+        let root = root.canonicalize().unwrap_or(root);
+        let prefix = absolute
+            .strip_prefix(&root)
+            .ok()
+            .map(|p| {
+                p.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default();
+        Ok((Repo::open_local(&root)?, prefix))
+    }
+
     /// Opens the mirror of `url` in `cache_dir`, cloning it on first use and fetching
     /// incrementally afterwards. The mirror's folder name derives from the
     /// credential-free URL, so rotating a token keeps the cache.

@@ -1,7 +1,7 @@
 //! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
 
+mod remote_env;
 mod render_cmd;
-mod repo_source;
 mod tenant_args;
 mod validate_cmd;
 mod yaml_cmd;
@@ -44,6 +44,28 @@ pub enum OutputFormat {
     Json,
 }
 
+/// 3 when the environment failed (a remote, the network, a timeout, the file system
+/// under a repo), 1 for everything else: bad input or a refused request.
+fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+    let environment = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<tenant_args::Advised>()
+            .map(|a| &a.err)
+            .or_else(|| cause.downcast_ref::<ladder_engine::Error>())
+            .is_some_and(|e| {
+                matches!(
+                    e,
+                    ladder_engine::Error::Git { .. } | ladder_engine::Error::Tree(_)
+                )
+            })
+    });
+    if environment {
+        ExitCode::from(3)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -63,7 +85,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code_for(&e)
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         only: &args.envs,
         policy: args.tenant.policy(),
         schemas: schemas.as_ref(),
+        ..RenderOptions::default()
     };
     let rendering = match ladder_render::render(&tenant, &options) {
         Ok(rendering) => rendering,

@@ -1,30 +1,45 @@
 //! The arguments every command that reads a tenant config repo shares.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ladder_model::{LoadError, LoadOptions, Problems, Tenant};
+use ladder_engine::{OpenOptions, OpenedRepo, RepoSpec};
+use ladder_model::{LoadOptions, Problems, Tenant};
 use ladder_render::Schemas;
 
-use crate::repo_source::{RepoSource, default_cache_dir};
+use crate::remote_env;
 
 #[derive(Args, Debug)]
 pub struct TenantArgs {
     /// The tenant config repo: a folder holding ladder.yaml, or a Git URL (https://,
     /// ssh://, git://, file://) read without a checkout. Credentials come from
-    /// LADDER_GIT_USERNAME and LADDER_GIT_PASSWORD (or LADDER_GIT_PASSWORD_FILE).
+    /// LADDER_GIT_USERNAME and LADDER_GIT_PASSWORD (or LADDER_GIT_PASSWORD_FILE) and are
+    /// sent only to this repo's host; ssh uses GIT_SSH_COMMAND if set.
     #[arg(long, value_name = "DIR|URL")]
     pub repo: String,
 
-    /// Read the repo at this branch, tag or commit (default for URLs: main). With a
-    /// folder, reads that commit of the folder's Git repo instead of the files on disk.
+    /// Read the repo at this branch, tag or commit (default for URLs: the remote's
+    /// default branch). With a folder, reads that commit of the folder's Git repo
+    /// instead of the files on disk.
     #[arg(long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
+
+    /// The tenant's folder inside the repo (a platform monorepo); paths in its files
+    /// stay relative to it. A folder given as --repo inside a Git repo is found there
+    /// by itself.
+    #[arg(long, value_name = "PATH")]
+    pub subfolder: Option<String>,
 
     /// Where mirrors of remote repos are kept [default: $XDG_CACHE_HOME/ladder].
     #[arg(long, value_name = "DIR", env = "LADDER_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Fail when a remote sends nothing for this many seconds (also bounds waits for
+    /// another ladder process's lock on the same mirror).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
 
     /// Also refuse apps in this namespace (glob; repeatable). Platform policy: adds to the
     /// built-in list argocd, kube-system, kube-public.
@@ -61,18 +76,100 @@ impl TenantArgs {
             .context("loading --schema-dir")
     }
 
-    /// Loads the tenant: `Ok(Err(problems))` when the config itself is wrong.
-    pub fn load(&self) -> anyhow::Result<Result<Tenant, Problems>> {
-        let cache_dir = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
-        let source = RepoSource::open(&self.repo, self.git_ref.as_deref(), &cache_dir)?;
-        if let Some(description) = source.description() {
+    /// Opens `--repo` with the credentials and ssh command of this process's
+    /// environment, for this repo only.
+    pub fn open(&self) -> anyhow::Result<OpenedRepo> {
+        let spec = RepoSpec::parse(&self.repo);
+        let mut remote = ladder_git::RemoteOptions {
+            limits: ladder_git::Limits::idle(Duration::from_secs(self.timeout)),
+            ssh_command: remote_env::ssh_command(),
+            ..Default::default()
+        };
+        if matches!(spec, RepoSpec::Url(_)) {
+            remote.credentials = remote_env::credentials()?;
+        }
+        let options = OpenOptions {
+            git_ref: self.git_ref.clone(),
+            subfolder: self.subfolder.clone(),
+            cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
+            remote,
+        };
+        let opened = ladder_engine::open(&spec, &options).map_err(|e| match e {
+            ladder_engine::Error::NotARepo { .. } => anyhow::anyhow!(
+                "--repo `{}` is not a folder or a Git URL; give the root of a tenant config repo (the folder that holds ladder.yaml) or a Git URL",
+                self.repo
+            ),
+            e => with_advice(e, self),
+        })?;
+        if let Some(description) = opened.description() {
             eprintln!("reading {description}");
         }
-        match ladder_model::load(source.tree(), &self.policy()) {
-            Ok(tenant) => Ok(Ok(tenant)),
-            Err(LoadError::Invalid(problems)) => Ok(Err(problems)),
-            Err(LoadError::Tree(e)) => Err(e).context("reading the tenant config repo"),
+        Ok(opened)
+    }
+
+    /// Loads the tenant: `Ok(Err(problems))` when the config itself is wrong.
+    pub fn load(&self) -> anyhow::Result<Result<Tenant, Problems>> {
+        let opened = self.open()?;
+        ladder_engine::load(&opened, &self.policy()).map_err(|e| with_advice(e, self))
+    }
+}
+
+/// The engine's error with what the user can do about it from the command line.
+fn with_advice(err: ladder_engine::Error, args: &TenantArgs) -> anyhow::Error {
+    use ladder_git::Error as G;
+    let hint = match (&err, err.git_error()) {
+        (ladder_engine::Error::RefNotFound { .. }, _) => {
+            Some("pass an existing branch, tag or commit with --ref".to_string())
         }
+        (ladder_engine::Error::BadSubfolder { .. }, _) => {
+            Some("--subfolder is relative to the repo's root and must name a folder".to_string())
+        }
+        (_, Some(G::AuthFailed { .. })) => Some(format!(
+            "set a valid user and token in the URL, or in {} and {} (or {})",
+            remote_env::ENV_USERNAME,
+            remote_env::ENV_PASSWORD,
+            remote_env::ENV_PASSWORD_FILE
+        )),
+        (_, Some(G::TimedOut { deadline: false, .. })) => Some(format!(
+            "check that the server is up, or allow it more than {} s with --timeout",
+            args.timeout
+        )),
+        (_, Some(G::Unreachable { .. })) => {
+            Some("check that the host and port are right and the server is up".to_string())
+        }
+        _ => None,
+    };
+    anyhow::Error::new(Advised { err, hint })
+}
+
+/// An engine error and what to do about it, printed as one line: cause first, then the
+/// advice.
+#[derive(Debug)]
+pub struct Advised {
+    pub err: ladder_engine::Error,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for Advised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.err)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Advised {}
+
+/// The default mirror cache: `$XDG_CACHE_HOME/ladder`, else `~/.cache/ladder`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("ladder");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache/ladder"),
+        None => std::env::temp_dir().join("ladder-cache"),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use ladder_render::RenderOptions;
 
@@ -22,14 +23,14 @@ pub struct ValidateArgs {
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let schemas = args.tenant.schemas()?;
-    let result = args.tenant.load()?.and_then(|tenant| {
-        let options = RenderOptions {
-            policy: args.tenant.policy(),
-            schemas: schemas.as_ref(),
-            ..RenderOptions::default()
-        };
-        ladder_render::render(&tenant, &options).map(|r| (tenant, r))
-    });
+    let opened = args.tenant.open()?;
+    let options = RenderOptions {
+        policy: args.tenant.policy(),
+        schemas: schemas.as_ref(),
+        ..RenderOptions::default()
+    };
+    let result = ladder_engine::load_and_render(&opened, &options)
+        .context("reading the tenant config repo")?;
     match (result, args.output) {
         (Ok((tenant, rendering)), OutputFormat::Text) => {
             println!(

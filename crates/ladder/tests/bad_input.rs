@@ -94,7 +94,7 @@ fn wrong_types_are_named() {
             )
         },
         &[
-            "apps/web/app.yaml:6:19: `source.targetRevision` must be a string, found a number `1.2`; quote it",
+            "apps/web/app.yaml:6:19: `source.targetRevision` must be a string, found a number `1.20`; quote it",
         ],
     );
     assert_rejected(

@@ -1,0 +1,41 @@
+//! Load -> render on an opened repo: the first two steps of every CLI command and of
+//! every daemon reconcile.
+
+use ladder_model::{LoadError, LoadOptions, Problems, Tenant};
+use ladder_render::{RenderOptions, Rendering};
+
+use crate::error::Error;
+use crate::source::OpenedRepo;
+
+/// A tenant that loaded, or every problem its config has.
+pub type Loaded<T> = Result<T, Problems>;
+
+/// Loads and checks the tenant config of `repo` under the platform's `policy`.
+/// `Ok(Err(problems))` is a config that is wrong (the user's to fix); `Err` is a repo
+/// that could not be read.
+pub fn load(repo: &OpenedRepo, policy: &LoadOptions) -> Result<Loaded<Tenant>, Error> {
+    let started = std::time::Instant::now();
+    let loaded = match ladder_model::load(repo.tree(), policy) {
+        Ok(tenant) => Ok(Ok(tenant)),
+        Err(LoadError::Invalid(problems)) => Ok(Err(problems)),
+        Err(LoadError::Tree(e)) => Err(Error::Tree(e)),
+    };
+    tracing::debug!(elapsed = ?started.elapsed(), "loaded");
+    loaded
+}
+
+/// Loads, then renders what `options` ask for. The policy the output is checked
+/// against is `options.policy`, the same the load used.
+pub fn load_and_render(
+    repo: &OpenedRepo,
+    options: &RenderOptions,
+) -> Result<Loaded<(Tenant, Rendering)>, Error> {
+    let tenant = match load(repo, &options.policy)? {
+        Ok(tenant) => tenant,
+        Err(problems) => return Ok(Err(problems)),
+    };
+    let started = std::time::Instant::now();
+    let rendered = ladder_render::render(&tenant, options).map(|r| (tenant, r));
+    tracing::debug!(elapsed = ?started.elapsed(), "rendered");
+    Ok(rendered)
+}
