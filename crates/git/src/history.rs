@@ -6,25 +6,45 @@
 //! (`path -> commits that changed its blob`), extended lazily towards the root as
 //! queries need older history and forward when the branch moves. Parsed YAML values
 //! are cached per blob id: an unchanged blob is never parsed twice.
+//!
+//! Memory is bounded ([`HistoryLimits`]): the indexes of all branches together, the
+//! value, commit and tree caches each have a budget in estimated bytes, and the least
+//! recently used part goes first (whole branches, then the oldest commits of an index;
+//! a query that needs older history than its index may keep diffs those commits again
+//! and drops them). Every cache has its own lock, held for one lookup or one insert;
+//! an index is locked by the query on its branch, so queries on different branches run
+//! at once.
+
+mod lru;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::yamlpath::Value;
 use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
+use ladder_threads::{Split, ThreadBudget};
 
 use crate::error::{Error, Result};
 use crate::read::split_path;
 use crate::repo::Repo;
 use crate::yamlpath::{self, YamlPath};
+use lru::{ENTRY_OVERHEAD, Lru};
 
 /// How many commits the first extension of an index towards the root diffs; each
 /// further extension doubles it, so deep queries pay few batch overheads.
 const EXTEND_CHUNK: usize = 256;
+/// The most commits diffed in one batch: bounds the memory of a batch that is not kept.
+const MAX_BATCH: usize = 1 << 14;
 /// Below this many commits per thread, a batch is diffed on the calling thread.
 const PARALLEL_MIN_JOBS: usize = 128;
+/// Diffing stops scaling beyond this many threads (object reads contend).
+const MAX_DIFF_THREADS: usize = 4;
+/// The tree cache of one diffing thread: a diff reads each tree once as the new side and
+/// once as the old side of the next commit, so a few commits' trees are enough.
+const WORKER_TREE_BYTES: usize = 4 << 20;
 
 /// Summary of a commit for PR bodies and soak gates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,43 +57,314 @@ pub struct CommitInfo {
     pub subject: String,
 }
 
-/// Caches shared by all history queries on one repository.
-#[derive(Default)]
-pub struct HistoryCache {
-    branches: HashMap<String, BranchIndex>,
-    values: HashMap<(ObjectId, String), Option<Value>>,
-    commits: HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
-    trees: TreeCache,
+/// How much the history caches of one [`Repo`] may hold, in estimated bytes (what the
+/// entries hold plus a fixed overhead each; allocator slack is not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The per-branch indexes, all branches together. An index covers the newest
+    /// commits of its branch; a query that needs older ones diffs them again.
+    pub index_bytes: usize,
+    /// Parsed values by (blob, YAML path).
+    pub value_bytes: usize,
+    /// Each commit's tree and first parent.
+    pub commit_bytes: usize,
+    /// Raw tree objects read by queries (the trees at branch tips).
+    pub tree_bytes: usize,
 }
 
-/// Raw tree objects by id, kept outside gix's object cache: a walk re-reads each tree
-/// once as the new side of a diff and once as the old side of the next, and gix's cache
-/// would copy the (35 kB for 1,000 apps) object on every hit. Bounded FIFO.
+impl HistoryLimits {
+    /// 96 MiB in all: the index of a branch of 10,000 commits over 3,000 files takes
+    /// about 3 MB, so this keeps the history of busy repositories whole.
+    pub const DEFAULT: HistoryLimits = HistoryLimits {
+        index_bytes: 64 << 20,
+        value_bytes: 8 << 20,
+        commit_bytes: 8 << 20,
+        tree_bytes: 16 << 20,
+    };
+
+    /// `bytes` in all, split like the default: 2/3 index, 1/6 trees, 1/12 values, 1/12
+    /// commits.
+    pub const fn total(bytes: usize) -> HistoryLimits {
+        HistoryLimits {
+            index_bytes: bytes / 3 * 2,
+            value_bytes: bytes / 12,
+            commit_bytes: bytes / 12,
+            tree_bytes: bytes / 6,
+        }
+    }
+
+    pub const fn total_bytes(&self) -> usize {
+        self.index_bytes + self.value_bytes + self.commit_bytes + self.tree_bytes
+    }
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits::DEFAULT
+    }
+}
+
+/// What the history caches of one [`Repo`] hold now (estimated bytes as in
+/// [`HistoryLimits`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryCacheStats {
+    pub branches: usize,
+    pub indexed_commits: usize,
+    pub index_bytes: usize,
+    pub values: usize,
+    pub value_bytes: usize,
+    pub commits: usize,
+    pub commit_bytes: usize,
+    pub trees: usize,
+    pub tree_bytes: usize,
+}
+
+impl HistoryCacheStats {
+    pub const fn total_bytes(&self) -> usize {
+        self.index_bytes + self.value_bytes + self.commit_bytes + self.tree_bytes
+    }
+}
+
+/// The history caches of one repository. `Repo` keeps it behind a mutex, which queries
+/// hold only to clone the handle: every part has its own lock inside.
 #[derive(Default)]
+pub struct HistoryCache {
+    shared: Arc<Shared>,
+}
+
+type ValueKey = (ObjectId, Arc<str>);
+type CommitEntry = (ObjectId, Option<ObjectId>);
+
+struct Shared {
+    limits: Mutex<HistoryLimits>,
+    /// `None`: [`ThreadBudget::current`] of the querying thread.
+    budget: Mutex<Option<ThreadBudget>>,
+    branches: Mutex<Branches>,
+    values: Mutex<Lru<ValueKey, Option<Value>>>,
+    commits: Mutex<Lru<ObjectId, CommitEntry>>,
+    trees: Mutex<Lru<ObjectId, Arc<Vec<u8>>>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        let limits = HistoryLimits::DEFAULT;
+        Shared {
+            limits: Mutex::new(limits),
+            budget: Mutex::new(None),
+            branches: Mutex::default(),
+            values: Mutex::new(Lru::new(limits.value_bytes)),
+            commits: Mutex::new(Lru::new(limits.commit_bytes)),
+            trees: Mutex::new(Lru::new(limits.tree_bytes)),
+        }
+    }
+}
+
+/// A lock that a panicking query cannot poison for the others: every structure behind
+/// one is consistent between statements that take it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Estimated bytes of one commit cache entry: id, tree, parent.
+const COMMIT_ENTRY_BYTES: usize = ENTRY_OVERHEAD + 3 * 21;
+
+fn value_bytes(key: &ValueKey, value: &Option<Value>) -> usize {
+    let text = match value {
+        Some(Value::String(s)) => s.len(),
+        _ => 0,
+    };
+    ENTRY_OVERHEAD + 20 + key.1.len() + std::mem::size_of::<Option<Value>>() + text
+}
+
+#[derive(Default)]
+struct Branches {
+    map: HashMap<String, Arc<BranchSlot>>,
+    clock: u64,
+}
+
+/// One branch's index and what the others need to know about it without its lock.
+struct BranchSlot {
+    index: Mutex<BranchIndex>,
+    /// Last use, on the `Branches` clock.
+    used: AtomicU64,
+    /// The index's size, updated whenever it changes.
+    bytes: AtomicUsize,
+    commits: AtomicUsize,
+}
+
+impl BranchSlot {
+    fn publish(&self, index: &BranchIndex) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.bytes.store(index.bytes, Relaxed);
+        self.commits.store(index.nodes.len(), Relaxed);
+    }
+}
+
+impl Shared {
+    fn limits(&self) -> HistoryLimits {
+        *lock(&self.limits)
+    }
+
+    fn budget(&self) -> ThreadBudget {
+        lock(&self.budget)
+            .clone()
+            .unwrap_or_else(ThreadBudget::current)
+    }
+
+    /// The slot of `branch`, created empty at `tip` if there is none, marked as used now.
+    fn branch(&self, branch: &str, tip: ObjectId) -> Arc<BranchSlot> {
+        let mut b = lock(&self.branches);
+        b.clock += 1;
+        let now = b.clock;
+        let slot = b.map.entry(branch.to_string()).or_insert_with(|| {
+            Arc::new(BranchSlot {
+                index: Mutex::new(BranchIndex::empty(tip)),
+                used: AtomicU64::new(now),
+                bytes: AtomicUsize::new(0),
+                commits: AtomicUsize::new(0),
+            })
+        });
+        slot.used.store(now, std::sync::atomic::Ordering::Relaxed);
+        slot.clone()
+    }
+
+    /// How large `me`'s index may grow: the index limit less the other branches. When
+    /// `me` has no room left, branches used before it are dropped, oldest first, until
+    /// it has some or none is left.
+    fn room(&self, me: &Arc<BranchSlot>, mine: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let cap = self.limits().index_bytes;
+        let mut b = lock(&self.branches);
+        loop {
+            let others: usize = b
+                .map
+                .values()
+                .filter(|s| !Arc::ptr_eq(s, me))
+                .map(|s| s.bytes.load(Relaxed))
+                .sum();
+            let limit = cap.saturating_sub(others);
+            if limit > mine {
+                return limit;
+            }
+            let my_use = me.used.load(Relaxed);
+            let oldest = b
+                .map
+                .iter()
+                .filter(|(_, s)| !Arc::ptr_eq(s, me) && s.used.load(Relaxed) < my_use)
+                .min_by_key(|(_, s)| s.used.load(Relaxed))
+                .map(|(name, _)| name.clone());
+            match oldest {
+                // A query still running on it keeps its own handle; its work is lost.
+                Some(name) => drop(b.map.remove(&name)),
+                None => return limit,
+            }
+        }
+    }
+
+    /// Drops whole branches, least recently used first, until the indexes fit the limit.
+    fn evict_branches(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let cap = self.limits().index_bytes;
+        let mut b = lock(&self.branches);
+        while b.map.values().map(|s| s.bytes.load(Relaxed)).sum::<usize>() > cap {
+            let oldest = b
+                .map
+                .iter()
+                .min_by_key(|(_, s)| s.used.load(Relaxed))
+                .map(|(name, _)| name.clone());
+            match oldest {
+                Some(name) => drop(b.map.remove(&name)),
+                None => break,
+            }
+        }
+    }
+
+    fn set_limits(&self, limits: HistoryLimits) {
+        *lock(&self.limits) = limits;
+        lock(&self.values).set_capacity(limits.value_bytes);
+        lock(&self.commits).set_capacity(limits.commit_bytes);
+        lock(&self.trees).set_capacity(limits.tree_bytes);
+        self.evict_branches();
+    }
+
+    fn stats(&self) -> HistoryCacheStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut stats = HistoryCacheStats::default();
+        {
+            let b = lock(&self.branches);
+            stats.branches = b.map.len();
+            for slot in b.map.values() {
+                stats.index_bytes += slot.bytes.load(Relaxed);
+                stats.indexed_commits += slot.commits.load(Relaxed);
+            }
+        }
+        {
+            let v = lock(&self.values);
+            (stats.values, stats.value_bytes) = (v.len(), v.bytes());
+        }
+        {
+            let c = lock(&self.commits);
+            (stats.commits, stats.commit_bytes) = (c.len(), c.bytes());
+        }
+        let t = lock(&self.trees);
+        (stats.trees, stats.tree_bytes) = (t.len(), t.bytes());
+        stats
+    }
+
+    /// The tree object `id`, through the shared cache.
+    fn tree(&self, repo: &gix::Repository, id: ObjectId) -> Result<Arc<Vec<u8>>> {
+        if let Some(data) = lock(&self.trees).get(&id) {
+            return Ok(data.clone());
+        }
+        let data = read_tree(repo, id)?;
+        lock(&self.trees).insert(id, data.clone(), ENTRY_OVERHEAD + data.len());
+        Ok(data)
+    }
+}
+
+fn read_tree(repo: &gix::Repository, id: ObjectId) -> Result<Arc<Vec<u8>>> {
+    Ok(Arc::new(
+        repo.find_object(id)
+            .map_err(|e| Error::gix(format!("cannot read tree {id}"), e))?
+            .detach()
+            .data,
+    ))
+}
+
+/// Raw tree objects by id for one diffing thread, kept outside gix's object cache: a
+/// walk re-reads each tree once as the new side of a diff and once as the old side of
+/// the next, and gix's cache would copy the (35 kB for 1,000 apps) object on every hit.
+/// FIFO, bounded in bytes; dropped with its thread's batch.
 struct TreeCache {
     map: HashMap<ObjectId, Arc<Vec<u8>>>,
     order: VecDeque<ObjectId>,
+    bytes: usize,
 }
 
 impl TreeCache {
-    const CAPACITY: usize = 1024;
+    fn new() -> Self {
+        TreeCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+        }
+    }
 
     fn get(&mut self, repo: &gix::Repository, id: ObjectId) -> Result<Arc<Vec<u8>>> {
         if let Some(data) = self.map.get(&id) {
             return Ok(data.clone());
         }
-        let data = Arc::new(
-            repo.find_object(id)
-                .map_err(|e| Error::gix(format!("cannot read tree {id}"), e))?
-                .detach()
-                .data,
-        );
-        if self.order.len() >= Self::CAPACITY
-            && let Some(old) = self.order.pop_front()
-        {
-            self.map.remove(&old);
+        let data = read_tree(repo, id)?;
+        while self.bytes + data.len() > WORKER_TREE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.map.remove(&old) {
+                self.bytes -= old.len();
+            }
         }
         self.order.push_back(id);
+        self.bytes += data.len();
         self.map.insert(id, data.clone());
         Ok(data)
     }
@@ -91,6 +382,27 @@ struct Node {
     changes: Vec<(BString, Change)>,
 }
 
+impl Node {
+    /// Estimated bytes in an index: the node, and per change its path (kept twice: in
+    /// the node and as a key of `by_path`), the change and its entry in `by_path`.
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + 20
+            + self
+                .changes
+                .iter()
+                .map(|(p, _)| 2 * p.len() + 96)
+                .sum::<usize>()
+    }
+
+    fn change(&self, path: &BString) -> Option<Change> {
+        self.changes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, c)| *c)
+    }
+}
+
 /// First-parent chain from `tip` down to `bottom`, with sequence numbers growing towards
 /// the tip so both ends can grow without renumbering.
 struct BranchIndex {
@@ -101,6 +413,8 @@ struct BranchIndex {
     /// First parent of the bottom node; `None` once the root is indexed.
     next_older: Option<ObjectId>,
     by_path: HashMap<BString, BTreeSet<i64>>,
+    /// Estimated size ([`Node::bytes`] of every node).
+    bytes: usize,
 }
 
 impl BranchIndex {
@@ -112,6 +426,7 @@ impl BranchIndex {
             nodes: BTreeMap::new(),
             next_older: Some(tip),
             by_path: HashMap::new(),
+            bytes: 0,
         }
     }
 
@@ -119,73 +434,54 @@ impl BranchIndex {
         for (path, _) in &node.changes {
             self.by_path.entry(path.clone()).or_default().insert(seq);
         }
+        self.bytes += node.bytes();
         self.nodes.insert(seq, node);
     }
 
-    /// Diffs up to `limit` more commits below the bottom. Returns false at the root.
-    ///
-    /// Walking the first-parent chain is cheap (commit objects); diffing is not, and each
-    /// commit's diff is independent, so large batches are split across threads, each with
-    /// its own repository handle and tree cache.
+    /// Appends `nodes` (the next commits below the bottom, newest first, followed in
+    /// history by `after`) while the index stays within `limit` bytes. Returns the nodes
+    /// that did not fit, for the caller to use and drop.
     fn extend_older(
         &mut self,
-        walker: &mut Walker<'_>,
-        shared: &gix::ThreadSafeRepository,
+        nodes: Vec<Node>,
+        after: Option<ObjectId>,
         limit: usize,
-    ) -> Result<bool> {
-        let mut jobs = Vec::with_capacity(limit);
-        while jobs.len() < limit {
-            let Some(commit) = self.next_older else { break };
-            let (tree, parent) = walker.commit(commit)?;
-            let parent_tree = match parent {
-                Some(p) => Some(walker.tree_of(p)?),
-                None => None,
-            };
-            jobs.push((commit, parent_tree, tree));
-            self.next_older = parent;
-        }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(4);
-        let nodes: Vec<Node> = if threads < 2 || jobs.len() < 2 * PARALLEL_MIN_JOBS {
-            jobs.iter()
-                .map(|&(commit, old, new)| diff_commit(walker.repo, walker.trees, commit, old, new))
-                .collect::<Result<_>>()?
-        } else {
-            let per_thread = jobs.len().div_ceil(threads);
-            let parts: Vec<Result<Vec<Node>>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = jobs
-                    .chunks(per_thread)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            let mut repo = shared.to_thread_local();
-                            walk_caches(&mut repo);
-                            let mut trees = TreeCache::default();
-                            part.iter()
-                                .map(|&(commit, old, new)| {
-                                    diff_commit(&repo, &mut trees, commit, old, new)
-                                })
-                                .collect::<Result<Vec<_>>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
-            let mut nodes = Vec::with_capacity(jobs.len());
-            for part in parts {
-                nodes.extend(part?);
+    ) -> Vec<Node> {
+        let mut nodes = nodes.into_iter();
+        for node in nodes.by_ref() {
+            if self.bytes + node.bytes() > limit {
+                self.next_older = Some(node.commit);
+                let mut rest = vec![node];
+                rest.extend(nodes);
+                return rest;
             }
-            nodes
-        };
-        for node in nodes {
             self.bottom -= 1;
             let seq = self.bottom;
             self.insert(seq, node);
         }
-        Ok(self.next_older.is_some())
+        self.next_older = after;
+        Vec::new()
+    }
+
+    /// Drops the oldest commits until the index fits `limit` bytes; a later query that
+    /// needs them diffs them again.
+    fn trim(&mut self, limit: usize) {
+        while self.bytes > limit {
+            let Some((seq, node)) = self.nodes.pop_first() else {
+                break;
+            };
+            for (path, _) in &node.changes {
+                if let Some(seqs) = self.by_path.get_mut(path) {
+                    seqs.remove(&seq);
+                    if seqs.is_empty() {
+                        self.by_path.remove(path);
+                    }
+                }
+            }
+            self.bytes -= node.bytes();
+            self.bottom = seq + 1;
+            self.next_older = Some(node.commit);
+        }
     }
 
     /// Moves the index to `new_tip`. When the old tip is a first-parent ancestor only the
@@ -226,28 +522,24 @@ impl BranchIndex {
 /// Reads commits and trees for one query through the repository's caches.
 struct Walker<'r> {
     repo: &'r gix::Repository,
-    /// Commit -> (tree, first parent): each commit is read as a parent and again as the
-    /// next commit of the walk.
-    commits: &'r mut HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
-    trees: &'r mut TreeCache,
+    shared: &'r Shared,
+    /// Trees read while diffing, or walking a range: this query's own.
+    trees: TreeCache,
 }
 
 impl<'r> Walker<'r> {
-    fn new(
-        repo: &'r gix::Repository,
-        commits: &'r mut HashMap<ObjectId, (ObjectId, Option<ObjectId>)>,
-        trees: &'r mut TreeCache,
-    ) -> Self {
+    fn new(repo: &'r gix::Repository, shared: &'r Shared) -> Self {
         Walker {
             repo,
-            commits,
-            trees,
+            shared,
+            trees: TreeCache::new(),
         }
     }
 
-    /// Tree and first parent of `commit`.
+    /// Tree and first parent of `commit`. Each commit is read as a parent and again as
+    /// the next commit of a walk, and by every walk over it.
     fn commit(&mut self, commit: ObjectId) -> Result<(ObjectId, Option<ObjectId>)> {
-        if let Some(known) = self.commits.get(&commit) {
+        if let Some(known) = lock(&self.shared.commits).get(&commit) {
             return Ok(*known);
         }
         let object = self
@@ -259,7 +551,7 @@ impl<'r> Walker<'r> {
             .tree_id()
             .map_err(|e| Error::gix(format!("cannot decode commit {commit}"), e))?;
         let parent = iter.parent_ids().next();
-        self.commits.insert(commit, (tree, parent));
+        lock(&self.shared.commits).insert(commit, (tree, parent), COMMIT_ENTRY_BYTES);
         Ok((tree, parent))
     }
 
@@ -275,17 +567,73 @@ impl<'r> Walker<'r> {
             None => None,
         };
         Ok((
-            diff_commit(self.repo, self.trees, commit, parent_tree, tree)?,
+            diff_commit(self.repo, &mut self.trees, commit, parent_tree, tree)?,
             parent,
         ))
     }
 
-    /// Blob id at `path` in `commit`, `None` if absent or not a file.
-    fn blob_at(&mut self, commit: ObjectId, components: &[&str]) -> Result<Option<ObjectId>> {
+    /// Up to `limit` commits from `start` down the first-parent chain, diffed (on the
+    /// threads `budget` allows, each with its own repository handle and tree cache),
+    /// newest first, and the commit after them.
+    fn older_batch(
+        &mut self,
+        shared_repo: &gix::ThreadSafeRepository,
+        budget: &ThreadBudget,
+        start: ObjectId,
+        limit: usize,
+    ) -> Result<(Vec<Node>, Option<ObjectId>)> {
+        // Walking the chain is cheap (commit objects); diffing is not, and each commit's
+        // diff is independent.
+        let mut jobs = Vec::with_capacity(limit);
+        let mut next = Some(start);
+        while jobs.len() < limit {
+            let Some(commit) = next else { break };
+            let (tree, parent) = self.commit(commit)?;
+            let parent_tree = match parent {
+                Some(p) => Some(self.tree_of(p)?),
+                None => None,
+            };
+            jobs.push((commit, parent_tree, tree));
+            next = parent;
+        }
+        let parts = budget.map_chunks_with(
+            &jobs,
+            Split::new(PARALLEL_MIN_JOBS).max_workers(MAX_DIFF_THREADS),
+            || {
+                let mut repo = shared_repo.to_thread_local();
+                walk_caches(&mut repo);
+                (repo, TreeCache::new())
+            },
+            |(repo, trees), part| {
+                part.iter()
+                    .map(|&(commit, old, new)| diff_commit(repo, trees, commit, old, new))
+                    .collect::<Result<Vec<_>>>()
+            },
+        );
+        let mut nodes = Vec::with_capacity(jobs.len());
+        for part in parts {
+            nodes.extend(part?);
+        }
+        Ok((nodes, next))
+    }
+
+    /// Blob id at `path` in `commit`, `None` if absent or not a file. Trees come from
+    /// the repository's shared cache when `shared` (the trees at a branch tip, which
+    /// the next query reads again), else from this walk's.
+    fn blob_at(
+        &mut self,
+        commit: ObjectId,
+        components: &[&str],
+        shared: bool,
+    ) -> Result<Option<ObjectId>> {
         let mut tree = self.tree_of(commit)?;
         let hash_len = self.repo.object_hash().len_in_bytes();
         for (i, component) in components.iter().enumerate() {
-            let data = self.trees.get(self.repo, tree)?;
+            let data = if shared {
+                self.shared.tree(self.repo, tree)?
+            } else {
+                self.trees.get(self.repo, tree)?
+            };
             let mut entries = RawEntries::new(&data, hash_len, Some(tree));
             let mut found = None;
             while let Some(e) = entries.next_entry()? {
@@ -496,7 +844,105 @@ fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> Ordering {
     next(a, a_tree).cmp(&next(b, b_tree))
 }
 
+/// One `last_change` query: the file, the path, the value at the tip, and the values
+/// of the blobs it meets.
+struct ValueQuery<'q> {
+    repo: &'q gix::Repository,
+    shared: &'q Shared,
+    file: BString,
+    path: YamlPath,
+    path_key: Arc<str>,
+    current: Option<Value>,
+}
+
+impl ValueQuery<'_> {
+    fn value_of(&self, blob: Option<ObjectId>) -> Result<Option<Value>> {
+        let Some(blob) = blob else { return Ok(None) };
+        let key = (blob, self.path_key.clone());
+        if let Some(v) = lock(&self.shared.values).get(&key) {
+            return Ok(v.clone());
+        }
+        // Read and parse outside the lock: other queries keep using the cache.
+        let data = self
+            .repo
+            .find_blob(blob)
+            .map_err(|e| Error::gix(format!("cannot read blob {blob}"), e))?;
+        let v = yamlpath::lookup(&data.data, &self.path);
+        let cost = value_bytes(&key, &v);
+        lock(&self.shared.values).insert(key, v.clone(), cost);
+        Ok(v)
+    }
+
+    /// The newest of `node`'s changes to the file that gives another value than the tip.
+    fn changed_in(&self, node: &Node) -> Result<Option<ObjectId>> {
+        match node.change(&self.file) {
+            Some(change) if self.value_of(change.old)? != self.current => Ok(Some(node.commit)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Walks the index's changes to the file below `upper`, newest first; `upper` ends at
+    /// the lowest sequence number checked.
+    fn in_index(&self, index: &BranchIndex, upper: &mut i64) -> Result<Option<ObjectId>> {
+        let candidates: Vec<i64> = index
+            .by_path
+            .get(&self.file)
+            .map(|s| s.range(..*upper).rev().copied().collect())
+            .unwrap_or_default();
+        for seq in candidates {
+            *upper = seq;
+            if let Some(node) = index.nodes.get(&seq)
+                && let Some(commit) = self.changed_in(node)?
+            {
+                return Ok(Some(commit));
+            }
+        }
+        Ok(None)
+    }
+
+    fn in_nodes(&self, nodes: &[Node]) -> Result<Option<ObjectId>> {
+        for node in nodes {
+            if let Some(commit) = self.changed_in(node)? {
+                return Ok(Some(commit));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl Repo {
+    /// The shared history caches; the `Repo`'s mutex is held just long enough to clone
+    /// the handle.
+    fn history_shared(&self) -> Arc<Shared> {
+        lock(&self.history).shared.clone()
+    }
+
+    /// Bounds the history caches of this repository; applies at once (entries beyond the
+    /// new limits are dropped, least recently used first).
+    pub fn set_history_limits(&self, limits: HistoryLimits) {
+        self.history_shared().set_limits(limits);
+    }
+
+    /// [`Repo::set_history_limits`] with `bytes` in all, split by [`HistoryLimits::total`].
+    pub fn set_history_cache_limit(&self, bytes: usize) {
+        self.set_history_limits(HistoryLimits::total(bytes));
+    }
+
+    pub fn history_limits(&self) -> HistoryLimits {
+        self.history_shared().limits()
+    }
+
+    /// The thread budget history queries diff commits within. Without one, a query uses
+    /// [`ThreadBudget::current`] of the thread that runs it.
+    pub fn set_history_thread_budget(&self, budget: ThreadBudget) {
+        *lock(&self.history_shared().budget) = Some(budget);
+    }
+
+    /// What the history caches hold now: cheap (no walk), for tests and metrics.
+    pub fn history_cache_stats(&self) -> HistoryCacheStats {
+        self.history_shared().stats()
+    }
+
     /// The commit on `branch` (a branch name or any revision) where the value at
     /// `yaml_path` in `file` last changed, walking first parents from its tip. A file
     /// that does not parse, or lacks the path, counts as "no value". `None` when the
@@ -509,72 +955,92 @@ impl Repo {
     ) -> Result<Option<CommitInfo>> {
         let yaml_path = YamlPath::parse(yaml_path)?;
         let components = split_path(file)?;
-        let file_key: BString = components.join("/").into();
         let tip = self.resolve(branch)?;
+        let shared = self.history_shared();
+        let budget = shared.budget();
         let mut repo = self.local();
         walk_caches(&mut repo);
-        let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let HistoryCache {
-            branches,
-            values,
-            commits,
-            trees,
-        } = &mut *cache;
-        let mut walker = Walker::new(&repo, commits, trees);
-        let index = branches
-            .entry(branch.to_string())
-            .or_insert_with(|| BranchIndex::empty(tip));
-        index.advance(&mut walker, tip)?;
-
-        let mut value_of = |blob: Option<ObjectId>| -> Result<Option<Value>> {
-            let Some(blob) = blob else { return Ok(None) };
-            let key = (blob, yaml_path.as_str().to_string());
-            if let Some(v) = values.get(&key) {
-                return Ok(v.clone());
-            }
-            let data = repo
-                .find_blob(blob)
-                .map_err(|e| Error::gix(format!("cannot read blob {blob}"), e))?;
-            let v = yamlpath::lookup(&data.data, &yaml_path);
-            values.insert(key, v.clone());
-            Ok(v)
+        let mut walker = Walker::new(&repo, &shared);
+        let mut query = ValueQuery {
+            repo: &repo,
+            shared: &shared,
+            file: components.join("/").into(),
+            path_key: Arc::from(yaml_path.as_str()),
+            path: yaml_path,
+            current: None,
         };
-        let current = value_of(walker.blob_at(tip, &components)?)?;
-        // Walk this file's changes from newest to oldest, extending the index as needed.
+        query.current = query.value_of(walker.blob_at(tip, &components, true)?)?;
+
+        let slot = shared.branch(branch, tip);
+        // Queries on this branch wait for each other here (they would extend the index
+        // the same way); queries on other branches do not.
+        let mut index = lock(&slot.index);
+        index.advance(&mut walker, tip)?;
+        let limit = shared.room(&slot, index.bytes);
+        index.trim(limit);
+        slot.publish(&index);
+        let found = self.search(&mut walker, &query, &shared, &slot, &mut index, &budget);
+        slot.publish(&index);
+        drop(index);
+        shared.evict_branches();
+        match found? {
+            Some(commit) => commit_info(&repo, commit).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest commit of the index's branch, from its tip, where the query's value
+    /// changed: first through the index, extending it towards the root while it has
+    /// room, then through older commits diffed in batches and dropped.
+    fn search(
+        &self,
+        walker: &mut Walker<'_>,
+        query: &ValueQuery<'_>,
+        shared: &Shared,
+        slot: &Arc<BranchSlot>,
+        index: &mut BranchIndex,
+        budget: &ThreadBudget,
+    ) -> Result<Option<ObjectId>> {
         let mut upper = i64::MAX;
         let mut chunk = EXTEND_CHUNK / 2;
-        loop {
-            let candidates: Vec<i64> = index
-                .by_path
-                .get(&file_key)
-                .map(|s| s.range(..upper).rev().copied().collect())
-                .unwrap_or_default();
-            for seq in candidates {
-                upper = seq;
-                let node = &index.nodes[&seq];
-                let change = node
-                    .changes
-                    .iter()
-                    .find(|(p, _)| *p == file_key)
-                    .map(|(_, c)| *c)
-                    .expect("by_path only lists commits that changed the path");
-                if value_of(change.old)? != current {
-                    let commit = node.commit;
-                    drop(cache);
-                    return commit_info(&repo, commit).map(Some);
-                }
+        let mut beyond = loop {
+            if let Some(found) = query.in_index(index, &mut upper)? {
+                return Ok(Some(found));
             }
             upper = upper.min(index.bottom);
-            chunk = (chunk * 2).min(1 << 16);
-            if !index.extend_older(&mut walker, &self.repo, chunk)?
-                && index
-                    .by_path
-                    .get(&file_key)
-                    .is_none_or(|s| s.range(..upper).next().is_none())
-            {
+            let Some(next) = index.next_older else {
                 return Ok(None);
+            };
+            let mut limit = shared.room(slot, index.bytes);
+            if index.bytes >= limit {
+                break Some(next);
             }
+            chunk = (chunk * 2).min(MAX_BATCH);
+            let (nodes, after) = walker.older_batch(&self.repo, budget, next, chunk)?;
+            // Another query may have taken room meanwhile.
+            limit = limit.min(shared.room(slot, index.bytes));
+            let rest = index.extend_older(nodes, after, limit);
+            slot.publish(index);
+            if !rest.is_empty() {
+                if let Some(found) = query.in_index(index, &mut upper)? {
+                    return Ok(Some(found));
+                }
+                if let Some(found) = query.in_nodes(&rest)? {
+                    return Ok(Some(found));
+                }
+                break after;
+            }
+        };
+        // Older than the index may hold: diff, check and drop.
+        while let Some(next) = beyond {
+            chunk = (chunk * 2).min(MAX_BATCH);
+            let (nodes, after) = walker.older_batch(&self.repo, budget, next, chunk)?;
+            if let Some(found) = query.in_nodes(&nodes)? {
+                return Ok(Some(found));
+            }
+            beyond = after;
         }
+        Ok(None)
     }
 
     /// Commits on the first-parent chain from `to` (inclusive) back to `from` (exclusive;
@@ -589,19 +1055,18 @@ impl Repo {
         let components = split_path(file)?;
         let mut repo = self.local();
         walk_caches(&mut repo);
-        let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let HistoryCache { commits, trees, .. } = &mut *cache;
-        let mut walker = Walker::new(&repo, commits, trees);
+        let shared = self.history_shared();
+        let mut walker = Walker::new(&repo, &shared);
         let mut out = Vec::new();
         let mut cur = Some(to);
-        let mut blob = walker.blob_at(to, &components)?;
+        let mut blob = walker.blob_at(to, &components, false)?;
         while let Some(commit) = cur {
             if Some(commit) == from {
                 break;
             }
             let (_, parent) = walker.commit(commit)?;
             let parent_blob = match parent {
-                Some(p) => walker.blob_at(p, &components)?,
+                Some(p) => walker.blob_at(p, &components, false)?,
                 None => None,
             };
             if parent_blob != blob {
