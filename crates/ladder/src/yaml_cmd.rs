@@ -126,9 +126,14 @@ fn read_input(file: &FsPath) -> anyhow::Result<String> {
 /// Print `file:line:col: error: message` and return the exit code for it.
 fn report(file: &FsPath, err: &Error) -> ExitCode {
     let name = display_name(file);
+    let advice = match err {
+        Error::AmbiguousDocument { .. } => " (--doc N or --select kind/name)",
+        Error::AmbiguousKindName { .. } => " (--doc N)",
+        _ => "",
+    };
     match err.location() {
-        Some(at) => eprintln!("{name}:{}:{}: error: {err}", at.line, at.column),
-        None => eprintln!("{name}: error: {err}"),
+        Some(at) => eprintln!("{name}:{}:{}: error: {err}{advice}", at.line, at.column),
+        None => eprintln!("{name}: error: {err}{advice}"),
     }
     ExitCode::from(if err.is_not_found() {
         NOT_FOUND

@@ -72,6 +72,18 @@ pub enum Error {
     #[error("{message}")]
     Document { message: String },
 
+    /// Several documents could be meant; the caller must pick one.
+    #[error("the file holds {count} documents; choose one by its index (0-based) or by kind/name")]
+    AmbiguousDocument { count: usize },
+
+    /// Several documents have the kind and name asked for; only an index tells them apart.
+    #[error("{count} documents are {kind}/{name}; choose one by its index (0-based)")]
+    AmbiguousKindName {
+        count: usize,
+        kind: String,
+        name: String,
+    },
+
     #[error("'{path}' is edited twice in one batch; give each path once")]
     DuplicateEdit { path: String },
 

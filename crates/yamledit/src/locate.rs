@@ -47,11 +47,7 @@ pub(crate) fn select_doc(tree: &Tree, sel: &DocSelector) -> Result<usize, Error>
                 }),
                 (1, _) => Ok(0),
                 (_, [only]) => Ok(*only),
-                _ => Err(Error::Document {
-                    message: format!(
-                        "the file holds {n} documents; choose one with --doc N (0-based) or --select kind/name"
-                    ),
-                }),
+                _ => Err(Error::AmbiguousDocument { count: n }),
             }
         }
         DocSelector::Index(i) if *i < n => Ok(*i),
@@ -85,11 +81,10 @@ pub(crate) fn select_doc(tree: &Tree, sel: &DocSelector) -> Result<usize, Error>
                         }
                     ),
                 }),
-                many => Err(Error::Document {
-                    message: format!(
-                        "{} documents are {kind}/{name}; use --doc N instead",
-                        many.len()
-                    ),
+                many => Err(Error::AmbiguousKindName {
+                    count: many.len(),
+                    kind: kind.clone(),
+                    name: name.clone(),
                 }),
             }
         }

@@ -135,7 +135,9 @@ fn multi_document_by_index_and_by_kind_name() {
         Value::from("a")
     );
     let err = set(src, &p("data.tag"), "x").unwrap_err();
-    assert!(err.to_string().contains("--doc"), "{err}");
+    assert_eq!(err, Error::AmbiguousDocument { count: 2 }, "{err}");
+    // A library names no CLI flag; the binary adds `--doc N` / `--select`.
+    assert!(!err.to_string().contains("--"), "{err}");
     let err = get(src, &"Secret/a".parse().unwrap(), &p("data")).unwrap_err();
     assert!(
         err.to_string().contains("ConfigMap/a, ConfigMap/b"),
