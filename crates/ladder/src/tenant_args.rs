@@ -130,7 +130,12 @@ fn with_advice(err: ladder_engine::Error, args: &TenantArgs) -> anyhow::Error {
             remote_env::ENV_PASSWORD,
             remote_env::ENV_PASSWORD_FILE
         )),
-        (_, Some(G::TimedOut { deadline: false, .. })) => Some(format!(
+        (
+            _,
+            Some(G::TimedOut {
+                deadline: false, ..
+            }),
+        ) => Some(format!(
             "check that the server is up, or allow it more than {} s with --timeout",
             args.timeout
         )),

@@ -129,7 +129,10 @@ fn git_credentials_go_to_the_repo_host_only() {
             "--cache-dir",
             cache.to_str().unwrap(),
         ],
-        &[("LADDER_GIT_PASSWORD", "b-password"), ("LADDER_GIT_USERNAME", "robot")],
+        &[
+            ("LADDER_GIT_PASSWORD", "b-password"),
+            ("LADDER_GIT_USERNAME", "robot"),
+        ],
     );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let run = ladder_with(
@@ -143,7 +146,11 @@ fn git_credentials_go_to_the_repo_host_only() {
         &[("LADDER_GIT_PASSWORD", "wrong-password-5150")],
     );
     assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
-    assert!(stderr(&run).contains("LADDER_GIT_PASSWORD"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("LADDER_GIT_PASSWORD"),
+        "{}",
+        stderr(&run)
+    );
     assert!(!stderr(&run).contains("wrong-password-5150"));
 }
 
@@ -178,7 +185,11 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
     );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert!(stderr(&run).contains("at trunk"), "{}", stderr(&run));
-    assert!(stderr(&run).contains("folder tenants/acme"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("folder tenants/acme"),
+        "{}",
+        stderr(&run)
+    );
     assert_eq!(common::read_tree(&out), common::read_tree(&expected));
 
     // A folder inside a Git repo at a ref: its place in the repo is found by itself.
