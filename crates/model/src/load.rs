@@ -1,5 +1,7 @@
 //! Loading a tenant config repo: `ladder.yaml`, `environments/`, `apps/`, `templates/`.
 
+use ladder_threads::ThreadBudget;
+
 use crate::config::{Environment, TemplateFile, Tenant};
 use crate::decode::Decoder;
 use crate::diag::{Problem, Problems, did_you_mean};
@@ -15,12 +17,18 @@ pub const DEFAULT_DENIED_NAMESPACES: [&str; 3] = ["argocd", "kube-system", "kube
 pub struct LoadOptions {
     /// App namespaces that are refused; globs `*` and `?` allowed.
     pub denied_namespaces: Vec<String>,
+    /// The thread budget the load runs within: the app folders are loaded on the
+    /// workers it allows (the calling thread counts as one), and YAML parses that split
+    /// over threads use it as well. The default is the process's; a daemon loading many
+    /// tenants at once gives them one shared budget.
+    pub budget: ThreadBudget,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             denied_namespaces: DEFAULT_DENIED_NAMESPACES.map(String::from).to_vec(),
+            budget: ThreadBudget::process_default(),
         }
     }
 }
@@ -59,6 +67,12 @@ pub const BUILT_IN_ENVIRONMENTS: [(&str, &str); 3] = [
 
 /// Loads and checks a tenant config; on failure, returns every problem found.
 pub fn load(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Tenant, LoadError> {
+    // Code without a budget parameter of its own (a YAML parse in two halves) asks for
+    // the current budget: make it this load's.
+    options.budget.install(|| load_within_budget(tree, options))
+}
+
+fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Tenant, LoadError> {
     let mut problems = Vec::new();
 
     let settings = match read_yaml(tree, SETTINGS_FILE, &mut problems)? {

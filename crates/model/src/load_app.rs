@@ -24,6 +24,8 @@ const SOURCE_KEYS: [&str; 5] = ["type", "repoURL", "targetRevision", "path", "he
 const HELM_KEYS: [&str; 1] = ["releaseName"];
 const PROMOTE_KEYS: [&str; 2] = ["file", "path"];
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// App folders below which a chunk is not worth a thread of its own.
+const MIN_CHUNK: usize = 32;
 /// Argo CD puts the Application name in the `app.kubernetes.io/instance` label.
 const MAX_APPLICATION_NAME: usize = 63;
 
@@ -49,24 +51,12 @@ pub(crate) fn apps(
         options,
     };
     // Apps load independently, and loading is mostly waiting on the file system (or the
-    // object database): spread the folders over the cores, in order.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = folders.len().div_ceil(threads).max(32);
-    let loaded: Vec<Result<Vec<LoadedApp>, TreeError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = folders
-            .chunks(chunk.max(1))
-            .map(|part| {
-                let context = &context;
-                scope.spawn(move || part.iter().map(|folder| context.load(folder)).collect())
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("app loader panicked"))
-            .collect()
-    });
+    // object database): spread the folders over the workers the budget allows, in
+    // contiguous chunks whose results come back in folder order.
+    let loaded: Vec<Result<Vec<LoadedApp>, TreeError>> =
+        options.budget.map_chunks(&folders, MIN_CHUNK, |part| {
+            part.iter().map(|folder| context.load(folder)).collect()
+        });
     let mut apps = Vec::new();
     for (app, app_problems) in loaded
         .into_iter()
