@@ -3,7 +3,7 @@
 use crate::config::Keyword;
 use crate::diag::{Problem, did_you_mean};
 use crate::pattern::{AppFile, AppFileError, Pattern, PlaceholderSet};
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Scalar, Value};
 
 /// Decodes nodes of one file, appending problems instead of stopping at the first.
 pub struct Decoder<'p> {
@@ -90,14 +90,14 @@ impl<'p> Decoder<'p> {
     }
 
     pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        match &node.value {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::String(_) => {
+        match node.scalar() {
+            Some(Scalar::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Scalar::String(_)) => {
                 self.problem(node, format!("`{what}` must not be empty"));
                 None
             }
             // Numbers where text is expected are a classic YAML trap (`1.20` reads as 1.2).
-            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            Some(Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_)) => {
                 self.problem(
                     node,
                     format!(
@@ -116,9 +116,11 @@ impl<'p> Decoder<'p> {
     }
 
     pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
-        match &node.value {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if matches!(s.as_str(), "yes" | "no" | "on" | "off" | "y" | "n") => {
+        match node.scalar() {
+            Some(Scalar::Bool(b)) => Some(*b),
+            Some(Scalar::String(s))
+                if matches!(s.as_str(), "yes" | "no" | "on" | "off" | "y" | "n") =>
+            {
                 self.problem(
                     node,
                     format!("`{what}` must be true or false; `{s}` is a string in YAML 1.2"),

@@ -10,7 +10,7 @@ use crate::load_settings::{LoadedSettings, repo_url};
 use crate::names::check_dns_label;
 use crate::pattern::AppFile;
 use crate::tree::{ConfigTree, EntryKind, TreeError};
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Scalar, Value};
 
 const KEYS: [&str; 6] = [
     "name",
@@ -199,7 +199,7 @@ fn promote(node: &Node, source: &Source, values: &[AppFile], d: &mut Decoder) ->
     };
     for item in items {
         let field = match &item.value {
-            Value::String(path) => match values.last() {
+            Value::Scalar(Scalar::String(path)) => match values.last() {
                 Some(last) if source.kind == SourceType::Helm => PromoteField {
                     file: last.clone(),
                     path: path.clone(),
@@ -443,7 +443,7 @@ impl AppContext<'_> {
 
 fn promote_entry_matches(item: &Node, path: &str) -> bool {
     match &item.value {
-        Value::String(written) => written == path,
+        Value::Scalar(Scalar::String(written)) => written == path,
         Value::Mapping(entries) => entries
             .iter()
             .any(|(k, v)| k.as_str() == Some("path") && v.as_str() == Some(path)),

@@ -8,7 +8,7 @@ use crate::diag::{Problem, did_you_mean};
 use crate::duration::parse_duration;
 use crate::load::RESERVED_ENVIRONMENT_NAMES;
 use crate::pattern::Pattern;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Scalar};
 
 const KEYS: [&str; 6] = [
     "name",
@@ -153,7 +153,7 @@ fn duration(
     examples: &str,
     d: &mut Decoder,
 ) -> Option<std::time::Duration> {
-    if let Value::Int(_) | Value::Float(_) = node.value {
+    if let Some(Scalar::Int(_) | Scalar::Float(_)) = node.scalar() {
         d.problem(
             node,
             format!(

@@ -6,7 +6,7 @@ use crate::diag::Problem;
 use crate::load::SETTINGS_FILE;
 use crate::names::check_dns_label;
 use crate::pattern::EnvPattern;
-use crate::yaml::{Node, Position, Value};
+use crate::yaml::{Node, Position, Scalar};
 
 const KEYS: [&str; 4] = ["version", "tenant", "configRepo", "argocd"];
 const REPO_KEYS: [&str; 2] = ["url", "branch"];
@@ -28,7 +28,7 @@ impl std::ops::Deref for LoadedSettings {
 pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
     let fields = d.fields(node, "ladder.yaml", &KEYS)?;
     if let Some(version) = fields.get("version") {
-        if version.value != Value::Int(1) {
+        if version.scalar() != Some(&Scalar::Int(1)) {
             d.problem(
                 version,
                 format!(

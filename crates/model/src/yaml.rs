@@ -41,13 +41,15 @@ pub struct Node {
     pub written: Option<Box<str>>,
 }
 
+/// A resolved scalar: the project's one YAML scalar type, the editor's
+/// ([`yamledit::Value`]), so that the loader and the editor read `1.20`, `~` or `.nan`
+/// alike. Floats compare by value, and NaN equals NaN.
+pub use yamledit::Value as Scalar;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
+    /// A scalar, resolved with the YAML 1.2 core schema.
+    Scalar(Scalar),
     Sequence(Vec<Node>),
     /// Entries in document order; duplicate keys are reported by [`parse`].
     Mapping(Vec<(Node, Node)>),
@@ -57,35 +59,54 @@ impl Value {
     /// The word used in "expected X, found Y" messages.
     pub fn kind(&self) -> &'static str {
         match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::String(_) => "a string",
+            Value::Scalar(Scalar::Null) => "null",
+            Value::Scalar(Scalar::Bool(_)) => "a boolean",
+            Value::Scalar(Scalar::Int(_)) => "an integer",
+            Value::Scalar(Scalar::Float(_)) => "a number",
+            Value::Scalar(Scalar::String(_)) => "a string",
             Value::Sequence(_) => "a list",
             Value::Mapping(_) => "a mapping",
         }
     }
+
+    /// The scalar, if this is one.
+    pub fn scalar(&self) -> Option<&Scalar> {
+        match self {
+            Value::Scalar(scalar) => Some(scalar),
+            _ => None,
+        }
+    }
+
+    /// The text of a string scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Scalar(Scalar::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<Scalar> for Value {
+    fn from(scalar: Scalar) -> Self {
+        Value::Scalar(scalar)
+    }
 }
 
 impl Node {
+    /// The text of a string scalar (not of a scalar YAML read as another type).
     pub fn as_str(&self) -> Option<&str> {
-        match &self.value {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
+        self.value.as_str()
+    }
+
+    /// The resolved scalar, if the node is one.
+    pub fn scalar(&self) -> Option<&Scalar> {
+        self.value.scalar()
     }
 
     /// Converts to JSON, for values the model keeps verbatim (for example sync windows).
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
-            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::Scalar(scalar) => scalar_json(scalar),
             Value::Sequence(items) => items.iter().map(Node::to_json).collect(),
             Value::Mapping(entries) => serde_json::Value::Object(
                 entries
@@ -99,21 +120,21 @@ impl Node {
     /// Converts to JSON, consuming the tree (no copies of strings).
     pub fn into_json(self) -> serde_json::Value {
         match self.value {
-            Value::String(s) => serde_json::Value::String(s),
+            Value::Scalar(Scalar::String(s)) => serde_json::Value::String(s),
             Value::Sequence(items) => items.into_iter().map(Node::into_json).collect(),
             Value::Mapping(entries) => serde_json::Value::Object(
                 entries
                     .into_iter()
                     .map(|(k, v)| {
                         let key = match k.value {
-                            Value::String(s) => s,
+                            Value::Scalar(Scalar::String(s)) => s,
                             _ => k.scalar_text(),
                         };
                         (key, v.into_json())
                     })
                     .collect(),
             ),
-            _ => self.to_json(),
+            Value::Scalar(scalar) => scalar_json(&scalar),
         }
     }
 
@@ -128,14 +149,27 @@ impl Node {
     /// The text of a resolved scalar, for JSON keys.
     pub fn scalar_text(&self) -> String {
         match &self.value {
-            Value::Null => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::String(s) => s.clone(),
+            Value::Scalar(Scalar::Null) => "null".into(),
+            Value::Scalar(Scalar::Bool(b)) => b.to_string(),
+            Value::Scalar(Scalar::Int(i)) => i.to_string(),
+            Value::Scalar(Scalar::Float(f)) => f.to_string(),
+            Value::Scalar(Scalar::String(s)) => s.clone(),
             Value::Sequence(_) => "[...]".into(),
             Value::Mapping(_) => "{...}".into(),
         }
+    }
+}
+
+/// A scalar as a JSON value; a float JSON cannot hold (`.inf`, `.nan`) is null.
+fn scalar_json(scalar: &Scalar) -> serde_json::Value {
+    match scalar {
+        Scalar::Null => serde_json::Value::Null,
+        Scalar::Bool(b) => serde_json::Value::Bool(*b),
+        Scalar::Int(i) => serde_json::Value::from(*i),
+        Scalar::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Scalar::String(s) => serde_json::Value::String(s.clone()),
     }
 }
 
@@ -163,7 +197,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
     match builder.documents.len() {
         0 => Ok(Node {
-            value: Value::Null,
+            value: Value::Scalar(Scalar::Null),
             position: Position { line: 1, column: 1 },
             plain: false,
             written: None,
@@ -233,7 +267,7 @@ impl MarkedEventReceiver for TreeBuilder {
                 let (value, written) =
                     resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str()));
                 let node = Node {
-                    value,
+                    value: Value::Scalar(value),
                     position,
                     plain,
                     written,
@@ -283,7 +317,7 @@ impl MarkedEventReceiver for TreeBuilder {
                         ..target.clone()
                     },
                     None => Node {
-                        value: Value::Null,
+                        value: Value::Scalar(Scalar::Null),
                         position,
                         plain: false,
                         written: None,
@@ -306,28 +340,25 @@ fn resolve_scalar(
     text: String,
     style: TScalarStyle,
     tag: Option<&str>,
-) -> (Value, Option<Box<str>>) {
+) -> (Scalar, Option<Box<str>>) {
     let value = match tag {
-        Some("str") => return (Value::String(text), None),
-        Some("int") => text.parse().map(Value::Int).ok(),
+        Some("str") => return (Scalar::String(text), None),
+        Some("int") => text.parse().map(Scalar::Int).ok(),
         Some("bool") => match text.as_str() {
-            "true" => Some(Value::Bool(true)),
-            "false" => Some(Value::Bool(false)),
+            "true" => Some(Scalar::Bool(true)),
+            "false" => Some(Scalar::Bool(false)),
             _ => None,
         },
         _ if style != TScalarStyle::Plain => None,
         // One reading of the core schema for the whole project: the editor's.
         _ => match yamledit::resolve_plain(&text) {
-            yamledit::Value::Null => Some(Value::Null),
-            yamledit::Value::Bool(b) => Some(Value::Bool(b)),
-            yamledit::Value::Int(i) => Some(Value::Int(i)),
-            yamledit::Value::Float(f) => Some(Value::Float(f)),
-            yamledit::Value::String(_) => None,
+            Scalar::String(_) => None,
+            other => Some(other),
         },
     };
     match value {
         Some(value) => (value, Some(text.into_boxed_str())),
-        None => (Value::String(text), None),
+        None => (Scalar::String(text), None),
     }
 }
 
@@ -335,25 +366,26 @@ fn resolve_scalar(
 mod tests {
     use super::*;
 
-    fn value(text: &str) -> Value {
-        parse(text).unwrap().value
+    /// The scalar a one-scalar document resolves to.
+    fn value(text: &str) -> Scalar {
+        parse(text).unwrap().scalar().cloned().expect("a scalar")
     }
 
     #[test]
     fn resolves_core_schema_scalars() {
-        assert_eq!(value("true"), Value::Bool(true));
-        assert_eq!(value("yes"), Value::String("yes".into()));
-        assert_eq!(value("'true'"), Value::String("true".into()));
-        assert_eq!(value("12"), Value::Int(12));
-        assert_eq!(value("0x1f"), Value::Int(31));
-        assert_eq!(value("1.20"), Value::Float(1.2));
-        assert_eq!(value("1e3"), Value::Float(1000.0));
-        assert_eq!(value("v1.2"), Value::String("v1.2".into()));
-        assert_eq!(value("~"), Value::Null);
-        assert_eq!(value(""), Value::Null);
-        assert_eq!(value("!!str 12"), Value::String("12".into()));
-        assert_eq!(value("!!int 12"), Value::Int(12));
-        assert_eq!(value("!!int x"), Value::String("x".into()));
+        assert_eq!(value("true"), Scalar::Bool(true));
+        assert_eq!(value("yes"), Scalar::String("yes".into()));
+        assert_eq!(value("'true'"), Scalar::String("true".into()));
+        assert_eq!(value("12"), Scalar::Int(12));
+        assert_eq!(value("0x1f"), Scalar::Int(31));
+        assert_eq!(value("1.20"), Scalar::Float(1.2));
+        assert_eq!(value("1e3"), Scalar::Float(1000.0));
+        assert_eq!(value("v1.2"), Scalar::String("v1.2".into()));
+        assert_eq!(value("~"), Scalar::Null);
+        assert_eq!(value(""), Scalar::Null);
+        assert_eq!(value("!!str 12"), Scalar::String("12".into()));
+        assert_eq!(value("!!int 12"), Scalar::Int(12));
+        assert_eq!(value("!!int x"), Scalar::String("x".into()));
     }
 
     #[test]
@@ -407,5 +439,35 @@ mod tests {
         };
         assert_eq!(entries[0].1.value, entries[1].1.value);
         assert_eq!(entries[1].1.position.line, 2);
+    }
+
+    #[test]
+    fn messages_name_kinds_in_words() {
+        let kind = |text: &str| parse(text).unwrap().value.kind();
+        assert_eq!(kind("~"), "null");
+        assert_eq!(kind("true"), "a boolean");
+        assert_eq!(kind("12"), "an integer");
+        assert_eq!(kind("1.5"), "a number");
+        assert_eq!(kind("x"), "a string");
+        assert_eq!(kind("[1]"), "a list");
+        assert_eq!(kind("{a: 1}"), "a mapping");
+    }
+
+    #[test]
+    fn only_string_scalars_read_as_text() {
+        assert_eq!(parse("v1").unwrap().as_str(), Some("v1"));
+        assert_eq!(parse("'12'").unwrap().as_str(), Some("12"));
+        assert_eq!(parse("12").unwrap().as_str(), None);
+        assert_eq!(parse("12").unwrap().scalar(), Some(&Scalar::Int(12)));
+        assert_eq!(parse("[a]").unwrap().scalar(), None);
+        assert_eq!(parse("[a]").unwrap().as_str(), None);
+    }
+
+    #[test]
+    fn nan_keys_are_duplicates() {
+        // Both would be the JSON key `NaN`; scalars compare the way the editor's do.
+        let err = parse(".nan: 1\n.NaN: 2\n").unwrap_err();
+        assert_eq!(err.position, Position { line: 2, column: 1 });
+        assert_eq!(err.message, "duplicate key `NaN` (first defined at line 1)");
     }
 }

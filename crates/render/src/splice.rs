@@ -125,17 +125,17 @@ impl Skeletons {
 /// The skeleton with each marker replaced by its value; `None` where that would not be
 /// what parsing the real text gives.
 fn splice(node: &Node, values: &[Value]) -> Option<Value> {
+    if let Some(text) = node.as_str().filter(|t| t.contains(PREFIX.as_str())) {
+        let index = marker_index(text).filter(|_| node.plain)?;
+        return values.get(index).cloned();
+    }
     match &node.value {
-        yaml::Value::String(text) if text.contains(PREFIX.as_str()) => {
-            let index = marker_index(text).filter(|_| node.plain)?;
-            values.get(index).cloned()
-        }
         yaml::Value::Sequence(items) => items.iter().map(|i| splice(i, values)).collect(),
         yaml::Value::Mapping(entries) => {
             let mut map = serde_json::Map::with_capacity(entries.len());
             for (key, value) in entries {
-                let key = match &key.value {
-                    yaml::Value::String(text) if text.contains(PREFIX.as_str()) => {
+                let key = match key.as_str() {
+                    Some(text) if text.contains(PREFIX.as_str()) => {
                         let index = marker_index(text).filter(|_| key.plain)?;
                         values.get(index)?.as_str()?.to_string()
                     }
@@ -147,7 +147,7 @@ fn splice(node: &Node, values: &[Value]) -> Option<Value> {
             }
             Some(Value::Object(map))
         }
-        _ => Some(node.to_json()),
+        yaml::Value::Scalar(_) => Some(node.to_json()),
     }
 }
 
