@@ -8,7 +8,7 @@ use clap::Args;
 use ladder_render::{Difference, RenderOptions};
 
 use crate::OutputFormat;
-use crate::tenant_args::{TenantArgs, check_env_names, problems_json};
+use crate::tenant_args::{TenantArgs, check_env_names, problems_advice, problems_json};
 
 /// Render every environment's AppProject and Applications into a folder.
 ///
@@ -109,6 +109,9 @@ fn report_problems(problems: &ladder_model::Problems, output: OutputFormat) -> E
                 eprintln!("{problem}");
             }
             eprintln!("{} problem(s) found; nothing was written", problems.len());
+            if let Some(advice) = problems_advice(problems) {
+                eprintln!("{advice}");
+            }
         }
         OutputFormat::Json => {
             println!(

@@ -199,6 +199,17 @@ pub fn check_env_names(tenant: &Tenant, names: &[String]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Advice for problems whose fix is a flag: a tree without `ladder.yaml` was probably
+/// chosen wrongly.
+pub fn problems_advice(problems: &Problems) -> Option<&'static str> {
+    problems
+        .iter()
+        .any(|p| p.file == ladder_model::SETTINGS_FILE && p.message == ladder_model::NO_SETTINGS)
+        .then_some(
+            "point --repo at the root of a tenant config repo, or name the tenant's folder inside it with --subfolder",
+        )
+}
+
 /// Problems as JSON objects, for `--output json`.
 pub fn problems_json(problems: &Problems) -> serde_json::Value {
     problems

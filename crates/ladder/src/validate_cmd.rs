@@ -7,7 +7,7 @@ use clap::Args;
 use ladder_render::RenderOptions;
 
 use crate::OutputFormat;
-use crate::tenant_args::{TenantArgs, problems_json};
+use crate::tenant_args::{TenantArgs, problems_advice, problems_json};
 
 /// Check a tenant config repo: load it, render every environment in memory and check the
 /// documents. Prints every problem as `file:line:col: message`; exits 1 if there is any.
@@ -62,6 +62,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 "{} problem(s) found; fix them and run `ladder validate` again",
                 problems.len()
             );
+            if let Some(advice) = problems_advice(&problems) {
+                eprintln!("{advice}");
+            }
             Ok(ExitCode::FAILURE)
         }
         (Err(problems), OutputFormat::Json) => {

@@ -403,9 +403,14 @@ fn a_missing_repo_says_what_to_do() {
     assert_eq!(run.status.code(), Some(1));
     assert!(
         stdout(&run)
-            .contains("ladder.yaml: not found; point --repo at the root of a tenant config repo"),
+            .contains("ladder.yaml: not found; this is not the root of a tenant config repo"),
         "{}",
         stdout(&run)
+    );
+    assert!(
+        stderr(&run).contains("point --repo at the root of a tenant config repo"),
+        "the binary says which flag: {}",
+        stderr(&run)
     );
     let run = ladder(&["validate", "--repo", "/nonexistent/x"]);
     assert_eq!(run.status.code(), Some(1));

@@ -50,6 +50,11 @@ pub enum LoadError {
 }
 
 pub const SETTINGS_FILE: &str = "ladder.yaml";
+
+/// The problem reported when the tree holds no `ladder.yaml`: callers that know how
+/// the tree was chosen (a CLI flag, a daemon setting) add how to choose another.
+pub const NO_SETTINGS: &str =
+    "not found; this is not the root of a tenant config repo (the folder that holds ladder.yaml)";
 /// Environment names the promoter's branches use (`ladder/rollback/...`,
 /// `ladder/backflow/...`): an environment of that name would share their branches.
 pub const RESERVED_ENVIRONMENT_NAMES: [&str; 2] = ["rollback", "backflow"];
@@ -81,10 +86,7 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
         }
         None => {
             if !problems.iter().any(|p| p.file == SETTINGS_FILE) {
-                problems.push(Problem::in_file(
-                    SETTINGS_FILE,
-                    "not found; point --repo at the root of a tenant config repo (the folder that holds ladder.yaml)",
-                ));
+                problems.push(Problem::in_file(SETTINGS_FILE, NO_SETTINGS));
             }
             None
         }

@@ -121,7 +121,7 @@ pub(crate) fn repo_url(node: &Node, what: &str, d: &mut Decoder) -> Option<Strin
             if userinfo.contains(':') {
                 d.problem(
                     node,
-                    format!("`{what}` must not hold a password or token; give credentials to ladder through LADDER_GIT_PASSWORD instead"),
+                    format!("`{what}` must not hold a password or token; ladder takes credentials from its operator's settings, never from the repo"),
                 );
                 return None;
             }
