@@ -85,11 +85,13 @@ fn concurrent_fan_outs_never_exceed_the_limit() {
         }
     });
     let stats = budget.stats();
-    assert_eq!(gauge.peak.load(Ordering::SeqCst), 2, "{stats:?}");
-    assert_eq!(stats.peak_workers, 2, "{stats:?}");
+    // (Whether helpers start depends on timing: four callers may hold or wait for both
+    // permits all along. The limit must hold either way.)
+    assert!(gauge.peak.load(Ordering::SeqCst) <= 2, "{stats:?}");
+    assert!(stats.peak_workers <= 2, "{stats:?}");
     assert_eq!(stats.overdrafts, 0, "{stats:?}");
+    assert_eq!(stats.fan_outs, 12, "{stats:?}");
     assert_eq!(stats.workers, 0);
-    assert!(stats.helpers_spawned > 0, "{stats:?}");
 }
 
 #[test]
