@@ -24,7 +24,7 @@ pub mod yamlpath;
 pub use commit::{CommitOutcome, CommitRequest, Edits, Identity};
 pub use error::{Error, Result};
 pub use gix::ObjectId;
-pub use history::CommitInfo;
+pub use history::{CommitInfo, HistoryCacheStats, HistoryLimits};
 pub use ladder_tree::{ConfigTree, DirEntry, EntryKind};
 pub use limits::{Cancel, DEFAULT_IDLE, Limits};
 pub use local::prune_cache;

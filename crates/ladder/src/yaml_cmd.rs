@@ -240,10 +240,10 @@ pub fn set(args: &SetArgs) -> anyhow::Result<ExitCode> {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(out.as_bytes())?;
         stdout.flush()?;
-    } else if out != text {
-        if let Err(e) = write_atomically(&args.file, out.as_bytes()) {
-            return Ok(io_failure(&e));
-        }
+    } else if out != text
+        && let Err(e) = write_atomically(&args.file, out.as_bytes())
+    {
+        return Ok(io_failure(&e));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -177,10 +177,10 @@ fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
         if kind.is_some_and(|k| k != SourceType::Helm) {
             d.problem(helm, "`source.helm` is only for `type: helm`");
         }
-        if let Some(h) = d.fields(helm, "source.helm", &HELM_KEYS) {
-            if let Some(n) = h.get("releaseName") {
-                helm_release_name = d.dns_label(n, "source.helm.releaseName");
-            }
+        if let Some(h) = d.fields(helm, "source.helm", &HELM_KEYS)
+            && let Some(n) = h.get("releaseName")
+        {
+            helm_release_name = d.dns_label(n, "source.helm.releaseName");
         }
     }
     Some(Source {
@@ -337,28 +337,28 @@ impl AppContext<'_> {
                 d.problems.push(Problem::at(&d.file, pattern_at, format!("namespace `{namespace}` (environment {}) is reserved for the platform; deploy into a namespace of your own", env.name)));
             }
 
-            if let Some(values_node) = at("values") {
-                if let Value::Sequence(items) = &values_node.value {
-                    // Entries that failed to load were reported and left out of
-                    // `app.values`; match the rest to their nodes by text.
-                    for (file, path) in app.values.iter().zip(app.value_files_in(tenant, env)) {
-                        let item = items
-                            .iter()
-                            .find(|i| i.as_str() == Some(file.as_str()))
-                            .unwrap_or(values_node);
-                        self.check_file(&path, env, item, "value file", d)?;
-                    }
+            if let Some(values_node) = at("values")
+                && let Value::Sequence(items) = &values_node.value
+            {
+                // Entries that failed to load were reported and left out of
+                // `app.values`; match the rest to their nodes by text.
+                for (file, path) in app.values.iter().zip(app.value_files_in(tenant, env)) {
+                    let item = items
+                        .iter()
+                        .find(|i| i.as_str() == Some(file.as_str()))
+                        .unwrap_or(values_node);
+                    self.check_file(&path, env, item, "value file", d)?;
                 }
             }
-            if let Some(promote_node) = at("promote") {
-                if let Value::Sequence(items) = &promote_node.value {
-                    for resolved in app.promoted_fields_in(tenant, env) {
-                        let item = items
-                            .iter()
-                            .find(|i| promote_entry_matches(i, &resolved.path))
-                            .unwrap_or(promote_node);
-                        self.check_file(&resolved.file, env, item, "promoted file", d)?;
-                    }
+            if let Some(promote_node) = at("promote")
+                && let Value::Sequence(items) = &promote_node.value
+            {
+                for resolved in app.promoted_fields_in(tenant, env) {
+                    let item = items
+                        .iter()
+                        .find(|i| promote_entry_matches(i, &resolved.path))
+                        .unwrap_or(promote_node);
+                    self.check_file(&resolved.file, env, item, "promoted file", d)?;
                 }
             }
             if in_config_repo {

@@ -113,10 +113,10 @@ fn promotion(node: &Node, d: &mut Decoder) -> Option<Promotion> {
     if let Some(n) = f.get("mode") {
         promotion.mode = d.keyword(n, "promotion.mode").unwrap_or(promotion.mode);
     }
-    if let Some(n) = f.get("soak") {
-        if let Some(soak) = duration(n, "promotion.soak", "30m, 24h or 1h30m", d) {
-            promotion.soak = soak;
-        }
+    if let Some(n) = f.get("soak")
+        && let Some(soak) = duration(n, "promotion.soak", "30m, 24h or 1h30m", d)
+    {
+        promotion.soak = soak;
     }
     if let Some(n) = f.get("group") {
         promotion.group = d.keyword(n, "promotion.group").unwrap_or(promotion.group);

@@ -27,16 +27,16 @@ impl std::ops::Deref for LoadedSettings {
 
 pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
     let fields = d.fields(node, "ladder.yaml", &KEYS)?;
-    if let Some(version) = fields.get("version") {
-        if version.scalar() != Some(&Scalar::Int(1)) {
-            d.problem(
-                version,
-                format!(
-                    "this ladder reads config format version 1, found `{}`",
-                    version.written_text()
-                ),
-            );
-        }
+    if let Some(version) = fields.get("version")
+        && version.scalar() != Some(&Scalar::Int(1))
+    {
+        d.problem(
+            version,
+            format!(
+                "this ladder reads config format version 1, found `{}`",
+                version.written_text()
+            ),
+        );
     }
     let tenant = d
         .required(&fields, node, "tenant", "ladder.yaml")
@@ -52,27 +52,27 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
         source_repos: Vec::new(),
     };
     let mut project_at = node.position;
-    if let Some(argocd_node) = fields.get("argocd") {
-        if let Some(f) = d.fields(argocd_node, "argocd", &ARGOCD_KEYS) {
-            if let Some(n) = f.get("namespace") {
-                argocd.namespace = d.dns_label(n, "argocd.namespace").unwrap_or_default();
+    if let Some(argocd_node) = fields.get("argocd")
+        && let Some(f) = d.fields(argocd_node, "argocd", &ARGOCD_KEYS)
+    {
+        if let Some(n) = f.get("namespace") {
+            argocd.namespace = d.dns_label(n, "argocd.namespace").unwrap_or_default();
+        }
+        if let Some(n) = f.get("project") {
+            project_at = n.position;
+            if let Some(p) = d.pattern(n, "argocd.project") {
+                argocd.project = p;
             }
-            if let Some(n) = f.get("project") {
-                project_at = n.position;
-                if let Some(p) = d.pattern(n, "argocd.project") {
-                    argocd.project = p;
-                }
-            }
-            if let Some(n) = f.get("renderProjects") {
-                argocd.render_projects = d.bool(n, "argocd.renderProjects").unwrap_or(true);
-            }
-            if let Some(n) = f.get("sourceRepos") {
-                argocd.source_repos = d
-                    .string_list(n, "argocd.sourceRepos")
-                    .into_iter()
-                    .map(|(s, _)| s)
-                    .collect();
-            }
+        }
+        if let Some(n) = f.get("renderProjects") {
+            argocd.render_projects = d.bool(n, "argocd.renderProjects").unwrap_or(true);
+        }
+        if let Some(n) = f.get("sourceRepos") {
+            argocd.source_repos = d
+                .string_list(n, "argocd.sourceRepos")
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
         }
     }
     Some(LoadedSettings {
@@ -117,14 +117,14 @@ pub(crate) fn repo_url(node: &Node, what: &str, d: &mut Decoder) -> Option<Strin
     if has_scheme {
         let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
         let authority = rest.split('/').next().unwrap_or("");
-        if let Some((userinfo, _)) = authority.rsplit_once('@') {
-            if userinfo.contains(':') {
-                d.problem(
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && userinfo.contains(':')
+        {
+            d.problem(
                     node,
                     format!("`{what}` must not hold a password or token; ladder takes credentials from its operator's settings, never from the repo"),
                 );
-                return None;
-            }
+            return None;
         }
     }
     Some(url)

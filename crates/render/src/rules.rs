@@ -163,12 +163,12 @@ pub fn check_application(doc: &Value, expect: &ExpectedApplication) -> Vec<Strin
     }
     if let Some(automated) = at(doc, "/spec/syncPolicy/automated") {
         for key in ["prune", "selfHeal", "allowEmpty", "enabled"] {
-            if let Some(v) = automated.get(key) {
-                if !v.is_boolean() {
-                    problems.push(format!(
-                        "/spec/syncPolicy/automated/{key} must be true or false, found {v}"
-                    ));
-                }
+            if let Some(v) = automated.get(key)
+                && !v.is_boolean()
+            {
+                problems.push(format!(
+                    "/spec/syncPolicy/automated/{key} must be true or false, found {v}"
+                ));
             }
         }
     }

@@ -301,10 +301,10 @@ fn merged<'t>(
             _ => vec![v],
         };
         for s in sources {
-            if let Kind::Alias(id) = s.kind {
-                if let Some(target) = tree.find_anchor(id).and_then(|m| map_get(m, key)) {
-                    return Some((s, target));
-                }
+            if let Kind::Alias(id) = s.kind
+                && let Some(target) = tree.find_anchor(id).and_then(|m| map_get(m, key))
+            {
+                return Some((s, target));
             }
         }
     }

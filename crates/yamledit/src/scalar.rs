@@ -282,10 +282,10 @@ pub fn resolve_plain(s: &str) -> Value {
     if let Some(v) = core_int(s) {
         return v;
     }
-    if is_core_float(s) {
-        if let Ok(f) = s.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_core_float(s)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::String(s.to_string())
 }

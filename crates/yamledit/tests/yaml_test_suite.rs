@@ -108,10 +108,11 @@ fn has_unaddressable_keys(text: &str) -> bool {
             return true;
         };
         let at_key = matches!(stack.last(), Some((true, true)));
-        if let Some(top) = stack.last_mut() {
-            if top.0 && !matches!(ev, Event::MappingEnd | Event::SequenceEnd) {
-                top.1 = !top.1;
-            }
+        if let Some(top) = stack.last_mut()
+            && top.0
+            && !matches!(ev, Event::MappingEnd | Event::SequenceEnd)
+        {
+            top.1 = !top.1;
         }
         match ev {
             Event::StreamEnd => return false,
