@@ -48,7 +48,10 @@ pub enum OutputFormat {
 /// under a repo), 1 for everything else: bad input or a refused request.
 fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     let environment = err.chain().any(|cause| {
-        cause
+        matches!(
+            cause.downcast_ref::<ladder_render::OutputError>(),
+            Some(ladder_render::OutputError::Io { .. })
+        ) || cause
             .downcast_ref::<tenant_args::Advised>()
             .map(|a| &a.err)
             .or_else(|| cause.downcast_ref::<ladder_engine::Error>())

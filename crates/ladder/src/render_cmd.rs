@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use ladder_render::{Difference, RenderOptions};
+use ladder_render::{Difference, OutputError, RenderOptions};
 
 use crate::OutputFormat;
 use crate::tenant_args::{TenantArgs, check_env_names, problems_advice, problems_json};
@@ -73,8 +73,13 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(report_check(args, &differences));
     }
 
-    let summary = ladder_render::output::write(&args.out, &rendering, &args.envs)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let summary =
+        ladder_render::output::write(&args.out, &rendering, &args.envs).map_err(|e| match e {
+            OutputError::Foreign { .. } => {
+                anyhow::anyhow!("{e}; choose an empty or new --out folder")
+            }
+            e => anyhow::Error::new(e).context(format!("writing {}", args.out.display())),
+        })?;
     tracing::debug!(elapsed = ?started.elapsed(), "written");
     match args.output {
         OutputFormat::Text => eprintln!(

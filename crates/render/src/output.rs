@@ -20,7 +20,7 @@ pub enum OutputError {
         source: io::Error,
     },
     #[error(
-        "refusing to replace `{}`: it holds `{entry}`, which ladder did not write; choose an empty or new --out folder",
+        "refusing to replace `{}`: it holds `{entry}`, which ladder did not write",
         path.display()
     )]
     Foreign { path: PathBuf, entry: String },
