@@ -558,8 +558,25 @@ fn ssh_remotes_fetch_and_push_with_the_callers_ssh_command() {
 
 #[test]
 fn each_error_kind_says_whether_a_retry_may_help() {
-    let transient = [
+    use ladder_git::url::UrlError;
+    use ladder_git::yamlpath::YamlPathError;
+    let io = |kind| Error::Io {
+        context: "c",
+        path: "p".into(),
+        source: std::io::Error::from(kind),
+    };
+    // Every variant, so a new one cannot slip through unclassified: the match below
+    // fails to compile when a variant is added.
+    let all = [
+        Error::Url(UrlError::Unsupported {
+            url: "u".into(),
+            reason: "r",
+        }),
         Error::Unreachable {
+            url: "u".into(),
+            detail: "d".into(),
+        },
+        Error::AuthFailed {
             url: "u".into(),
             detail: "d".into(),
         },
@@ -568,32 +585,17 @@ fn each_error_kind_says_whether_a_retry_may_help() {
             after: Duration::from_secs(1),
             deadline: false,
         },
+        Error::Cancelled { what: "w".into() },
+        Error::Redirected {
+            url: "u".into(),
+            detail: "d".into(),
+        },
         Error::RemoteMoved {
             url: "u".into(),
             branch: "b".into(),
             expected: None,
             reason: "r".into(),
         },
-        Error::RefMoved {
-            repo: "r".into(),
-            name: "n".into(),
-            expected: None,
-            found: None,
-        },
-    ];
-    for e in &transient {
-        assert!(e.is_transient(), "{e}");
-    }
-    let permanent = [
-        Error::AuthFailed {
-            url: "u".into(),
-            detail: "d".into(),
-        },
-        Error::Redirected {
-            url: "u".into(),
-            detail: "d".into(),
-        },
-        Error::Cancelled { what: "w".into() },
         Error::PushRejected {
             url: "u".into(),
             branch: "b".into(),
@@ -603,13 +605,61 @@ fn each_error_kind_says_whether_a_retry_may_help() {
             repo: "r".into(),
             rev: "v".into(),
         },
+        Error::WrongObjectKind {
+            repo: "r".into(),
+            id: "i".into(),
+            actual: "tree".into(),
+            expected: "commit",
+        },
         Error::InvalidPath {
             path: "p".into(),
             reason: "r",
         },
+        Error::InvalidCommit { reason: "r".into() },
         Error::NoRemote { repo: "r".into() },
+        Error::RefMoved {
+            repo: "r".into(),
+            name: "n".into(),
+            expected: None,
+            found: None,
+        },
+        Error::GitCli {
+            command: "push".into(),
+            detail: "the remote end hung up unexpectedly".into(),
+        },
+        Error::Gix {
+            context: "c".into(),
+            detail: "d".into(),
+        },
+        io(std::io::ErrorKind::Interrupted),
+        io(std::io::ErrorKind::PermissionDenied),
+        Error::YamlPath(YamlPathError::Invalid {
+            path: "a..b".into(),
+            reason: "r".into(),
+        }),
     ];
-    for e in &permanent {
-        assert!(!e.is_transient(), "{e}");
+    for e in &all {
+        let expected = match e {
+            Error::Unreachable { .. }
+            | Error::TimedOut { .. }
+            | Error::RemoteMoved { .. }
+            | Error::RefMoved { .. }
+            | Error::GitCli { .. }
+            | Error::Gix { .. } => true,
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::Interrupted,
+            Error::Url(_)
+            | Error::AuthFailed { .. }
+            | Error::Cancelled { .. }
+            | Error::Redirected { .. }
+            | Error::PushRejected { .. }
+            | Error::RevisionNotFound { .. }
+            | Error::WrongObjectKind { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidCommit { .. }
+            | Error::NoRemote { .. }
+            | Error::YamlPath(_) => false,
+        };
+        assert_eq!(e.is_transient(), expected, "{e}");
     }
+    // The errors the hung-server and credential tests provoke are checked there too.
 }
