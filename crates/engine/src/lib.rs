@@ -16,5 +16,5 @@ mod pipeline;
 mod source;
 
 pub use error::Error;
-pub use pipeline::{Loaded, load, load_and_render};
+pub use pipeline::{Loaded, load, load_and_render, render};
 pub use source::{OpenOptions, OpenedRepo, RepoSpec, open};

@@ -25,7 +25,8 @@ pub fn load(repo: &OpenedRepo, policy: &LoadOptions) -> Result<Loaded<Tenant>, E
 }
 
 /// Loads, then renders what `options` ask for. The policy the output is checked
-/// against is `options.policy`, the same the load used.
+/// against is `options.policy`, the same the load used; the tenant's place in its
+/// repository is the opened repo's, whatever `options.subfolder` says.
 pub fn load_and_render(
     repo: &OpenedRepo,
     options: &RenderOptions,
@@ -34,8 +35,25 @@ pub fn load_and_render(
         Ok(tenant) => tenant,
         Err(problems) => return Ok(Err(problems)),
     };
+    Ok(render(repo, &tenant, options).map(|r| (tenant, r)))
+}
+
+/// Renders a loaded tenant of `repo`, with config-repo paths relative to the root of
+/// the repository the tenant lives in (see `RenderOptions::subfolder`).
+pub fn render(
+    repo: &OpenedRepo,
+    tenant: &Tenant,
+    options: &RenderOptions,
+) -> Result<Rendering, Problems> {
+    let options = RenderOptions {
+        only: options.only,
+        policy: options.policy.clone(),
+        schemas: options.schemas,
+        budget: options.budget.clone(),
+        subfolder: repo.subfolder(),
+    };
     let started = std::time::Instant::now();
-    let rendered = ladder_render::render(&tenant, options).map(|r| (tenant, r));
+    let rendered = ladder_render::render(tenant, &options);
     tracing::debug!(elapsed = ?started.elapsed(), "rendered");
-    Ok(rendered)
+    rendered
 }

@@ -8,23 +8,10 @@ use ladder_engine::{Error, OpenOptions, RepoSpec, load, load_and_render, open};
 use ladder_git::RemoteOptions;
 use ladder_model::LoadOptions;
 use ladder_render::RenderOptions;
-use ladder_testkit::{GitDaemon, git};
+use ladder_testkit::{GitDaemon, copy_tree, example_in_subfolder, git};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A platform repo holding the example under `tenants/acme`, committed on `branch`,
@@ -75,16 +62,20 @@ fn every_kind_of_source_renders_the_same_tenant() {
     let on_disk = rendered(&RepoSpec::Folder(example()), &options(&cache));
     assert!(on_disk.len() > 3);
 
-    // A subfolder on disk, named directly or through `subfolder`.
+    // A folder read as it is on disk is a tree of its own: nothing to prefix. (Its
+    // place in an enclosing checkout is not guessed: the bundled example lives inside
+    // ladder's own repository but is a config repo of its own.)
     let direct = RepoSpec::Folder(work.join("tenants/acme"));
     assert_eq!(rendered(&direct, &options(&cache)), on_disk);
+    // A subfolder named inside the folder: the folder is the repository's root.
     let via_option = OpenOptions {
         subfolder: Some("tenants/acme".into()),
         ..options(&cache)
     };
+    let monorepo = example_in_subfolder(&on_disk, "tenants/acme");
     assert_eq!(
         rendered(&RepoSpec::Folder(work.clone()), &via_option),
-        on_disk
+        monorepo
     );
 
     // The same subfolder at a ref of its Git repo: its place is found by itself.
@@ -101,7 +92,7 @@ fn every_kind_of_source_renders_the_same_tenant() {
             .unwrap()
             .contains("folder tenants/acme")
     );
-    assert_eq!(rendered(&direct, &at_ref), on_disk);
+    assert_eq!(rendered(&direct, &at_ref), monorepo);
 
     // A URL at the remote's default branch (not `main`), with a subfolder.
     let daemon = GitDaemon::start(&served);
@@ -116,7 +107,7 @@ fn every_kind_of_source_renders_the_same_tenant() {
         opened.repo().is_some(),
         "the mirror is there for the promoter"
     );
-    assert_eq!(rendered(&url, &remote), on_disk);
+    assert_eq!(rendered(&url, &remote), monorepo);
 }
 
 #[test]

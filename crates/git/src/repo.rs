@@ -13,9 +13,9 @@ use gix::remote::Direction;
 
 use crate::error::{Error, Result};
 use crate::history::HistoryCache;
-use crate::limits::{Limits, Watchdog};
+use crate::limits::Limits;
 use crate::lock::RepoLock;
-use crate::transport::{Breaker, classify_remote_error, configure_ssh, connect, credential_fn};
+use crate::transport::{CallGuard, classify_remote_error, configure_ssh, connect, credential_fn};
 use crate::url::{Credentials, RemoteUrl};
 
 /// Refspecs of a mirror: the remote's branches and tags, forced.
@@ -249,20 +249,9 @@ impl Repo {
                     .with_refspecs(MIRROR_REFSPECS, Direction::Fetch)
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let breaker = Breaker::default();
-        let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let _watchdog = {
-            let (breaker, interrupt, fired) = (breaker.clone(), interrupt.clone(), fired.clone());
-            Watchdog::start(limits, move || {
-                use std::sync::atomic::Ordering::SeqCst;
-                fired.store(true, SeqCst);
-                interrupt.store(true, SeqCst);
-                breaker.trip();
-            })
-        };
+        let guard = CallGuard::start(limits);
         let classify = |e: gix::Error| {
-            let expired = fired.load(std::sync::atomic::Ordering::SeqCst);
+            let expired = guard.expired();
             classify_remote_error(
                 url,
                 self.credentials.as_ref(),
@@ -279,13 +268,19 @@ impl Repo {
             extra_refspecs: vec![head_spec],
             ..Default::default()
         };
-        let outcome = connect(&remote, url, self.credentials.as_ref(), limits, &breaker)
-            .map_err(classify)?
-            .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
-            .prepare_fetch(gix::progress::Discard, options)
-            .map_err(classify)?
-            .receive(gix::progress::Discard, &interrupt)
-            .map_err(classify)?;
+        let outcome = connect(
+            &remote,
+            url,
+            self.credentials.as_ref(),
+            limits,
+            &guard.breaker,
+        )
+        .map_err(classify)?
+        .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
+        .prepare_fetch(gix::progress::Discard, options)
+        .map_err(classify)?
+        .receive(gix::progress::Discard, &guard.interrupt)
+        .map_err(classify)?;
         let (received_pack, update_refs) = match &outcome.status {
             gix::remote::fetch::Status::NoPackReceived { update_refs, .. } => (false, update_refs),
             gix::remote::fetch::Status::Change { update_refs, .. } => (true, update_refs),
@@ -337,17 +332,9 @@ impl Repo {
                     .with_refspecs([full.as_str()], Direction::Fetch)
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
-        let breaker = Breaker::default();
-        let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let _watchdog = {
-            let (breaker, fired) = (breaker.clone(), fired.clone());
-            Watchdog::start(limits, move || {
-                fired.store(true, std::sync::atomic::Ordering::SeqCst);
-                breaker.trip();
-            })
-        };
+        let guard = CallGuard::start(limits);
         let classify = |e: gix::Error| {
-            let expired = fired.load(std::sync::atomic::Ordering::SeqCst);
+            let expired = guard.expired();
             classify_remote_error(
                 url,
                 self.credentials.as_ref(),
@@ -357,12 +344,17 @@ impl Repo {
                 e,
             )
         };
-        let (ref_map, _handshake) =
-            connect(&remote, url, self.credentials.as_ref(), limits, &breaker)
-                .map_err(classify)?
-                .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
-                .ref_map(gix::progress::Discard, Default::default())
-                .map_err(classify)?;
+        let (ref_map, _handshake) = connect(
+            &remote,
+            url,
+            self.credentials.as_ref(),
+            limits,
+            &guard.breaker,
+        )
+        .map_err(classify)?
+        .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
+        .ref_map(gix::progress::Discard, Default::default())
+        .map_err(classify)?;
         Ok(ref_map.remote_refs.iter().find_map(|r| {
             let (name, target, peeled) = r.unpack();
             (name == full.as_str())

@@ -13,12 +13,13 @@
 //!   environment of the process.
 
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gix::remote::Direction;
 
 use crate::error::Error;
-use crate::limits::Limits;
+use crate::limits::{Limits, Watchdog};
 use crate::url::{Credentials, RemoteUrl, Scheme};
 
 pub(crate) type BoxedTransport =
@@ -35,6 +36,42 @@ impl Breaker {
         if let Some(stream) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let _ = stream.shutdown(Shutdown::Both);
         }
+    }
+}
+
+/// What one network call needs to be ended early: the socket to close, gix's
+/// interrupt flag, and whether the watchdog (cancel or deadline) fired, which turns
+/// whatever error follows into that.
+pub(crate) struct CallGuard {
+    pub(crate) breaker: Breaker,
+    pub(crate) interrupt: Arc<AtomicBool>,
+    fired: Arc<AtomicBool>,
+    _watchdog: Watchdog,
+}
+
+impl CallGuard {
+    pub(crate) fn start(limits: &Limits) -> CallGuard {
+        let breaker = Breaker::default();
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let fired = Arc::new(AtomicBool::new(false));
+        let watchdog = {
+            let (breaker, interrupt, fired) = (breaker.clone(), interrupt.clone(), fired.clone());
+            Watchdog::start(limits, move || {
+                fired.store(true, Ordering::SeqCst);
+                interrupt.store(true, Ordering::SeqCst);
+                breaker.trip();
+            })
+        };
+        CallGuard {
+            breaker,
+            interrupt,
+            fired,
+            _watchdog: watchdog,
+        }
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
     }
 }
 

@@ -28,6 +28,27 @@ fn origin(base: &Path) -> Origin {
     o
 }
 
+/// An origin served by `git daemon` under `root/srv`, and its mirror in `root/<cache>`.
+struct Served {
+    origin: Origin,
+    daemon: GitDaemon,
+    cache: std::path::PathBuf,
+    mirror: Repo,
+}
+
+fn served(root: &Path, cache: &str) -> Served {
+    let origin = origin(&root.join("srv"));
+    let daemon = GitDaemon::start(&origin.base);
+    let cache = root.join(cache);
+    let mirror = Repo::mirror(&daemon.url("tenant.git"), &cache, RemoteOptions::default()).unwrap();
+    Served {
+        origin,
+        daemon,
+        cache,
+        mirror,
+    }
+}
+
 fn options(limits: Limits) -> RemoteOptions {
     RemoteOptions {
         limits,
@@ -211,12 +232,8 @@ fn a_hung_server_fails_fetch_ls_remote_and_push_within_the_idle_limit() {
         );
     }
     // Push: the objects come from a real origin, the push goes to the hung server.
-    let srv = tmp.path().join("srv");
-    origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let cache = tmp.path().join("push-cache");
-    let real = Repo::mirror(&daemon.url("tenant.git"), &cache, RemoteOptions::default()).unwrap();
-    let commit = commit_on(&real, "main", "x.yaml", "x: 1\n");
+    let Served { cache, mirror, .. } = served(tmp.path(), "push-cache");
+    let commit = commit_on(&mirror, "main", "x.yaml", "x: 1\n");
     for scheme in ["git", "http"] {
         let to_hung = Repo::open_mirror(
             &hung.url(scheme, "tenant.git"),
@@ -265,12 +282,8 @@ fn a_deadline_and_a_cancel_end_a_call_that_the_idle_limit_would_allow() {
     assert!(took < Duration::from_secs(10), "{took:?}");
 
     // The same for the git CLI behind push.
-    let srv = tmp.path().join("srv");
-    origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let cache = tmp.path().join("push-cache");
-    let real = Repo::mirror(&daemon.url("tenant.git"), &cache, RemoteOptions::default()).unwrap();
-    let commit = commit_on(&real, "main", "x.yaml", "x: 1\n");
+    let Served { cache, mirror, .. } = served(tmp.path(), "push-cache");
+    let commit = commit_on(&mirror, "main", "x.yaml", "x: 1\n");
     let limits = Limits::idle(long).with_deadline(Instant::now() + Duration::from_millis(500));
     let to_hung = Repo::open_mirror(&url, &cache, options(limits)).unwrap();
     let (err, took) = timed(|| to_hung.push_branch("ladder/x", commit, Lease::Absent));
@@ -284,12 +297,12 @@ fn a_deadline_and_a_cancel_end_a_call_that_the_idle_limit_would_allow() {
 #[test]
 fn a_held_lock_times_out_in_fetch_and_commit() {
     let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let cache = tmp.path().join("cache");
-    let url = daemon.url("tenant.git");
-    let repo = Repo::mirror(&url, &cache, RemoteOptions::default()).unwrap();
+    let Served {
+        cache,
+        mirror: repo,
+        daemon: _daemon,
+        ..
+    } = served(tmp.path(), "cache");
     // Another process holds the mirror's lock: `flock` from a child shell.
     let lock_file = std::fs::read_dir(&cache)
         .unwrap()
@@ -331,15 +344,12 @@ fn a_held_lock_times_out_in_fetch_and_commit() {
 #[test]
 fn many_branches_in_one_push_each_with_its_own_lease_and_deletes_with_a_lease() {
     let tmp = tempfile::tempdir().unwrap();
-    let srv = tmp.path().join("srv");
-    let o = origin(&srv);
-    let daemon = GitDaemon::start(&srv);
-    let repo = Repo::mirror(
-        &daemon.url("tenant.git"),
-        &tmp.path().join("cache"),
-        RemoteOptions::default(),
-    )
-    .unwrap();
+    let Served {
+        origin: o,
+        mirror: repo,
+        daemon: _daemon,
+        ..
+    } = served(tmp.path(), "cache");
     let c1 = commit_on(&repo, "main", "a.yaml", "a: 1\n");
     let c2 = commit_on(&repo, "main", "a.yaml", "a: 2\n");
     let created = repo

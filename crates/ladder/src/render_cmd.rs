@@ -40,7 +40,8 @@ pub struct RenderArgs {
 pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let schemas = args.tenant.schemas()?;
-    let tenant = match args.tenant.load()? {
+    let (opened, tenant) = args.tenant.load()?;
+    let tenant = match tenant {
         Ok(tenant) => tenant,
         Err(problems) => return Ok(report_problems(&problems, args.output)),
     };
@@ -60,7 +61,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         schemas: schemas.as_ref(),
         ..RenderOptions::default()
     };
-    let rendering = match ladder_render::render(&tenant, &options) {
+    let rendering = match ladder_engine::render(&opened, &tenant, &options) {
         Ok(rendering) => rendering,
         Err(problems) => return Ok(report_problems(&problems, args.output)),
     };

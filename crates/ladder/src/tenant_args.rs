@@ -107,10 +107,13 @@ impl TenantArgs {
         Ok(opened)
     }
 
-    /// Loads the tenant: `Ok(Err(problems))` when the config itself is wrong.
-    pub fn load(&self) -> anyhow::Result<Result<Tenant, Problems>> {
+    /// Opens and loads the tenant: `Err(problems)` inside when the config itself is
+    /// wrong. The opened repo comes back for rendering (it knows the tenant's folder).
+    pub fn load(&self) -> anyhow::Result<(OpenedRepo, Result<Tenant, Problems>)> {
         let opened = self.open()?;
-        ladder_engine::load(&opened, &self.policy()).map_err(|e| with_advice(e, self))
+        let loaded =
+            ladder_engine::load(&opened, &self.policy()).map_err(|e| with_advice(e, self))?;
+        Ok((opened, loaded))
     }
 }
 

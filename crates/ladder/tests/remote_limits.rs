@@ -11,7 +11,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{copy_tree, example_repo, stderr, stdout};
-use ladder_testkit::{GitDaemon, HttpServer, HungServer, RedirectServer, SshServer, git};
+use ladder_testkit::{
+    GitDaemon, HttpServer, HungServer, RedirectServer, SshServer, example_in_subfolder, git,
+};
 
 /// `ladder` with a clean credential environment plus `env`.
 fn ladder_with(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -167,6 +169,8 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
     let expected = tmp.path().join("expected");
     let run = common::render(&example_repo(), &expected, &[]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    // Argo CD reads the monorepo from its root: config-repo paths gain the prefix.
+    let expected = example_in_subfolder(&common::read_tree(&expected), "tenants/acme");
 
     let out = tmp.path().join("out-url");
     let run = ladder_with(
@@ -190,7 +194,7 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
         "{}",
         stderr(&run)
     );
-    assert_eq!(common::read_tree(&out), common::read_tree(&expected));
+    assert_eq!(common::read_tree(&out), expected);
 
     // A folder inside a Git repo at a ref: its place in the repo is found by itself.
     let work = srv.join("platform.git-work");
@@ -208,7 +212,7 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
         &[],
     );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    assert_eq!(common::read_tree(&out), common::read_tree(&expected));
+    assert_eq!(common::read_tree(&out), expected);
 
     // A subfolder that is not there is bad input, named as such.
     let run = ladder_with(

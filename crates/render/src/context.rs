@@ -36,8 +36,18 @@ fn labels(tenant: &Tenant, env: &Environment, app: Option<&App>) -> Value {
     Value::Object(labels)
 }
 
-/// The context of `application.yaml.hbs` for one app in one environment.
-pub fn application(tenant: &Tenant, env: &Environment, app: &App) -> Value {
+/// `path` (relative to the tenant's folder) relative to the repository root.
+fn from_repo_root(subfolder: &str, path: &str) -> String {
+    match (subfolder, path) {
+        ("", path) => path.to_string(),
+        (sub, "") | (sub, ".") => sub.to_string(),
+        (sub, path) => format!("{sub}/{path}"),
+    }
+}
+
+/// The context of `application.yaml.hbs` for one app in one environment; `subfolder` is
+/// the tenant's folder inside the config repo (see `RenderOptions::subfolder`).
+pub fn application(tenant: &Tenant, env: &Environment, app: &App, subfolder: &str) -> Value {
     let mut map = common(tenant, env);
     let settings = &tenant.settings;
     map.insert(
@@ -66,14 +76,20 @@ pub fn application(tenant: &Tenant, env: &Environment, app: &App) -> Value {
     let mut source = Map::new();
     source.insert("repoURL".into(), json!(repo_url));
     source.insert("targetRevision".into(), json!(target_revision));
-    source.insert("path".into(), json!(tenant.source_path(app, env)));
+    let path = tenant.source_path(app, env);
+    let path = if in_config_repo {
+        from_repo_root(subfolder, &path)
+    } else {
+        path
+    };
+    source.insert("path".into(), json!(path));
 
     let (single, multi) = if app.source.kind == SourceType::Helm {
         let release = app.source.helm_release_name.as_deref().unwrap_or(&app.name);
         let value_files: Vec<String> = tenant
             .value_files(app, env)
             .into_iter()
-            .map(|path| format!("$values/{path}"))
+            .map(|path| format!("$values/{}", from_repo_root(subfolder, &path)))
             .collect();
         let mut helm = Map::new();
         helm.insert("releaseName".into(), json!(release));

@@ -56,6 +56,11 @@ pub struct RenderOptions<'a> {
     /// as one worker); the default is the process's. A daemon rendering many tenants at
     /// once gives them one shared budget.
     pub budget: ThreadBudget,
+    /// Where the tenant's folder is inside its Git repository (`""`: the root; a
+    /// platform monorepo: e.g. `tenants/acme`). Paths in the tenant's files are relative
+    /// to that folder; Argo CD reads the repository from its root, so every config-repo
+    /// path in the output is prefixed with it.
+    pub subfolder: &'a str,
 }
 
 /// Renders a tenant's environments; on failure, returns every problem found.
@@ -151,7 +156,7 @@ impl Job<'_> {
                 let bytes = render_document(
                     templates,
                     templates::APPLICATION,
-                    context::application(tenant, env, app),
+                    context::application(tenant, env, app, options.subfolder),
                     &what,
                     |doc| with_schema(rules::check_application(doc, &expect), doc, options.schemas),
                 )?;

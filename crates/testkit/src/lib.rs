@@ -8,12 +8,14 @@
 
 mod git;
 mod mem_tree;
+mod rendered;
 mod repos;
 mod servers;
 
 pub use git::{git, git_cmd};
 pub use mem_tree::MemTree;
-pub use repos::{FiCommit, Origin, env_yaml, fast_import};
+pub use rendered::example_in_subfolder;
+pub use repos::{FiCommit, Origin, copy_tree, env_yaml, fast_import};
 pub use servers::{
     GitDaemon, HttpServer, HungServer, RecordedRequest, RedirectServer, SshServer, free_port,
 };
