@@ -58,8 +58,68 @@ pub struct Environment {
     /// Argo CD sync windows, kept verbatim after checking.
     pub sync_windows: Vec<serde_json::Value>,
     pub promotion: Option<Promotion>,
+    /// What deleting one of the environment's Applications does to its workloads.
+    pub finalizer: Finalizer,
+    /// Removing one of the environment's Applications needs `retire` (checked against
+    /// the previous output by the renderer's output folder).
+    pub protected: bool,
+    /// Apps removed from this environment on purpose (a protected environment needs
+    /// them named); none of them may still be deployed to it.
+    pub retire: Vec<String>,
     /// The file it was loaded from, or `<built-in>/environments/<name>.yaml`.
     pub file: String,
+    /// Where its settings are written in `file`, for messages about them.
+    #[serde(skip)]
+    pub at: EnvPositions,
+}
+
+/// Where an environment's settings are written, for messages that point at them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvPositions {
+    /// `namespace:`, when the file sets it.
+    pub namespace: Option<crate::yaml::Position>,
+    /// Each `retire:` entry, in order.
+    pub retire: Vec<crate::yaml::Position>,
+}
+
+/// Argo CD's resources finalizer on an environment's Applications: what deleting an
+/// Application does to the workloads it deployed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finalizer {
+    /// `resources-finalizer.argocd.argoproj.io`: Argo CD deletes the Application's
+    /// resources first (foreground cascading deletion), then the Application.
+    #[default]
+    Foreground,
+    /// `resources-finalizer.argocd.argoproj.io/background`: the Application goes at
+    /// once and Kubernetes deletes its resources afterwards (background cascading).
+    Background,
+    /// No finalizer: deleting the Application leaves its resources running, unmanaged.
+    None,
+}
+
+impl Keyword for Finalizer {
+    const WHAT: &'static str = "finalizer";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("foreground", Finalizer::Foreground),
+        ("background", Finalizer::Background),
+        ("none", Finalizer::None),
+    ];
+}
+
+/// Argo CD's resources finalizer; with a `/background` or `/foreground` suffix it picks
+/// the propagation policy, without one it is foreground.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+impl Finalizer {
+    /// The `metadata.finalizers` entry of an Application, or `None` for no finalizer.
+    pub fn argo_finalizer(self) -> Option<&'static str> {
+        match self {
+            Finalizer::Foreground => Some(RESOURCES_FINALIZER),
+            Finalizer::Background => Some("resources-finalizer.argocd.argoproj.io/background"),
+            Finalizer::None => None,
+        }
+    }
 }
 
 /// An enum written in the config as one of a few words.
@@ -433,5 +493,6 @@ mod tests {
         words_serialize_as_written::<SourceType>();
         words_serialize_as_written::<PromotionMode>();
         words_serialize_as_written::<PromotionGroup>();
+        words_serialize_as_written::<Finalizer>();
     }
 }

@@ -18,9 +18,9 @@ mod tree;
 pub mod yaml;
 
 pub use config::{
-    App, ArgoSettings, ConfigRepo, Environment, Keyword, PromoteField, Promotion, PromotionGroup,
-    PromotionMode, ResolvedField, Settings, Source, SourceType, SyncMode, TemplateFile, Tenant,
-    same_repo,
+    App, ArgoSettings, ConfigRepo, EnvPositions, Environment, Finalizer, Keyword, PromoteField,
+    Promotion, PromotionGroup, PromotionMode, RESOURCES_FINALIZER, ResolvedField, Settings, Source,
+    SourceType, SyncMode, TemplateFile, Tenant, same_repo,
 };
 pub use diag::{Problem, Problems, did_you_mean};
 pub use duration::{DurationError, format_duration, parse_duration};

@@ -2,7 +2,7 @@
 
 use ladder_threads::ThreadBudget;
 
-use crate::config::{Environment, TemplateFile, Tenant};
+use crate::config::{App, Environment, TemplateFile, Tenant};
 use crate::decode::Decoder;
 use crate::diag::{Problem, Problems, did_you_mean};
 use crate::tree::{ConfigTree, EntryKind, TreeError};
@@ -106,6 +106,7 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
         options,
         &mut problems,
     )?;
+    check_retired(&environments, &apps, &mut problems);
     let templates = load_templates(tree, &mut problems)?;
 
     match settings {
@@ -116,6 +117,28 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
             templates,
         }),
         _ => Err(LoadError::Invalid(Problems::sorted(problems))),
+    }
+}
+
+/// `retire` names apps removed from an environment on purpose: one still deployed there
+/// is a mistake that would let its removal later pass unnoticed.
+fn check_retired(environments: &[Environment], apps: &[App], problems: &mut Vec<Problem>) {
+    for env in environments {
+        for (name, at) in env.retire.iter().zip(&env.at.retire) {
+            if apps
+                .iter()
+                .any(|app| app.name == *name && app.deployed_to(&env.name))
+            {
+                problems.push(Problem::at(
+                    &env.file,
+                    *at,
+                    format!(
+                        "`retire` names app `{name}`, which is still deployed to environment {}; retire is for removed apps: remove the entry, or remove the app (or {} from its `environments`)",
+                        env.name, env.name
+                    ),
+                ));
+            }
+        }
     }
 }
 

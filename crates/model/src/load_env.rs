@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Environment, Promotion, SyncMode};
+use crate::config::{EnvPositions, Environment, Finalizer, Promotion, SyncMode};
 use crate::decode::Decoder;
 use crate::diag::{Problem, did_you_mean};
 use crate::duration::parse_duration;
@@ -10,13 +10,17 @@ use crate::load::RESERVED_ENVIRONMENT_NAMES;
 use crate::pattern::Pattern;
 use crate::yaml::{Node, Scalar};
 
-const KEYS: [&str; 6] = [
+/// In the order docs/tenant-repo.md documents them.
+const KEYS: [&str; 9] = [
     "name",
     "cluster",
     "namespace",
     "sync",
     "syncWindows",
     "promotion",
+    "finalizer",
+    "protected",
+    "retire",
 ];
 const WINDOW_KEYS: [&str; 9] = [
     "kind",
@@ -88,6 +92,35 @@ pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Opti
         Some(n) => promotion(n, d).map(Some),
         None => Some(None),
     };
+    let finalizer = match fields.get("finalizer") {
+        Some(n) => d.keyword::<Finalizer>(n, "finalizer"),
+        None => Some(Finalizer::default()),
+    };
+    let protected = match fields.get("protected") {
+        Some(n) => d.bool(n, "protected"),
+        None => Some(false),
+    };
+    let mut at = EnvPositions {
+        namespace: fields.get("namespace").map(|n| n.position),
+        retire: Vec::new(),
+    };
+    let mut retire = Vec::new();
+    let mut retire_ok = true;
+    if let Some(n) = fields.get("retire") {
+        let before = d.problems.len();
+        for (app, item) in d.string_list(n, "retire") {
+            if let Err(why) = crate::names::check_dns_label(&app) {
+                d.problem(
+                    item,
+                    format!("`retire` entry `{app}` is not an app name (a DNS-1123 label): {why}"),
+                );
+                continue;
+            }
+            retire.push(app);
+            at.retire.push(item.position);
+        }
+        retire_ok = d.problems.len() == before;
+    }
     Some(Environment {
         name: name?,
         cluster: cluster?,
@@ -95,7 +128,11 @@ pub(crate) fn environment(node: &Node, file_stem: &str, d: &mut Decoder) -> Opti
         sync: sync?,
         sync_windows,
         promotion: promotion?,
+        finalizer: finalizer?,
+        protected: protected?,
+        retire: retire_ok.then_some(retire)?,
         file: d.file.clone(),
+        at,
     })
 }
 

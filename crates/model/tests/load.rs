@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ladder_model::{
-    FsTree, LoadError, LoadOptions, Promotion, PromotionGroup, PromotionMode, ResolvedField,
-    Tenant, load,
+    Finalizer, FsTree, LoadError, LoadOptions, Promotion, PromotionGroup, PromotionMode,
+    ResolvedField, Tenant, load,
 };
 use ladder_testkit::MemTree;
 
@@ -349,6 +349,80 @@ fn numbers_are_quoted_as_written() {
         problems(&tree),
         [
             "apps/web/app.yaml:5:19: `source.targetRevision` must be a string, found a number `1.20`; quote it"
+        ]
+    );
+}
+
+/// The example with `environments/prod.yaml` replaced by its basics plus `extra`, which
+/// starts on line 5.
+fn with_prod_settings(extra: &str) -> MemTree {
+    example().with(
+        "environments/prod.yaml",
+        format!("name: prod\ncluster: prod\nnamespace: \"{{app}}\"\nsync: manual\n{extra}"),
+    )
+}
+
+#[test]
+fn deletion_settings_default_to_todays_behaviour() {
+    let tenant = loaded(&example());
+    for env in &tenant.environments {
+        assert_eq!(env.finalizer, Finalizer::Foreground, "{}", env.name);
+        assert!(!env.protected, "{}", env.name);
+        assert!(env.retire.is_empty(), "{}", env.name);
+    }
+    assert_eq!(
+        Finalizer::Foreground.argo_finalizer(),
+        Some("resources-finalizer.argocd.argoproj.io")
+    );
+    assert_eq!(
+        Finalizer::Background.argo_finalizer(),
+        Some("resources-finalizer.argocd.argoproj.io/background")
+    );
+    assert_eq!(Finalizer::None.argo_finalizer(), None);
+}
+
+#[test]
+fn deletion_settings_decode() {
+    let tenant = loaded(&with_prod_settings(
+        "finalizer: none\nprotected: true\nretire: [old-api, legacy]\n",
+    ));
+    let prod = tenant.environment("prod").unwrap();
+    assert_eq!(prod.finalizer, Finalizer::None);
+    assert!(prod.protected);
+    assert_eq!(prod.retire, ["old-api", "legacy"]);
+    // An app deployed elsewhere but not here may be retired here.
+    let tenant = loaded(&with_prod_settings("finalizer: background\nretire: [shop]\n").with(
+        "apps/shop/app.yaml",
+        "name: shop\nsource:\n  type: kustomize\n  path: apps/shop/overlays/{env}\nenvironments: [dev, staging]\n",
+    ));
+    let prod = tenant.environment("prod").unwrap();
+    assert_eq!(prod.finalizer, Finalizer::Background);
+    assert_eq!(prod.retire, ["shop"]);
+}
+
+#[test]
+fn bad_deletion_settings_are_reported_where_written() {
+    assert_eq!(
+        problems(&with_prod_settings(
+            "finalizer: foregound\nprotected: yes\nretire: [Old_Api, web, web]\n"
+        )),
+        [
+            "environments/prod.yaml:5:12: unknown finalizer `foregound`; did you mean `foreground`? known: foreground, background, none",
+            "environments/prod.yaml:6:12: `protected` must be true or false; `yes` is a string in YAML 1.2",
+            "environments/prod.yaml:7:10: `retire` entry `Old_Api` is not an app name (a DNS-1123 label): `O` is not allowed; use lower-case letters, digits and `-`",
+            "environments/prod.yaml:7:24: duplicate entry `web` in `retire`",
+        ]
+    );
+}
+
+#[test]
+fn retire_is_for_removed_apps() {
+    assert_eq!(
+        problems(&with_prod_settings(
+            "protected: true\nretire:\n  - gone\n  - web\n"
+        )),
+        [
+            "environments/prod.yaml:8:5: `retire` names app `web`, which is still deployed to environment prod; retire is for removed apps: remove the entry, or remove the app (or prod from its `environments`)"
         ]
     );
 }

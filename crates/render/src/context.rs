@@ -14,7 +14,13 @@ fn common(tenant: &Tenant, env: &Environment) -> Map<String, Value> {
     map.insert("tenant".into(), json!(tenant.settings.tenant));
     map.insert(
         "env".into(),
-        json!({"name": env.name, "cluster": env.cluster, "sync": env.sync}),
+        json!({
+            "name": env.name,
+            "cluster": env.cluster,
+            "sync": env.sync,
+            "finalizer": env.finalizer,
+            "protected": env.protected,
+        }),
     );
     map.insert("namespace".into(), json!(tenant.settings.argocd.namespace));
     map.insert("project".into(), json!(tenant.project_name(env)));
@@ -34,6 +40,15 @@ fn labels(tenant: &Tenant, env: &Environment, app: Option<&App>) -> Value {
     labels.insert(LABEL_TENANT.into(), json!(tenant.settings.tenant));
     labels.insert(LABEL_ENVIRONMENT.into(), json!(env.name));
     Value::Object(labels)
+}
+
+/// The Application's `metadata.finalizers` for the environment's `finalizer`, or `null`
+/// (no key) for `none`.
+pub fn finalizers(env: &Environment) -> Value {
+    match env.finalizer.argo_finalizer() {
+        Some(finalizer) => json!([finalizer]),
+        None => Value::Null,
+    }
 }
 
 /// `path` (relative to the tenant's folder) relative to the repository root.
@@ -56,6 +71,7 @@ pub fn application(tenant: &Tenant, env: &Environment, app: &App, subfolder: &st
     );
     map.insert("name".into(), json!(app.application_name(&env.name)));
     map.insert("labels".into(), labels(tenant, env, Some(app)));
+    map.insert("finalizers".into(), finalizers(env));
     map.insert(
         "destination".into(),
         json!({"name": tenant.destination_name(env), "namespace": tenant.app_namespace(app, env)}),

@@ -148,6 +148,7 @@ impl Job<'_> {
                     project: &project,
                     destination_name: &destination_name,
                     destination_namespace: &namespace,
+                    finalizer: env.finalizer.argo_finalizer(),
                 };
                 let what = format!(
                     "Application {name} (app {}, environment {})",

@@ -14,6 +14,8 @@ pub struct ExpectedApplication<'a> {
     pub project: &'a str,
     pub destination_name: &'a str,
     pub destination_namespace: &'a str,
+    /// The environment's resources finalizer (`finalizer:`), or `None` for none.
+    pub finalizer: Option<&'a str>,
 }
 
 /// What an AppProject must say, computed from the model.
@@ -105,6 +107,7 @@ pub fn check_application(doc: &Value, expect: &ExpectedApplication) -> Vec<Strin
         "the tenant's project",
         &mut problems,
     );
+    check_finalizers(doc, expect.finalizer, &mut problems);
     match at(doc, "/spec/destination") {
         Some(dest) => {
             destination(
@@ -185,6 +188,39 @@ pub fn check_application(doc: &Value, expect: &ExpectedApplication) -> Vec<Strin
         }
     }
     problems
+}
+
+/// The resources finalizer decides whether deleting the Application deletes its workloads:
+/// it must be the environment's choice, whatever a template writes. Other finalizers
+/// (Argo CD's post-delete hooks, say) are the template's business.
+fn check_finalizers(doc: &Value, expected: Option<&str>, problems: &mut Vec<String>) {
+    let found: Vec<&str> = match at(doc, "/metadata/finalizers") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|f| f.starts_with(ladder_model::RESOURCES_FINALIZER))
+            .collect(),
+        Some(_) => {
+            problems.push("/metadata/finalizers must be a list".into());
+            return;
+        }
+    };
+    let wanted: Vec<&str> = expected.into_iter().collect();
+    if found != wanted {
+        let list = |l: &[&str]| {
+            if l.is_empty() {
+                "none".to_string()
+            } else {
+                l.join(", ")
+            }
+        };
+        problems.push(format!(
+            "/metadata/finalizers has resources finalizer {}, must have {} (the environment's `finalizer`)",
+            list(&found),
+            list(&wanted)
+        ));
+    }
 }
 
 fn check_source(
@@ -306,13 +342,14 @@ mod tests {
             project: "acme-dev",
             destination_name: "acme-dev",
             destination_namespace: "web",
+            finalizer: Some("resources-finalizer.argocd.argoproj.io"),
         }
     }
 
     fn app() -> Value {
         json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": "web-dev", "namespace": "argocd"},
+            "metadata": {"name": "web-dev", "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
             "spec": {
                 "project": "acme-dev",
                 "destination": {"name": "acme-dev", "namespace": "web"},
@@ -332,7 +369,17 @@ mod tests {
 
     #[test]
     fn catches_each_runtime_rule() {
-        let cases: [(&str, Value, &str); 8] = [
+        let cases: [(&str, Value, &str); 10] = [
+            (
+                "/metadata/finalizers",
+                json!(["resources-finalizer.argocd.argoproj.io/background"]),
+                "must have resources-finalizer.argocd.argoproj.io (the environment's `finalizer`)",
+            ),
+            (
+                "/metadata/finalizers",
+                json!([]),
+                "has resources finalizer none",
+            ),
             (
                 "/spec/destination/server",
                 json!("https://kubernetes.default.svc"),

@@ -165,3 +165,53 @@ fn promotion_settings_do_not_change_the_documents() {
     );
     assert_eq!(render(&tenant, &RenderOptions::default()).unwrap(), before);
 }
+
+#[test]
+fn the_finalizer_is_the_environments_choice() {
+    let tree = example()
+        .with(
+            "environments/staging.yaml",
+            "name: staging\ncluster: staging\nsync: auto-prune\nfinalizer: background\npromotion:\n  from: dev\n",
+        )
+        .with(
+            "environments/prod.yaml",
+            "name: prod\ncluster: prod\nfinalizer: none\nprotected: true\npromotion:\n  from: staging\n",
+        );
+    let rendering = rendered(&tree);
+    let finalizers = |path: &str| document(&rendering, path)["metadata"]["finalizers"].clone();
+    assert_eq!(
+        finalizers("dev/applications/web.yaml"),
+        serde_json::json!(["resources-finalizer.argocd.argoproj.io"])
+    );
+    assert_eq!(
+        finalizers("staging/applications/web.yaml"),
+        serde_json::json!(["resources-finalizer.argocd.argoproj.io/background"])
+    );
+    assert_eq!(finalizers("prod/applications/web.yaml"), Value::Null);
+    let prod = String::from_utf8(rendering.files["prod/applications/web.yaml"].clone()).unwrap();
+    assert!(!prod.contains("finalizers"), "{prod}");
+}
+
+#[test]
+fn a_template_cannot_drop_or_change_the_finalizer() {
+    let template = std::fs::read_to_string(workspace().join("templates/application.yaml.hbs"))
+        .unwrap()
+        .replace(
+            "  finalizers: {{yaml finalizers}}\n",
+            "  finalizers:\n    - resources-finalizer.argocd.argoproj.io\n",
+        );
+    let tree = example()
+        .with(
+            "environments/prod.yaml",
+            "name: prod\ncluster: prod\nfinalizer: none\npromotion:\n  from: staging\n",
+        )
+        .with("templates/application.yaml.hbs", template);
+    let problems = render(&loaded(&tree), &RenderOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.contains("templates/application.yaml.hbs: Application web-prod (app web, environment prod): /metadata/finalizers has resources finalizer resources-finalizer.argocd.argoproj.io, must have none (the environment's `finalizer`)"),
+        "{problems}"
+    );
+    assert!(!problems.contains("environment dev"), "{problems}");
+}
