@@ -18,6 +18,22 @@ pub struct Edit {
     pub doc: DocSelector,
     pub path: Path,
     pub value: Value,
+    pub typing: Typing,
+}
+
+/// How the type of the written value is chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Typing {
+    /// The value's own type decides (`Value::Int(3)` is written `3`, a string that
+    /// reads as a number is quoted).
+    #[default]
+    AsGiven,
+    /// The value is text as a person typed it (`Value::String`), written with the type
+    /// of the scalar it replaces: an int stays an int when the text is one, a bool a
+    /// bool, a float a float. Text the old type cannot hold is refused with
+    /// [`Error::TypeMismatch`]. A new key, an empty or null value and a string get a
+    /// string.
+    LikeOld,
 }
 
 impl Edit {
@@ -26,6 +42,15 @@ impl Edit {
             doc: DocSelector::Auto,
             path,
             value: value.into(),
+            typing: Typing::AsGiven,
+        }
+    }
+
+    /// Write `text` with the type of the value it replaces (see [`Typing::LikeOld`]).
+    pub fn like_old(path: Path, text: impl Into<String>) -> Self {
+        Edit {
+            typing: Typing::LikeOld,
+            ..Edit::new(path, Value::String(text.into()))
         }
     }
 
@@ -54,6 +79,16 @@ struct InsertGroup<'t> {
 /// edit is applied or none is (the error says why).
 pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     let tree = Tree::parse(text)?;
+    let typed;
+    let edits = if edits.iter().any(|e| e.typing == Typing::LikeOld) {
+        typed = edits
+            .iter()
+            .map(|e| resolve_type(&tree, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        &typed[..]
+    } else {
+        edits
+    };
     let keep = vec![BlockScalars::Keep; edits.len()];
     match set_many_in(&tree, text, edits, &keep) {
         // yaml-rust2 reads a few block-scalar layouts (keep chomping before some comment
@@ -85,6 +120,63 @@ pub fn set_many(text: &str, edits: &[Edit]) -> Result<String, Error> {
     }
 }
 
+/// The edit with its value typed like the scalar it replaces.
+fn resolve_type(tree: &Tree, e: &Edit) -> Result<Edit, Error> {
+    let Value::String(raw) = &e.value else {
+        return Ok(e.clone());
+    };
+    if e.typing == Typing::AsGiven {
+        return Ok(e.clone());
+    }
+    let d = select_doc(tree, &e.doc)?;
+    let old = match locate(tree, &tree.docs[d].root, &e.path, false)? {
+        Located::Found { node, .. } if !node.is_empty_scalar() => node.typed().map(|v| (node, v)),
+        _ => None,
+    };
+    let text = raw.trim();
+    let value = match &old {
+        None | Some((_, Value::String(_) | Value::Null)) => Some(e.value.clone()),
+        Some((_, Value::Int(_))) => text.parse::<i64>().ok().map(Value::Int),
+        Some((_, Value::Float(_))) => match crate::scalar::resolve_plain(text) {
+            Value::Float(f) => Some(Value::Float(f)),
+            Value::Int(i) => Some(Value::Float(i as f64)),
+            _ => None,
+        },
+        Some((_, Value::Bool(_))) => match crate::scalar::resolve_plain(text) {
+            Value::Bool(b) => Some(Value::Bool(b)),
+            _ => None,
+        },
+    };
+    match (value, old) {
+        (Some(value), _) => Ok(Edit {
+            value,
+            typing: Typing::AsGiven,
+            ..e.clone()
+        }),
+        (None, Some((node, old))) => {
+            let suggested = match crate::scalar::resolve_plain(text) {
+                v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_)) => v.kind(),
+                _ => "string",
+            };
+            Err(Error::TypeMismatch {
+                path: e.path.to_string(),
+                old_kind: old.kind(),
+                old: tree.extent(node).map_or_else(
+                    || old.to_string(),
+                    |x| match x {
+                        Extent::Inline { start, end } => tree.src.text[start..end].to_string(),
+                        Extent::Block(_) => old.to_string(),
+                    },
+                ),
+                value: raw.clone(),
+                suggested,
+                at: tree.loc(node.start),
+            })
+        }
+        (None, None) => unreachable!("a missing or string value takes any text"),
+    }
+}
+
 /// Whether a new string value in a block scalar stays a block scalar.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BlockScalars {
@@ -98,7 +190,6 @@ fn set_many_in(
     edits: &[Edit],
     blocks: &[BlockScalars],
 ) -> Result<String, Error> {
-    let nl = tree.src.newline();
     let mut splices = Vec::new();
     let mut seen_paths = HashSet::new();
     let mut seen_nodes = HashSet::new();
@@ -158,9 +249,9 @@ fn set_many_in(
         }
     }
     if !groups.is_empty() {
-        let step = insert::indent_step(tree);
+        let layout = insert::Layout::of(tree);
         for g in &groups {
-            splices.push(insert::render(tree, &g.target, &g.keys, &g.path, step, nl)?);
+            splices.push(insert::render(tree, &g.target, &g.keys, &g.path, &layout)?);
         }
     }
     let out = apply(text, splices.clone())?;
@@ -261,7 +352,8 @@ fn replace(
         return Ok(vec![Splice {
             start: colon + 1,
             end: colon + 1,
-            text: format!(" {}", quote::inline(value, Style::Plain, flow)),
+            // A value the file did not have: written in the file's quoting.
+            text: format!(" {}", quote::fresh(value, insert::quoting(tree), flow)),
         }]);
     }
     let extent = tree.extent(node).ok_or_else(|| {

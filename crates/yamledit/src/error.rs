@@ -94,6 +94,25 @@ pub enum Error {
         message: String,
     },
 
+    /// The new text cannot be a value of the type the old value has (an int replaced
+    /// by `three`); the caller decides whether to change the type.
+    #[error(
+        "'{path}' holds {} ({old}) and {value:?} is not one; writing it would make the value {}",
+        article(old_kind),
+        article(suggested)
+    )]
+    TypeMismatch {
+        path: String,
+        /// `int`, `float` or `bool`.
+        old_kind: &'static str,
+        /// The old value as the file writes it.
+        old: String,
+        value: String,
+        /// The type `value` has when read on its own: `string`, `int`, `float` or `bool`.
+        suggested: &'static str,
+        at: Location,
+    },
+
     #[error("cannot edit '{path}': {message}")]
     Unsupported {
         path: String,
@@ -117,6 +136,7 @@ impl Error {
             | Error::BehindAlias { at, .. }
             | Error::DuplicateKey { at, .. }
             | Error::AmbiguousSelector { at, .. }
+            | Error::TypeMismatch { at, .. }
             | Error::Unsupported { at, .. } => Some(*at),
             _ => None,
         }
@@ -126,5 +146,13 @@ impl Error {
     /// file or a refused edit); the CLI maps it to its own exit code.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NoSuchPath { .. })
+    }
+}
+
+/// `an int`, `a string`...
+fn article(kind: &str) -> String {
+    match kind {
+        "int" => "an int".into(),
+        k => format!("a {k}"),
     }
 }

@@ -2,9 +2,11 @@
 
 use crate::edit::Splice;
 use crate::error::Error;
-use crate::quote::{self, Style};
+use crate::quote::{self, Quoting, Style};
+use crate::scalar::reads_as_non_string;
 use crate::tree::{Kind, Node, Tree};
 use crate::value::Value;
+use yaml_rust2::scanner::TScalarStyle;
 
 /// New keys to add under one existing node, merged so that two edits below the same
 /// missing parent (`image.repository`, `image.tag`) create that parent once.
@@ -41,37 +43,103 @@ impl NewKeys {
         }
     }
 
-    fn block(&self, indent: usize, step: usize, nl: &str, out: &mut String) {
+    fn block(&self, indent: usize, layout: &Layout, out: &mut String) {
         for (k, v) in &self.entries {
             out.extend(std::iter::repeat_n(' ', indent));
-            out.push_str(&quote::key(k, false));
+            out.push_str(&quote::fresh_key(k, layout.quoting, false));
             match v {
                 NewNode::Leaf(value) => {
                     out.push_str(": ");
-                    out.push_str(&quote::inline(value, Style::Plain, false));
-                    out.push_str(nl);
+                    out.push_str(&quote::fresh(value, layout.quoting, false));
+                    out.push_str(layout.nl);
                 }
                 NewNode::Branch(child) => {
                     out.push(':');
-                    out.push_str(nl);
-                    child.block(indent + step, step, nl, out);
+                    out.push_str(layout.nl);
+                    child.block(indent + layout.step, layout, out);
                 }
             }
         }
     }
 
-    fn flow(&self) -> String {
+    fn flow(&self, quoting: Quoting) -> String {
         self.entries
             .iter()
             .map(|(k, v)| {
                 let value = match v {
-                    NewNode::Leaf(value) => quote::inline(value, Style::Plain, true),
-                    NewNode::Branch(child) => format!("{{{}}}", child.flow()),
+                    NewNode::Leaf(value) => quote::fresh(value, quoting, true),
+                    NewNode::Branch(child) => format!("{{{}}}", child.flow(quoting)),
                 };
-                format!("{}: {value}", quote::key(k, true))
+                format!("{}: {value}", quote::fresh_key(k, quoting, true))
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// How new lines are written: the file's line break, indentation step and quoting.
+pub(crate) struct Layout {
+    pub nl: &'static str,
+    pub step: usize,
+    pub quoting: Quoting,
+}
+
+impl Layout {
+    pub fn of(tree: &Tree) -> Layout {
+        Layout {
+            nl: tree.src.newline(),
+            step: indent_step(tree),
+            quoting: quoting(tree),
+        }
+    }
+}
+
+/// How the file quotes its string values: every string in quotes when most strings that
+/// could be plain are quoted anyway, and double quotes when the file uses them more
+/// than single ones. Keys, block scalars and tagged values do not count.
+pub(crate) fn quoting(tree: &Tree) -> Quoting {
+    #[derive(Default)]
+    struct Count {
+        plain: usize,
+        single: usize,
+        double: usize,
+        needless: usize,
+    }
+    fn walk(n: &Node, c: &mut Count) {
+        match &n.kind {
+            Kind::Map(entries) => entries.iter().for_each(|(_, v)| walk(v, c)),
+            Kind::Seq(items) => items.iter().for_each(|v| walk(v, c)),
+            Kind::Scalar { value, style } if n.tag.is_none() && !value.is_empty() => {
+                let quoted = match style {
+                    TScalarStyle::Plain => {
+                        if matches!(n.typed(), Some(Value::String(_))) {
+                            c.plain += 1;
+                        }
+                        return;
+                    }
+                    TScalarStyle::SingleQuoted => &mut c.single,
+                    TScalarStyle::DoubleQuoted => &mut c.double,
+                    _ => return,
+                };
+                *quoted += 1;
+                if quote::plain_ok(value, n.flow) && !reads_as_non_string(value) {
+                    c.needless += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut c = Count::default();
+    for d in &tree.docs {
+        walk(&d.root, &mut c);
+    }
+    Quoting {
+        always: c.needless > c.plain,
+        quote: if c.double > c.single {
+            Style::Double
+        } else {
+            Style::Single
+        },
     }
 }
 
@@ -107,26 +175,56 @@ pub(crate) struct Target<'t> {
     pub parent: Option<&'t Node>,
 }
 
+/// Where lines added after the entry that ends at `end` go: after that line, and after
+/// the comment lines that follow it and belong to the entry. A comment belongs to it when
+/// it is indented deeper than `col`, the column of the entry's key (it sits among the
+/// entry's children, like a commented-out setting), or when it is at that column right
+/// below the entry, with no blank line between. A comment less indented, or one at the
+/// entry's column after a blank line, belongs to what follows (or to the file's end),
+/// and the new lines go before it.
+pub(crate) fn line_after_entry(tree: &Tree, end: usize, col: usize) -> usize {
+    let text = tree.src.text;
+    let mut pos = tree.src.next_line_start(end);
+    let mut scan = pos;
+    let mut blank = false;
+    while scan < text.len() {
+        let next = tree.src.next_line_start(scan);
+        let line = text[scan..next].trim_end_matches(['\n', '\r']);
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        if body.trim_start_matches([' ', '\t']).is_empty() {
+            blank = true;
+        } else if body.starts_with('#') && (indent > col || (indent == col && !blank)) {
+            pos = next;
+        } else {
+            break;
+        }
+        scan = next;
+    }
+    pos
+}
+
 /// One splice that adds `keys` under the target.
 pub(crate) fn render(
     tree: &Tree,
     target: &Target,
     keys: &NewKeys,
     path: &str,
-    step: usize,
-    nl: &str,
+    layout: &Layout,
 ) -> Result<Splice, Error> {
     let Target { at, key, parent } = *target;
     let text = tree.src.text;
-    // Where the new lines go when they start a line of their own: after the line that
-    // holds `end`, with a line break first when that line is the unterminated last one.
-    let line_after = |end: usize, indent: usize| {
-        let pos = tree.src.next_line_start(end);
+    let nl = layout.nl;
+    // Where the new lines go when they start a line of their own: after the entry that
+    // ends at `end` (see `line_after_entry`), with a line break first when that line is
+    // the unterminated last one.
+    let line_after = |end: usize, col: usize, indent: usize| {
+        let pos = line_after_entry(tree, end, col);
         let mut s = String::new();
         if pos == text.len() && !text.ends_with(['\n', '\r']) {
             s.push_str(nl);
         }
-        keys.block(indent, step, nl, &mut s);
+        keys.block(indent, layout, &mut s);
         Splice {
             start: pos,
             end: pos,
@@ -139,7 +237,7 @@ pub(crate) fn render(
                 return Ok(Splice {
                     start: at.start + 1,
                     end: at.start + 1,
-                    text: keys.flow(),
+                    text: keys.flow(layout.quoting),
                 });
             };
             let end = if lv.is_empty_scalar() {
@@ -155,14 +253,14 @@ pub(crate) fn render(
             Ok(Splice {
                 start: end,
                 end,
-                text: format!(", {}", keys.flow()),
+                text: format!(", {}", keys.flow(layout.quoting)),
             })
         }
         Kind::Map(_) => {
             let end = tree.node_end(at).ok_or_else(|| {
                 unsupported(tree, path, at.start, "cannot find the end of this mapping")
             })?;
-            Ok(line_after(end, at.col))
+            Ok(line_after(end, at.col, at.col))
         }
         Kind::Scalar { .. } if at.is_empty_scalar() && at.tag.is_none() && at.anchor == 0 => {
             let (Some(k), Some(p)) = (key, parent) else {
@@ -180,10 +278,10 @@ pub(crate) fn render(
                 Ok(Splice {
                     start: colon + 1,
                     end: colon + 1,
-                    text: format!(" {{{}}}", keys.flow()),
+                    text: format!(" {{{}}}", keys.flow(layout.quoting)),
                 })
             } else {
-                Ok(line_after(colon, p.col + step))
+                Ok(line_after(colon, p.col, p.col + layout.step))
             }
         }
         _ => Err(Error::WrongKind {

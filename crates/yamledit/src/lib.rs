@@ -25,7 +25,7 @@ mod tree;
 mod value;
 mod verify;
 
-pub use edit::{Edit, set_many};
+pub use edit::{Edit, Typing, set_many};
 pub use error::{Error, Location};
 pub use locate::DocSelector;
 pub use path::{Path, Segment};

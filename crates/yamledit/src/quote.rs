@@ -111,9 +111,47 @@ pub(crate) fn inline(value: &Value, old: Style, flow: bool) -> String {
     }
 }
 
-/// Text for a mapping key that must read back as the string `key`.
-pub(crate) fn key(key: &str, flow: bool) -> String {
-    inline(&Value::String(key.to_string()), Style::Plain, flow)
+/// How a file writes its string values, for the values an edit adds (a new key, an
+/// empty `key:` that receives a value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quoting {
+    /// Quote every string, even one that could be plain.
+    pub always: bool,
+    /// The quotes for a string that needs them (or, with `always`, every string):
+    /// `Single` or `Double`.
+    pub quote: Style,
+}
+
+impl Default for Quoting {
+    fn default() -> Self {
+        Quoting {
+            always: false,
+            quote: Style::Single,
+        }
+    }
+}
+
+/// Text for a value the file did not have yet, in the file's own quoting.
+pub(crate) fn fresh(value: &Value, quoting: Quoting, flow: bool) -> String {
+    let Value::String(s) = value else {
+        return inline(value, Style::Plain, flow);
+    };
+    if !quoting.always && plain_ok(s, flow) && !reads_as_non_string(s) {
+        return s.clone();
+    }
+    match quoting.quote {
+        Style::Double => double_quoted(s),
+        _ => inline(value, Style::Single, flow),
+    }
+}
+
+/// Text for a new mapping key: plain when it can be, else in the file's quotes.
+pub(crate) fn fresh_key(key: &str, quoting: Quoting, flow: bool) -> String {
+    let quoting = Quoting {
+        always: false,
+        ..quoting
+    };
+    fresh(&Value::String(key.to_string()), quoting, flow)
 }
 
 /// Whether a string can be a block scalar body, and how.
@@ -227,6 +265,32 @@ mod tests {
         assert_eq!(inline(&Value::Bool(false), Style::Single, false), "false");
         assert_eq!(inline(&Value::Float(1000.0), Style::Plain, false), "1000.0");
         assert_eq!(inline(&Value::Null, Style::Plain, false), "null");
+    }
+
+    #[test]
+    fn fresh_values_follow_the_files_quoting() {
+        let double = Quoting {
+            always: true,
+            quote: Style::Double,
+        };
+        let needed_double = Quoting {
+            always: false,
+            quote: Style::Double,
+        };
+        assert_eq!(fresh(&s("v1"), double, false), "\"v1\"");
+        assert_eq!(fresh(&s("v1"), needed_double, false), "v1");
+        assert_eq!(fresh(&s("1.20"), needed_double, false), "\"1.20\"");
+        assert_eq!(fresh(&s("1.20"), Quoting::default(), false), "'1.20'");
+        assert_eq!(fresh(&s("v1"), Quoting::default(), false), "v1");
+        let single = Quoting {
+            always: true,
+            quote: Style::Single,
+        };
+        assert_eq!(fresh(&s("it's"), single, false), "'it''s'");
+        assert_eq!(fresh(&s("a\nb"), single, false), "\"a\\nb\"");
+        assert_eq!(fresh(&Value::Int(3), double, false), "3");
+        assert_eq!(fresh_key("image", double, false), "image");
+        assert_eq!(fresh_key("a: b", double, false), "\"a: b\"");
     }
 
     #[test]

@@ -740,3 +740,185 @@ fn large_files_are_refused_when_invalid_anywhere() {
         Err(Error::Syntax { .. })
     ));
 }
+
+fn like_old(src: &str, path: &str, text: &str) -> Result<String, Error> {
+    set_many(src, &[Edit::like_old(p(path), text)])
+}
+
+#[test]
+fn like_old_keeps_the_type_of_the_value_it_replaces() {
+    let src = "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: web\nempty:\nnull: ~\n";
+    assert_eq!(
+        like_old(src, "replicas", "3").unwrap(),
+        "replicas: 3 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: web\nempty:\nnull: ~\n"
+    );
+    assert_eq!(
+        like_old(src, "ratio", "2").unwrap(),
+        "replicas: 2 # min\nratio: 2.0\non: true\ntag: \"1.0\"\nname: web\nempty:\nnull: ~\n"
+    );
+    assert_eq!(
+        like_old(src, "on", "false").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: false\ntag: \"1.0\"\nname: web\nempty:\nnull: ~\n"
+    );
+    // A string stays a string, quoted when it would read as another type.
+    assert_eq!(
+        like_old(src, "tag", "1.1").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.1\"\nname: web\nempty:\nnull: ~\n"
+    );
+    assert_eq!(
+        like_old(src, "name", "3").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: '3'\nempty:\nnull: ~\n"
+    );
+    // Empty and null values, and new keys, take a string (in the file's double
+    // quotes when it needs quotes).
+    assert_eq!(
+        like_old(src, "empty", "3").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: web\nempty: \"3\"\nnull: ~\n"
+    );
+    assert_eq!(
+        like_old(src, "null", "x").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: web\nempty:\nnull: x\n"
+    );
+    assert_eq!(
+        like_old(src, "port", "80").unwrap(),
+        "replicas: 2 # min\nratio: 0.5\non: true\ntag: \"1.0\"\nname: web\nempty:\nnull: ~\nport: \"80\"\n"
+    );
+    // Several in one batch, each typed by its own old value.
+    let out = set_many(
+        src,
+        &[
+            Edit::like_old(p("replicas"), "4"),
+            Edit::like_old(p("name"), "api"),
+            Edit::new(p("on"), "yes"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        "replicas: 4 # min\nratio: 0.5\non: 'yes'\ntag: \"1.0\"\nname: api\nempty:\nnull: ~\n"
+    );
+}
+
+#[test]
+fn like_old_refuses_text_the_old_type_cannot_hold() {
+    let src = "replicas: 2\nratio: 0.5\non: true\n";
+    let err = like_old(src, "replicas", "three").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "'replicas' holds an int (2) and \"three\" is not one; writing it would make the value a string"
+    );
+    assert_eq!(err.location().map(|l| (l.line, l.column)), Some((1, 11)));
+    let Error::TypeMismatch { suggested, .. } = like_old(src, "replicas", "1.5").unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(suggested, "float");
+    let Error::TypeMismatch { suggested, .. } = like_old(src, "on", "yes").unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(suggested, "string");
+    let Error::TypeMismatch {
+        old_kind,
+        suggested,
+        ..
+    } = like_old(src, "ratio", "false").unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!((old_kind, suggested), ("float", "bool"));
+    // Nothing is written for the batch.
+    let err = set_many(
+        src,
+        &[
+            Edit::like_old(p("ratio"), "0.7"),
+            Edit::like_old(p("replicas"), "x"),
+        ],
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::TypeMismatch { .. }), "{err}");
+}
+
+#[test]
+fn inserted_strings_follow_the_files_quoting() {
+    // Every string double-quoted: so is the new one.
+    let src = "image:\n  repository: \"ghcr.io/acme/web\"\n  tag: \"v1\"\n";
+    assert_eq!(
+        set_str(src, "image.digest", "sha256:abc"),
+        "image:\n  repository: \"ghcr.io/acme/web\"\n  tag: \"v1\"\n  digest: \"sha256:abc\"\n"
+    );
+    // Plain strings, double quotes where needed: plain when possible, else double.
+    let src = "name: web\nversion: \"1.20\"\n";
+    assert_eq!(
+        set_str(src, "owner", "acme"),
+        "name: web\nversion: \"1.20\"\nowner: acme\n"
+    );
+    assert_eq!(
+        set_str(src, "minor", "1.21"),
+        "name: web\nversion: \"1.20\"\nminor: \"1.21\"\n"
+    );
+    // Single quotes everywhere.
+    let src = "a: 'x'\nb: 'y'\n";
+    assert_eq!(set_str(src, "c", "z"), "a: 'x'\nb: 'y'\nc: 'z'\n");
+    // An empty value that receives one, and flow mappings, too.
+    let src = "a: \"x\"\nb:\nc: {d: \"e\"}\n";
+    assert_eq!(
+        set_str(src, "b", "y"),
+        "a: \"x\"\nb: \"y\"\nc: {d: \"e\"}\n"
+    );
+    assert_eq!(
+        set_str(src, "c.f", "g"),
+        "a: \"x\"\nb:\nc: {d: \"e\", f: \"g\"}\n"
+    );
+    // Typed values stay plain; a replaced value keeps its own style.
+    let src = "a: \"x\"\nb: y\n";
+    assert_eq!(
+        set(src, &p("count"), 3i64).unwrap(),
+        "a: \"x\"\nb: y\ncount: 3\n"
+    );
+    assert_eq!(set_str(src, "b", "z"), "a: \"x\"\nb: z\n");
+}
+
+#[test]
+fn insert_at_the_end_goes_after_the_last_entrys_own_comments() {
+    // Indented like the entry's children: they belong to it.
+    let src = "image:\n  tag: v1\n  # pullPolicy: Always\n";
+    assert_eq!(
+        set_str(src, "replicas", "2"),
+        "image:\n  tag: v1\n  # pullPolicy: Always\nreplicas: '2'\n"
+    );
+    // Right below the last entry at its column: it belongs to it.
+    let src = "replicas: 2\n# scaled by the HPA\n";
+    assert_eq!(
+        set_str(src, "name", "web"),
+        "replicas: 2\n# scaled by the HPA\nname: web\n"
+    );
+    // At column 0 after a blank line: the file's end, the new key goes before it.
+    let src = "image:\n  tag: v1\n  # digest: x\n\n# vim: set ts=2\n";
+    assert_eq!(
+        set_str(src, "replicas", "2"),
+        "image:\n  tag: v1\n  # digest: x\nreplicas: '2'\n\n# vim: set ts=2\n"
+    );
+    let src = "a: 1\n\n# footer\n";
+    assert_eq!(set_str(src, "b", "x"), "a: 1\nb: x\n\n# footer\n");
+    // A deeper comment after a blank line still belongs to the entry.
+    let src = "a:\n  b: 1\n\n  # c: 2\n# footer\n";
+    assert_eq!(
+        set_str(src, "z", "x"),
+        "a:\n  b: 1\n\n  # c: 2\nz: x\n# footer\n"
+    );
+    // In a nested mapping: less indented comments belong to what follows.
+    let src = "image:\n  tag: v1\n    # about v1\n# next\nother: 1\n";
+    assert_eq!(
+        set_str(src, "image.digest", "d"),
+        "image:\n  tag: v1\n    # about v1\n  digest: d\n# next\nother: 1\n"
+    );
+    // Under an empty key, its indented comments come first.
+    let src = "image:\n  # tag: v0\nother: 1\n";
+    assert_eq!(
+        set_str(src, "image.tag", "v1"),
+        "image:\n  # tag: v0\n  tag: v1\nother: 1\n"
+    );
+    // CRLF and a comment without a final line break.
+    let src = "a:\r\n  b: 1\r\n  # c";
+    assert_eq!(set_str(src, "d", "x"), "a:\r\n  b: 1\r\n  # c\r\nd: x\r\n");
+}

@@ -357,3 +357,130 @@ proptest! {
         prop_assert_eq!(batch, one_by_one);
     }
 }
+
+/// A scalar of one YAML type, as a file writes it, and the type's name.
+fn typed_text() -> impl Strategy<Value = (&'static str, String)> {
+    prop_oneof![
+        any::<i64>().prop_map(|i| ("int", i.to_string())),
+        (-1e9f64..1e9).prop_map(|f| ("float", format!("{f:?}"))),
+        any::<bool>().prop_map(|b| ("bool", b.to_string())),
+        plain_text().prop_map(|s| ("string", s)),
+        quoted_text().prop_map(|s| ("string", format!("'{}'", s.replace('\'', "''")))),
+    ]
+}
+
+/// What `Edit::like_old` must write over a value of type `old`: the typed value, or
+/// `None` when the text cannot be one.
+fn like_old_expected(old: &str, text: &str) -> Option<Value> {
+    match old {
+        "string" => Some(Value::String(text.to_string())),
+        "int" => text.trim().parse().ok().map(Value::Int),
+        "float" => match yamledit::resolve_plain(text.trim()) {
+            Value::Float(f) => Some(Value::Float(f)),
+            Value::Int(i) => Some(Value::Float(i as f64)),
+            _ => None,
+        },
+        "bool" => match yamledit::resolve_plain(text.trim()) {
+            Value::Bool(b) => Some(Value::Bool(b)),
+            _ => None,
+        },
+        _ => unreachable!(),
+    }
+}
+
+/// A comment or blank line after the last entry of a file: one indented by 1 (deeper
+/// than the root's keys, shallower than any block scalar's text), one at column 0, or
+/// a blank line.
+fn trailer() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(0u8..3, 0..5)
+}
+
+/// Where a key added at the end goes: after the trailing lines that belong to the last
+/// entry (indented ones; at column 0 only before any blank line).
+fn belonging(trailer: &[u8]) -> usize {
+    let mut blank = false;
+    let mut n = 0;
+    for (i, &t) in trailer.iter().enumerate() {
+        match t {
+            0 => n = i + 1,
+            1 if !blank => n = i + 1,
+            1 => break,
+            _ => blank = true,
+        }
+    }
+    n
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn like_old_keeps_the_type_or_refuses(
+        entries in prop::collection::vec(typed_text(), 1..6),
+        pick in any::<prop::sample::Index>(),
+        new in typed_text(),
+        comment in any::<bool>(),
+    ) {
+        let mut text = String::from("# typed\n");
+        let mut spans = Vec::new();
+        for (i, (_, t)) in entries.iter().enumerate() {
+            text.push_str(&format!("k{i}: "));
+            spans.push((text.len(), text.len() + t.len()));
+            text.push_str(t);
+            if comment {
+                text.push_str("  # c");
+            }
+            text.push('\n');
+        }
+        let i = pick.index(entries.len());
+        let (old, _) = entries[i];
+        // The new text as a person would type it: unquoted.
+        let typed = new.1.trim_matches('\'').replace("''", "'");
+        let path = Path::parse(&format!("k{i}")).unwrap();
+        let got = yamledit::set_many(&text, &[yamledit::Edit::like_old(path.clone(), typed.clone())]);
+        match like_old_expected(old, &typed) {
+            Some(value) => {
+                let out = got.unwrap_or_else(|e| panic!("{e}\n{text}"));
+                prop_assert_eq!(yamledit::get(&out, &Default::default(), &path).unwrap(), value);
+                let (start, end) = spans[i];
+                prop_assert_eq!(&out[..start], &text[..start]);
+                prop_assert_eq!(&out[out.len() - (text.len() - end)..], &text[end..]);
+            }
+            None => {
+                let err = got.unwrap_err();
+                let refused = matches!(&err, yamledit::Error::TypeMismatch { old_kind, .. } if *old_kind == old);
+                prop_assert!(refused, "{}", err);
+            }
+        }
+    }
+
+    #[test]
+    fn insert_at_the_end_keeps_the_comments_where_they_belong(
+        (entries, layout) in document(),
+        trailer in trailer(),
+        value in new_value(),
+    ) {
+        let (mut text, _) = render(&entries, &layout);
+        let nl = if layout.crlf { "\r\n" } else { "\n" };
+        let mut at = text.len();
+        for (i, &t) in trailer.iter().enumerate() {
+            text.push_str(match t {
+                0 => " # deep é",
+                1 => "# top",
+                _ => "",
+            });
+            text.push_str(nl);
+            if i + 1 == belonging(&trailer) {
+                at = text.len();
+            }
+        }
+        let path = Path::from_segments(vec![Segment::Key("knew".into())]);
+        let out = yamledit::set(&text, &path, value.clone()).unwrap_or_else(|e| panic!("{path}: {e}\n{text}"));
+        let mut want = load(&text);
+        put(&mut want, &path.segments, as_yaml(&value));
+        prop_assert_eq!(load(&out), want, "{}\n{}", text, out);
+        let tail = text.len() - at;
+        prop_assert_eq!(&out[..at], &text[..at], "{}\n{}", text, out);
+        prop_assert_eq!(&out[out.len() - tail..], &text[at..]);
+    }
+}
