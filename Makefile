@@ -18,7 +18,7 @@ lint:
 msrv:
 	@if rustup run $(MSRV) rustc --version >/dev/null 2>&1; then \
 		echo "checking the workspace with Rust $(MSRV) (rust-version)"; \
-		CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) check --workspace --locked; \
+		CARGO_TARGET_DIR=target/msrv $(CARGO) +$(MSRV) check --workspace --all-targets --locked; \
 	else \
 		echo "Rust $(MSRV) is not installed (rustup toolchain install $(MSRV)); rust-version not checked"; \
 	fi

@@ -16,13 +16,17 @@ pub enum RepoSpec {
 }
 
 impl RepoSpec {
-    /// `scheme://...` and scp-like `user@host:path` are URLs; anything else is a folder.
+    /// An existing folder is a folder; otherwise `scheme://...` and scp-like
+    /// `[user@]host:path` (a colon before any slash, as git reads it) are URLs; anything
+    /// else is a folder (which then does not exist, and says so).
     pub fn parse(text: &str) -> RepoSpec {
-        let is_url = text.contains("://")
-            || text
-                .split_once(':')
-                .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
-        if is_url {
+        if Path::new(text).is_dir() {
+            return RepoSpec::Folder(PathBuf::from(text));
+        }
+        let scp_like = text
+            .split_once(':')
+            .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'));
+        if text.contains("://") || scp_like {
             RepoSpec::Url(text.to_string())
         } else {
             RepoSpec::Folder(PathBuf::from(text))
@@ -230,6 +234,7 @@ mod tests {
             "git://h/x",
             "file:///tmp/x",
             "git@github.com:acme/x.git",
+            "github.com:acme/x.git",
         ] {
             assert_eq!(RepoSpec::parse(url), RepoSpec::Url(url.into()), "{url}");
         }

@@ -112,7 +112,13 @@ pub enum Error {
     #[error("`git {command}` failed: {detail}")]
     GitCli { command: String, detail: String },
 
-    /// Any other failure reported by gix; `context` says what we were doing.
+    /// A network call failed in a way not classified above (the remote hung up, sent
+    /// something unexpected); `context` says what we were doing.
+    #[error("{context}: {detail}")]
+    Remote { context: String, detail: String },
+
+    /// Any other failure reported by gix, in local work on the object database or refs;
+    /// `context` says what we were doing.
     #[error("{context}: {detail}")]
     Gix { context: String, detail: String },
 
@@ -146,10 +152,12 @@ impl Error {
             | Error::TimedOut { .. }
             | Error::RemoteMoved { .. }
             | Error::RefMoved { .. } => true,
-            // An unclassified failure of the git program or of gix's network code is
-            // most often the remote hanging up; local object-database errors are not
-            // transient, but they are rare enough that one retry costs little.
-            Error::GitCli { .. } | Error::Gix { .. } => true,
+            // An unclassified failure of the git program or of a network call is most
+            // often the remote hanging up.
+            Error::GitCli { .. } | Error::Remote { .. } => true,
+            // Local object-database or ref errors (corruption, a full disk) need a
+            // person; retrying would only repeat them.
+            Error::Gix { .. } => false,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted

@@ -8,6 +8,7 @@
 //! [`Repo::commits_touching`]). gix does everything except pushing, which goes through
 //! the `git` program. See the README for the design and its limits.
 
+mod child;
 mod commit;
 mod error;
 mod history;

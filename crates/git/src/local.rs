@@ -6,10 +6,11 @@ use std::process::{Command, Stdio};
 
 use gix::ObjectId;
 
+use crate::child::{RunError, run_bounded};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::lock::RepoLock;
-use crate::push::{Lease, RunError, run_bounded};
+use crate::push::Lease;
 use crate::repo::{Repo, full_branch_name};
 use crate::url::RemoteUrl;
 
@@ -126,6 +127,14 @@ impl Repo {
         let mut cmd = Command::new("git");
         cmd.arg("--git-dir")
             .arg(&self.git_dir)
+            // gc detaches into the background by default, which would run it outside
+            // our lock and our limits, and hide its failures in gc.log.
+            .args([
+                "-c",
+                "gc.autoDetach=false",
+                "-c",
+                "maintenance.autoDetach=false",
+            ])
             .args(["gc", "--auto", "--quiet"])
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -151,10 +160,15 @@ impl Repo {
     }
 }
 
+/// How old a half-created mirror must be before pruning takes it for a crash's leftover.
+const STALE_INIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Removes every mirror in `cache_dir` that is not the mirror of one of `keep`, each
-/// under its own write lock (so a process still using it finishes first), and returns
-/// the folders removed. A mirror is moved aside with one rename before it is deleted, so
-/// a crash never leaves a half-deleted mirror under its real name.
+/// under its own write lock (so a process fetching or pushing with it finishes first),
+/// and returns the folders removed, with any leftovers of a crash. A mirror is moved
+/// aside with one rename before it is deleted, so a crash never leaves a half-deleted
+/// mirror under its real name. Readers take no lock: a caller prunes only mirrors of
+/// repos it no longer serves, never one an open `Repo` still reads.
 pub fn prune_cache(cache_dir: &Path, keep: &[RemoteUrl], limits: &Limits) -> Result<Vec<PathBuf>> {
     let kept: Vec<String> = keep
         .iter()
@@ -169,6 +183,23 @@ pub fn prune_cache(cache_dir: &Path, keep: &[RemoteUrl], limits: &Limits) -> Res
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("cannot list the cache folder", cache_dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
+        // Leftovers of a crash: a mirror being removed, or being created long ago (a
+        // recent `.init-` folder may be another process creating a mirror right now).
+        let stale = || {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_INIT)
+        };
+        if name.starts_with(".remove-") || (name.starts_with(".init-") && stale()) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| Error::io("cannot delete a leftover folder", &path, e))?;
+            removed.push(path);
+            continue;
+        }
         let Some(key) = name.strip_suffix(".git") else {
             continue;
         };

@@ -11,16 +11,13 @@
 //! configuration is ignored (an `insteadOf` rule there could send them elsewhere), and
 //! redirects are not followed while credentials are set.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use gix::ObjectId;
 
+use crate::child::{RunError, run_bounded};
 use crate::error::{Error, Result};
-use crate::limits::Limits;
 use crate::repo::{Repo, full_branch_name};
 use crate::url::{Credentials, Scheme, redact};
 
@@ -165,7 +162,11 @@ impl Repo {
             any_status |= status.is_some();
             results.push(match status {
                 Some(RefStatus::Done) => {
-                    self.set_local_branch(&full, change.new)?;
+                    // The remote has it: that is the result. A mirror that lags behind
+                    // is corrected by the next fetch, so a failure here is not one.
+                    if let Err(e) = self.set_local_branch(&full, change.new) {
+                        tracing::warn!(branch = %full, error = %e, "pushed, but the mirror's copy did not move");
+                    }
                     tracing::info!(remote = %url, branch = %full, new = ?change.new, "pushed");
                     Ok(())
                 }
@@ -212,85 +213,6 @@ impl Repo {
         }
         Ok(())
     }
-}
-
-/// What a bounded child process left.
-pub(crate) struct Output {
-    pub(crate) success: bool,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-pub(crate) enum RunError {
-    Spawn(std::io::Error),
-    /// Killed: the idle limit, the deadline or a cancel.
-    Expired,
-}
-
-/// Runs `cmd` to completion unless it prints nothing for `idle` (git prints progress
-/// while it works, with `--progress`), the deadline passes, or the call is cancelled;
-/// then the child is killed.
-pub(crate) fn run_bounded(
-    mut cmd: Command,
-    limits: &Limits,
-    idle: Option<Duration>,
-) -> std::result::Result<Output, RunError> {
-    let mut child = cmd.spawn().map_err(RunError::Spawn)?;
-    let last_output = Arc::new(Mutex::new(Instant::now()));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        let last_output = last_output.clone();
-        std::thread::spawn(move || {
-            let mut collected = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    collected.extend_from_slice(&buf[..n]);
-                    *last_output.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                }
-            }
-            String::from_utf8_lossy(&collected).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) => {}
-            Err(_) => break None,
-        }
-        let quiet = last_output
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .elapsed();
-        if limits.expired() || idle.is_some_and(|idle| quiet >= idle) {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = (stdout.join(), stderr.join());
-            return Err(RunError::Expired);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    Ok(Output {
-        success: status.is_some_and(|s| s.success()),
-        stdout,
-        stderr,
-    })
 }
 
 enum RefStatus<'a> {

@@ -346,7 +346,7 @@ pub(crate) fn classify_remote_error(
             detail,
         }
     } else {
-        Error::Gix {
+        Error::Remote {
             context: format!("{context} {url}"),
             detail,
         }

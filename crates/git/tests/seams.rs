@@ -284,6 +284,18 @@ fn a_deadline_and_a_cancel_end_a_call_that_the_idle_limit_would_allow() {
     // The same for the git CLI behind push.
     let Served { cache, mirror, .. } = served(tmp.path(), "push-cache");
     let commit = commit_on(&mirror, "main", "x.yaml", "x: 1\n");
+    for url in [url.clone(), hung.url("http", "tenant.git")] {
+        // Over http git runs git-remote-http, which outlives a kill of git alone: the
+        // whole process group goes, so the deadline holds.
+        let limits = Limits::idle(long).with_deadline(Instant::now() + Duration::from_millis(500));
+        let to_hung = Repo::open_mirror(&url, &cache, options(limits)).unwrap();
+        let (err, took) = timed(|| to_hung.push_branch("ladder/x", commit, Lease::Absent));
+        assert!(
+            matches!(err, Error::TimedOut { deadline: true, .. }),
+            "{url}: {err}"
+        );
+        assert!(took < Duration::from_secs(10), "{url}: {took:?}");
+    }
     let limits = Limits::idle(long).with_deadline(Instant::now() + Duration::from_millis(500));
     let to_hung = Repo::open_mirror(&url, &cache, options(limits)).unwrap();
     let (err, took) = timed(|| to_hung.push_branch("ladder/x", commit, Lease::Absent));
@@ -517,7 +529,39 @@ fn unused_mirrors_are_pruned_and_kept_ones_maintained() {
     assert_eq!(removed, vec![gone_dir.clone()]);
     assert!(!gone_dir.exists());
     assert!(keep.git_dir().exists());
+    // Two packs and a limit of one: `gc --auto` acts on that (its loose-object count
+    // only samples one folder of 256). gc must run in the foreground, inside the call
+    // (not detached into the background), and leave one pack.
+    for i in 0..3 {
+        let c = commit_on(&keep, "main", "gc.yaml", &format!("n: {i}\n"));
+        git(
+            keep.git_dir(),
+            &["update-ref", &format!("refs/heads/gc-{i}"), &c.to_string()],
+        );
+    }
+    git(keep.git_dir(), &["repack", "-q"]);
+    git(keep.git_dir(), &["config", "gc.autoPackLimit", "1"]);
+    let count = |repo: &Repo, what: &str| -> usize {
+        let counts = git(repo.git_dir(), &["count-objects", "-v"]);
+        counts
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{what}: ")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count(&keep, "packs"), 2);
     keep.maintain().unwrap();
+    assert_eq!(
+        count(&keep, "packs"),
+        1,
+        "gc ran to its end within the call"
+    );
+    assert!(
+        !keep.git_dir().join("gc.pid").exists(),
+        "no gc left running"
+    );
     assert!(
         keep.branch_tip("main").unwrap().is_some(),
         "still readable after gc"
@@ -637,8 +681,12 @@ fn each_error_kind_says_whether_a_retry_may_help() {
             command: "push".into(),
             detail: "the remote end hung up unexpectedly".into(),
         },
-        Error::Gix {
+        Error::Remote {
             context: "c".into(),
+            detail: "d".into(),
+        },
+        Error::Gix {
+            context: "cannot decode commit".into(),
             detail: "d".into(),
         },
         io(std::io::ErrorKind::Interrupted),
@@ -655,7 +703,7 @@ fn each_error_kind_says_whether_a_retry_may_help() {
             | Error::RemoteMoved { .. }
             | Error::RefMoved { .. }
             | Error::GitCli { .. }
-            | Error::Gix { .. } => true,
+            | Error::Remote { .. } => true,
             Error::Io { source, .. } => source.kind() == std::io::ErrorKind::Interrupted,
             Error::Url(_)
             | Error::AuthFailed { .. }
@@ -667,6 +715,7 @@ fn each_error_kind_says_whether_a_retry_may_help() {
             | Error::InvalidPath { .. }
             | Error::InvalidCommit { .. }
             | Error::NoRemote { .. }
+            | Error::Gix { .. }
             | Error::YamlPath(_) => false,
         };
         assert_eq!(e.is_transient(), expected, "{e}");
