@@ -301,13 +301,66 @@ impl Keyword for SourceType {
 pub struct Source {
     #[serde(rename = "type")]
     pub kind: SourceType,
-    /// `None` means the config repo.
+    /// `None` means the config repo. A Git repo, a Helm chart repository (with
+    /// `chart`), an OCI registry as Argo CD names one for `chart` (`host/path`, no
+    /// scheme), or an OCI artifact (`oci://host/path/name`).
     pub repo_url: Option<String>,
-    /// `None` means the config repo's branch (for the config repo) or `HEAD`.
+    /// `None` means the config repo's branch (for the config repo) or `HEAD`; required
+    /// for a chart from a chart repository and for an OCI artifact (its version or tag).
     pub target_revision: Option<String>,
-    /// Relative to the source repo's root, without `..`; may use placeholders.
-    pub path: Pattern,
+    /// Relative to the source repo's root, without `..`; may use placeholders. `None`
+    /// for a chart named by `chart`; `.` by default for an `oci://` artifact.
+    pub path: Option<Pattern>,
+    /// The chart's name in the Helm chart repository or OCI registry of `repo_url`.
+    pub chart: Option<String>,
     pub helm_release_name: Option<String>,
+    /// Inline Helm values for every environment (`source.helm.valuesObject`), a mapping.
+    pub helm_values: Option<serde_json::Value>,
+    /// Inline Helm values per environment (`source.helm.envValuesObject`), merged over
+    /// `helm_values`.
+    pub helm_env_values: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Source {
+    /// An OCI artifact named by an `oci://` URL (Argo CD 3.1+), read at `path` (`.`).
+    pub fn is_oci_artifact(&self) -> bool {
+        self.repo_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("oci://"))
+    }
+
+    /// The inline Helm values in an environment: `valuesObject` with the environment's
+    /// `envValuesObject` merged over it as Helm merges value files (mappings key by key,
+    /// anything else replaced); `None` when there are none.
+    pub fn helm_values_in(&self, env: &str) -> Option<serde_json::Value> {
+        let env_values = self.helm_env_values.get(env);
+        match (&self.helm_values, env_values) {
+            (None, None) => None,
+            (Some(v), None) | (None, Some(v)) => Some(v.clone()),
+            (Some(base), Some(over)) => {
+                let mut merged = base.clone();
+                merge_values(&mut merged, over);
+                Some(merged)
+            }
+        }
+    }
+}
+
+/// Merges `over` into `base` the way Helm merges value files.
+fn merge_values(base: &mut serde_json::Value, over: &serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(over)) => {
+            for (key, value) in over {
+                match base.get_mut(key) {
+                    Some(existing) => merge_values(existing, value),
+                    None => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over.clone(),
+    }
 }
 
 /// A value that moves between environments.
@@ -362,11 +415,13 @@ impl Tenant {
         app.namespace_in(&self.settings.tenant, env)
     }
 
-    /// The app's `source.path` in an environment, from its repo's root.
-    pub fn source_path(&self, app: &App, env: &Environment) -> String {
+    /// The app's `source.path` in an environment, from its repo's root; `None` for a
+    /// chart named by `source.chart`.
+    pub fn source_path(&self, app: &App, env: &Environment) -> Option<String> {
         app.source
             .path
-            .expand(&app.vars(&self.settings.tenant, env))
+            .as_ref()
+            .map(|path| path.expand(&app.vars(&self.settings.tenant, env)))
     }
 
     /// The app's Helm value files in an environment, in order, each `/`-separated from the

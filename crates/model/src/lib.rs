@@ -25,8 +25,8 @@ pub use config::{
 pub use diag::{Problem, Problems, did_you_mean};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use load::{
-    BUILT_IN_ENVIRONMENTS, DEFAULT_DENIED_NAMESPACES, LoadError, LoadOptions, NO_SETTINGS,
-    RESERVED_ENVIRONMENT_NAMES, SETTINGS_FILE, TEMPLATE_NAMES, load,
+    BUILT_IN_ENVIRONMENTS, DEFAULT_DENIED_KINDS, DEFAULT_DENIED_NAMESPACES, LoadError, LoadOptions,
+    NO_SETTINGS, RESERVED_ENVIRONMENT_NAMES, SETTINGS_FILE, TEMPLATE_NAMES, load,
 };
 pub use pattern::{
     AppFile, AppFileError, AppVars, EnvPattern, EnvPlaceholder, EnvVars, Pattern, PatternError,

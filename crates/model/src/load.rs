@@ -12,11 +12,20 @@ use crate::{load_app, load_env, load_settings};
 /// Namespaces no tenant app may deploy into unless the platform says otherwise.
 pub const DEFAULT_DENIED_NAMESPACES: [&str; 3] = ["argocd", "kube-system", "kube-public"];
 
+/// Namespaced kinds the platform manages for the tenant, denied in every AppProject
+/// unless the platform says otherwise.
+pub const DEFAULT_DENIED_KINDS: [&str; 2] = ["ResourceQuota", "LimitRange"];
+
 /// Platform policy, set by whoever runs ladder, never by the tenant's repo.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// App namespaces that are refused; globs `*` and `?` allowed.
+    /// App namespaces that are refused; globs `*` and `?` allowed. `argocd.namespace`
+    /// is checked against them too.
     pub denied_namespaces: Vec<String>,
+    /// Namespaced kinds no tenant app may deploy, rendered into each AppProject's
+    /// `namespaceResourceBlacklist` and checked there: `KIND` (in any API group, e.g.
+    /// `ResourceQuota`) or `GROUP/KIND` (`networking.k8s.io/NetworkPolicy`).
+    pub denied_kinds: Vec<String>,
     /// The thread budget the load runs within: the app folders are loaded on the
     /// workers it allows (the calling thread counts as one), and YAML parses that split
     /// over threads use it as well. The default is the process's; a daemon loading many
@@ -28,6 +37,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             denied_namespaces: DEFAULT_DENIED_NAMESPACES.map(String::from).to_vec(),
+            denied_kinds: DEFAULT_DENIED_KINDS.map(String::from).to_vec(),
             budget: ThreadBudget::process_default(),
         }
     }
@@ -38,6 +48,17 @@ impl LoadOptions {
         self.denied_namespaces
             .iter()
             .any(|pattern| crate::names::glob_matches(pattern, namespace))
+    }
+
+    /// The denied kinds as Argo CD `{group, kind}` pairs: `KIND` is in any group (`*`).
+    pub fn denied_group_kinds(&self) -> Vec<(String, String)> {
+        self.denied_kinds
+            .iter()
+            .map(|entry| match entry.rsplit_once('/') {
+                Some((group, kind)) => (group.to_string(), kind.to_string()),
+                None => ("*".to_string(), entry.clone()),
+            })
+            .collect()
     }
 }
 
@@ -96,6 +117,7 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
     let environments = load_env::promotion_order(environments, &broken, &mut problems);
     if let Some(settings) = &settings {
         load_settings::check_projects(settings, &environments, &mut problems);
+        load_settings::check_argocd_namespace(settings, options, &mut problems);
     }
 
     let apps = load_app::apps(

@@ -8,7 +8,7 @@ use crate::diag::{Problem, did_you_mean};
 use crate::load::{LoadOptions, read_yaml};
 use crate::load_settings::{LoadedSettings, repo_url};
 use crate::names::check_dns_label;
-use crate::pattern::AppFile;
+use crate::pattern::{AppFile, Pattern};
 use crate::tree::{ConfigTree, EntryKind, TreeError};
 use crate::yaml::{Node, Scalar, Value};
 
@@ -20,8 +20,8 @@ const KEYS: [&str; 6] = [
     "namespace",
     "promote",
 ];
-const SOURCE_KEYS: [&str; 5] = ["type", "repoURL", "targetRevision", "path", "helm"];
-const HELM_KEYS: [&str; 1] = ["releaseName"];
+const SOURCE_KEYS: [&str; 6] = ["type", "repoURL", "targetRevision", "path", "chart", "helm"];
+const HELM_KEYS: [&str; 3] = ["releaseName", "valuesObject", "envValuesObject"];
 const PROMOTE_KEYS: [&str; 2] = ["file", "path"];
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 /// App folders below which a chunk is not worth a thread of its own.
@@ -93,9 +93,10 @@ fn app(
         }
         Some(name)
     });
+    let env_names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
     let source = d
         .required(&fields, node, "source", "app")
-        .and_then(|n| source(n, d));
+        .and_then(|n| source(n, &env_names, d));
 
     let mut values = Vec::new();
     if let Some(n) = fields.get("values") {
@@ -133,6 +134,15 @@ fn app(
         .get("namespace")
         .and_then(|n| d.pattern(n, "namespace"));
 
+    if let (Some(source), Some(chosen)) = (&source, &environments) {
+        for env in source.helm_env_values.keys() {
+            if !chosen.contains(env) {
+                let at = env_values_key(node, env).unwrap_or(node);
+                d.problem(at, format!("`source.helm.envValuesObject` sets values for environment `{env}`, which this app is not deployed to (`environments`: {})", chosen.join(", ")));
+            }
+        }
+    }
+
     let promote = match (fields.get("promote"), &source) {
         (Some(n), Some(source)) => promote(n, source, &values, d),
         _ => Vec::new(),
@@ -149,47 +159,212 @@ fn app(
     })
 }
 
-fn source(node: &Node, d: &mut Decoder) -> Option<Source> {
+fn source(node: &Node, environments: &[&str], d: &mut Decoder) -> Option<Source> {
     let fields = d.fields(node, "source", &SOURCE_KEYS)?;
     let kind = d
         .required(&fields, node, "type", "source")
         .and_then(|n| d.keyword::<SourceType>(n, "source.type"));
-    let repo_url = fields
-        .get("repoURL")
-        .map(|n| repo_url(n, "source.repoURL", d));
-    let target_revision = fields
-        .get("targetRevision")
-        .map(|n| d.string(n, "source.targetRevision"));
-    let path = d.required(&fields, node, "path", "source").and_then(|n| {
-        let path = d.pattern(n, "source.path")?;
-        let text = path.as_str();
-        if text.starts_with('/') || text.split('/').any(|p| p == "..") {
+    let chart_node = fields.get("chart");
+    let chart = chart_node.map(|n| {
+        if kind.is_some_and(|k| k != SourceType::Helm) {
+            d.problem(n, "`source.chart` is only for `type: helm`");
+            return None;
+        }
+        d.string(n, "source.chart")
+    });
+    let repo_url = fields.get("repoURL").map(|n| {
+        let url = source_repo_url(n, chart_node.is_some(), d)?;
+        if let Some(chart_node) = chart_node
+            && url.starts_with("oci://")
+        {
+            let chart = chart_node.as_str().unwrap_or("CHART");
+            let bare = url.trim_start_matches("oci://").trim_end_matches('/');
             d.problem(
                 n,
-                format!("`source.path` `{path}` must be relative to the repo root, without `..`"),
+                format!(
+                    "`source.repoURL` `{url}` with `source.chart`: Argo CD names an OCI registry for `chart` without the oci:// scheme; write `repoURL: {bare}` with `chart: {chart}`, or `repoURL: oci://{bare}/{chart}` without `chart`"
+                ),
             );
             return None;
         }
-        Some(path)
+        Some(url)
     });
+    let target_revision = fields
+        .get("targetRevision")
+        .map(|n| d.string(n, "source.targetRevision"));
+    let oci = fields
+        .get("repoURL")
+        .and_then(|n| n.as_str())
+        .is_some_and(|u| u.starts_with("oci://"));
+    let path = match (fields.get("path"), chart_node) {
+        (Some(n), Some(_)) => {
+            d.problem(
+                n,
+                "`source.path` and `source.chart` exclude each other: a chart from a chart repository or OCI registry is named by `chart`, one in a Git repo by `path`",
+            );
+            None
+        }
+        (Some(n), None) => source_path(n, d).map(Some),
+        (None, Some(_)) => Some(None),
+        // An OCI artifact is read from its root unless a path says otherwise.
+        (None, None) if oci => Some(Some(Pattern::parse(".").expect("a plain path"))),
+        // A repoURL that failed to load says what is wrong; a missing path would not.
+        (None, None) if matches!(repo_url, Some(None)) => None,
+        (None, None) => {
+            d.required(&fields, node, "path", "source");
+            None
+        }
+    };
+    if let Some(n) = chart_node
+        && fields.get("repoURL").is_none()
+    {
+        d.problem(
+            n,
+            "`source.chart` names a chart in a Helm chart repository or OCI registry, so it needs `source.repoURL`; a chart in this repo is named by `source.path`",
+        );
+    }
+    if (chart_node.is_some() || oci) && fields.get("targetRevision").is_none() {
+        let at = chart_node.or(fields.get("repoURL")).unwrap_or(node);
+        d.problem(
+            at,
+            "a chart from a chart repository or OCI registry needs `source.targetRevision`: its version, such as 6.7.1",
+        );
+    }
     let mut helm_release_name = None;
+    let mut helm_values = None;
+    let mut helm_env_values = BTreeMap::new();
+    let mut helm_ok = true;
     if let Some(helm) = fields.get("helm") {
         if kind.is_some_and(|k| k != SourceType::Helm) {
             d.problem(helm, "`source.helm` is only for `type: helm`");
         }
-        if let Some(h) = d.fields(helm, "source.helm", &HELM_KEYS)
-            && let Some(n) = h.get("releaseName")
-        {
-            helm_release_name = d.dns_label(n, "source.helm.releaseName");
+        let before = d.problems.len();
+        if let Some(h) = d.fields(helm, "source.helm", &HELM_KEYS) {
+            if let Some(n) = h.get("releaseName") {
+                helm_release_name = d.dns_label(n, "source.helm.releaseName");
+            }
+            if let Some(n) = h.get("valuesObject") {
+                helm_values = values_object(n, "source.helm.valuesObject", d);
+            }
+            if let Some(n) = h.get("envValuesObject")
+                && let Some(f) = d.fields(n, "source.helm.envValuesObject", environments)
+            {
+                for env in environments {
+                    if let Some(value) = f.get(env)
+                        && let Some(values) =
+                            values_object(value, &format!("source.helm.envValuesObject.{env}"), d)
+                    {
+                        helm_env_values.insert(env.to_string(), values);
+                    }
+                }
+            }
         }
+        helm_ok = d.problems.len() == before;
     }
     Some(Source {
         kind: kind?,
         repo_url: repo_url.map_or(Some(None), |u| u.map(Some))?,
         target_revision: target_revision.map_or(Some(None), |t| t.map(Some))?,
         path: path?,
+        chart: chart.map_or(Some(None), |c| c.map(Some))?,
         helm_release_name,
+        helm_values: if helm_ok { helm_values } else { return None },
+        helm_env_values,
     })
+}
+
+/// `source.path`: relative, without `..`.
+fn source_path(n: &Node, d: &mut Decoder) -> Option<Pattern> {
+    let path: Pattern = d.pattern(n, "source.path")?;
+    let text = path.as_str();
+    if text.starts_with('/') || text.split('/').any(|p| p == "..") {
+        d.problem(
+            n,
+            format!("`source.path` `{path}` must be relative to the repo root, without `..`"),
+        );
+        return None;
+    }
+    Some(path)
+}
+
+/// `source.repoURL`: a repo URL as for the config repo, an `oci://` artifact, or (for
+/// `chart`) an OCI registry written as Argo CD takes it, `host/path` without a scheme.
+fn source_repo_url(n: &Node, chart: bool, d: &mut Decoder) -> Option<String> {
+    let Some(text) = n.as_str() else {
+        return repo_url(n, "source.repoURL", d);
+    };
+    let registry_like = !text.contains("://")
+        && !text.contains('@')
+        && text
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('.') || host.contains(':') || host == "localhost")
+        && text.contains('/');
+    if let Some(rest) = text.strip_prefix("oci://") {
+        if rest.split('/').filter(|p| !p.is_empty()).count() < 2 {
+            d.problem(
+                n,
+                format!("`source.repoURL` `{text}` names no artifact; write oci://REGISTRY/PATH/NAME, e.g. oci://ghcr.io/stefanprodan/charts/podinfo"),
+            );
+            return None;
+        }
+        if rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
+            d.problem(n, "`source.repoURL` must not hold a password or token; ladder takes credentials from its operator's settings, never from the repo");
+            return None;
+        }
+        return Some(text.to_string());
+    }
+    if registry_like {
+        if chart {
+            return Some(text.to_string());
+        }
+        d.problem(
+            n,
+            format!("`source.repoURL` `{text}` looks like an OCI registry: name the chart in it with `source.chart`, or write the artifact as oci://{text}"),
+        );
+        return None;
+    }
+    repo_url(n, "source.repoURL", d)
+}
+
+/// Inline Helm values: a mapping, kept as written. Kubernetes drops `null` entries, so a
+/// `null` meant to remove a chart default would silently vanish: refused.
+fn values_object(n: &Node, what: &str, d: &mut Decoder) -> Option<serde_json::Value> {
+    if !matches!(n.value, Value::Mapping(_)) {
+        let found = n.value.kind();
+        d.problem(
+            n,
+            format!("`{what}` must be a mapping of Helm values, found {found}"),
+        );
+        return None;
+    }
+    let before = d.problems.len();
+    refuse_nulls(n, what, d);
+    (d.problems.len() == before).then(|| n.to_json())
+}
+
+fn refuse_nulls(n: &Node, what: &str, d: &mut Decoder) {
+    match &n.value {
+        Value::Scalar(Scalar::Null) => d.problem(
+            n,
+            format!("`{what}` holds null, which Argo CD drops from inline values; to remove a chart default, set it in a value file"),
+        ),
+        Value::Sequence(items) => items.iter().for_each(|i| refuse_nulls(i, what, d)),
+        Value::Mapping(entries) => {
+            for (key, value) in entries {
+                let what = match key.as_str() {
+                    Some(k) => format!("{what}.{k}"),
+                    None => what.to_string(),
+                };
+                refuse_nulls(value, &what, d);
+            }
+        }
+        Value::Scalar(_) => {}
+    }
 }
 
 fn promote(node: &Node, source: &Source, values: &[AppFile], d: &mut Decoder) -> Vec<PromoteField> {
@@ -361,8 +536,8 @@ impl AppContext<'_> {
                     self.check_file(&resolved.file, env, item, "promoted file", d)?;
                 }
             }
-            if in_config_repo {
-                let path = app.source.path.expand(&app.vars(tenant, env));
+            if in_config_repo && let Some(path) = &app.source.path {
+                let path = path.expand(&app.vars(tenant, env));
                 let path_at = at("source")
                     .and_then(|s| match &s.value {
                         Value::Mapping(e) => e
@@ -438,6 +613,31 @@ impl AppContext<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The key of `source.helm.envValuesObject.<env>` in an app file.
+fn env_values_key<'n>(node: &'n Node, env: &str) -> Option<&'n Node> {
+    let mut at = node;
+    for key in ["source", "helm", "envValuesObject"] {
+        at = mapping_value(at, key)?;
+    }
+    match &at.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(env))
+            .map(|(k, _)| k),
+        _ => None,
+    }
+}
+
+fn mapping_value<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
     }
 }
 

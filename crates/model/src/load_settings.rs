@@ -16,6 +16,8 @@ const ARGOCD_KEYS: [&str; 4] = ["namespace", "project", "renderProjects", "sourc
 pub(crate) struct LoadedSettings {
     pub settings: Settings,
     pub project_at: Position,
+    /// Where `argocd.namespace` is written, if it is.
+    pub namespace_at: Option<Position>,
 }
 
 impl std::ops::Deref for LoadedSettings {
@@ -52,10 +54,12 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
         source_repos: Vec::new(),
     };
     let mut project_at = node.position;
+    let mut namespace_at = None;
     if let Some(argocd_node) = fields.get("argocd")
         && let Some(f) = d.fields(argocd_node, "argocd", &ARGOCD_KEYS)
     {
         if let Some(n) = f.get("namespace") {
+            namespace_at = Some(n.position);
             argocd.namespace = d.dns_label(n, "argocd.namespace").unwrap_or_default();
         }
         if let Some(n) = f.get("project") {
@@ -82,7 +86,30 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
             argocd,
         },
         project_at,
+        namespace_at,
     })
+}
+
+/// Argo CD's namespace is checked like an app namespace: a tenant must not put its
+/// Applications and AppProjects into a platform namespace such as `kube-system`. Argo
+/// CD's default namespace, `argocd`, is on the apps' deny list precisely because it is
+/// Argo CD's, so it stays allowed here.
+pub(crate) fn check_argocd_namespace(
+    settings: &LoadedSettings,
+    options: &crate::load::LoadOptions,
+    problems: &mut Vec<Problem>,
+) {
+    let namespace = &settings.argocd.namespace;
+    if namespace.is_empty() || namespace == "argocd" || !options.is_denied(namespace) {
+        return;
+    }
+    let message = format!(
+        "`argocd.namespace` `{namespace}` is reserved for the platform; Applications and AppProjects live in the namespace Argo CD reads them from, usually `argocd`"
+    );
+    problems.push(match settings.namespace_at {
+        Some(at) => Problem::at(SETTINGS_FILE, at, message),
+        None => Problem::in_file(SETTINGS_FILE, message),
+    });
 }
 
 fn config_repo(node: &Node, d: &mut Decoder) -> Option<ConfigRepo> {

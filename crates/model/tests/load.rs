@@ -82,7 +82,10 @@ fn the_example_loads_as_documented() {
     assert_eq!(tenant.destination_name(prod), "acme-prod");
     assert_eq!(tenant.app_namespace(app("docs"), dev), "acme-docs");
     assert_eq!(tenant.app_namespace(app("web"), dev), "web");
-    assert_eq!(tenant.source_path(app("docs"), prod), "apps/docs/prod");
+    assert_eq!(
+        tenant.source_path(app("docs"), prod).as_deref(),
+        Some("apps/docs/prod")
+    );
     assert_eq!(
         tenant.value_files(app("web"), staging),
         ["apps/web/values.yaml", "apps/web/env/staging.yaml"]
@@ -423,6 +426,153 @@ fn retire_is_for_removed_apps() {
         )),
         [
             "environments/prod.yaml:8:5: `retire` names app `web`, which is still deployed to environment prod; retire is for removed apps: remove the entry, or remove the app (or prod from its `environments`)"
+        ]
+    );
+}
+
+fn with_podinfo(source: &str) -> MemTree {
+    example().with(
+        "apps/podinfo/app.yaml",
+        format!("name: podinfo\nsource:\n  type: helm\n{source}"),
+    )
+}
+
+#[test]
+fn charts_from_chart_repositories_and_registries_load() {
+    for (source, chart, path) in [
+        (
+            "  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  targetRevision: 6.7.1\n",
+            Some("podinfo"),
+            None,
+        ),
+        (
+            "  repoURL: ghcr.io/stefanprodan/charts\n  chart: podinfo\n  targetRevision: 6.7.1\n",
+            Some("podinfo"),
+            None,
+        ),
+        (
+            "  repoURL: oci://ghcr.io/stefanprodan/charts/podinfo\n  targetRevision: 6.7.1\n",
+            None,
+            Some("."),
+        ),
+    ] {
+        let tenant = loaded(&with_podinfo(source));
+        let app = tenant.apps.iter().find(|a| a.name == "podinfo").unwrap();
+        assert_eq!(app.source.chart.as_deref(), chart, "{source}");
+        assert_eq!(
+            app.source.path.as_ref().map(|p| p.as_str()),
+            path,
+            "{source}"
+        );
+        assert_eq!(app.source.target_revision.as_deref(), Some("6.7.1"));
+    }
+}
+
+#[test]
+fn chart_mistakes_are_reported_where_written() {
+    assert_eq!(
+        problems(&with_podinfo(
+            "  repoURL: oci://ghcr.io/stefanprodan/charts\n  chart: podinfo\n  targetRevision: 6.7.1\n"
+        )),
+        [
+            "apps/podinfo/app.yaml:4:12: `source.repoURL` `oci://ghcr.io/stefanprodan/charts` with `source.chart`: Argo CD names an OCI registry for `chart` without the oci:// scheme; write `repoURL: ghcr.io/stefanprodan/charts` with `chart: podinfo`, or `repoURL: oci://ghcr.io/stefanprodan/charts/podinfo` without `chart`"
+        ]
+    );
+    assert_eq!(
+        problems(&with_podinfo(
+            "  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  path: chart\n"
+        )),
+        [
+            "apps/podinfo/app.yaml:5:10: a chart from a chart repository or OCI registry needs `source.targetRevision`: its version, such as 6.7.1",
+            "apps/podinfo/app.yaml:6:9: `source.path` and `source.chart` exclude each other: a chart from a chart repository or OCI registry is named by `chart`, one in a Git repo by `path`",
+        ]
+    );
+    assert_eq!(
+        problems(&with_podinfo("  chart: podinfo\n  targetRevision: 6.7.1\n")),
+        [
+            "apps/podinfo/app.yaml:4:10: `source.chart` names a chart in a Helm chart repository or OCI registry, so it needs `source.repoURL`; a chart in this repo is named by `source.path`"
+        ]
+    );
+    assert_eq!(
+        problems(&with_podinfo(
+            "  repoURL: ghcr.io/stefanprodan/charts/podinfo\n  targetRevision: 6.7.1\n"
+        )),
+        [
+            "apps/podinfo/app.yaml:4:12: `source.repoURL` `ghcr.io/stefanprodan/charts/podinfo` looks like an OCI registry: name the chart in it with `source.chart`, or write the artifact as oci://ghcr.io/stefanprodan/charts/podinfo"
+        ]
+    );
+}
+
+#[test]
+fn inline_values_are_checked() {
+    assert_eq!(
+        problems(&with_podinfo(
+            "  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  targetRevision: 6.7.1\n  helm:\n    values: |\n      a: 1\n    valuesObject:\n      a: ~\n    envValuesObject:\n      prd: {a: 2}\n      staging: [1]\nenvironments: [dev, prod]\n"
+        )),
+        [
+            "apps/podinfo/app.yaml:8:5: unknown key `values` in `source.helm`; did you mean `valuesObject`?",
+            "apps/podinfo/app.yaml:11:10: `source.helm.valuesObject.a` holds null, which Argo CD drops from inline values; to remove a chart default, set it in a value file",
+            "apps/podinfo/app.yaml:13:7: unknown key `prd` in `source.helm.envValuesObject`; did you mean `prod`?",
+            "apps/podinfo/app.yaml:14:16: `source.helm.envValuesObject.staging` must be a mapping of Helm values, found a list",
+        ]
+    );
+    assert_eq!(
+        problems(&with_podinfo(
+            "  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  targetRevision: 6.7.1\n  helm:\n    envValuesObject:\n      staging: {a: 2}\nenvironments: [dev, prod]\n"
+        )),
+        [
+            "apps/podinfo/app.yaml:9:7: `source.helm.envValuesObject` sets values for environment `staging`, which this app is not deployed to (`environments`: dev, prod)"
+        ]
+    );
+}
+
+#[test]
+fn argo_cds_namespace_is_checked_like_app_namespaces() {
+    let settings = |namespace: &str| {
+        example().with(
+            "ladder.yaml",
+            format!("version: 1\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/platform-config.git\n  branch: main\nargocd:\n  namespace: {namespace}\n"),
+        )
+    };
+    assert_eq!(
+        problems(&settings("kube-system")),
+        [
+            "ladder.yaml:7:14: `argocd.namespace` `kube-system` is reserved for the platform; Applications and AppProjects live in the namespace Argo CD reads them from, usually `argocd`"
+        ]
+    );
+    loaded(&settings("argocd"));
+    loaded(&settings("gitops"));
+    let options = LoadOptions {
+        denied_namespaces: vec!["git*".into()],
+        ..LoadOptions::default()
+    };
+    let Err(LoadError::Invalid(found)) = load(&settings("gitops"), &options) else {
+        panic!("a denied namespace loads");
+    };
+    assert!(
+        found
+            .to_string()
+            .contains("`argocd.namespace` `gitops` is reserved"),
+        "{found}"
+    );
+}
+
+#[test]
+fn denied_kinds_default_to_what_the_platform_manages() {
+    let options = LoadOptions::default();
+    assert_eq!(options.denied_kinds, ["ResourceQuota", "LimitRange"]);
+    let options = LoadOptions {
+        denied_kinds: vec![
+            "ResourceQuota".into(),
+            "networking.k8s.io/NetworkPolicy".into(),
+        ],
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        options.denied_group_kinds(),
+        [
+            ("*".to_string(), "ResourceQuota".to_string()),
+            ("networking.k8s.io".to_string(), "NetworkPolicy".to_string())
         ]
     );
 }

@@ -1,7 +1,7 @@
 //! What templates see: every name, namespace and source already resolved, so templates
 //! only lay values out and never compute names (which is where isolation could slip).
 
-use ladder_model::{App, Environment, SourceType, Tenant};
+use ladder_model::{App, Environment, LoadOptions, SourceType, Tenant};
 use serde_json::{Map, Value, json};
 
 pub const LABEL_TENANT: &str = "ladder.kupe.cloud/tenant";
@@ -60,6 +60,23 @@ fn from_repo_root(subfolder: &str, path: &str) -> String {
     }
 }
 
+/// `file` relative to the folder `from`, both `/`-separated from the same root:
+/// `relative_to("apps/web/chart", "apps/web/values.yaml")` is `../values.yaml`.
+pub fn relative_to(from: &str, file: &str) -> String {
+    let from: Vec<&str> = from
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let file: Vec<&str> = file
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let common = from.iter().zip(&file).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&file[common..]);
+    parts.join("/")
+}
+
 /// The context of `application.yaml.hbs` for one app in one environment; `subfolder` is
 /// the tenant's folder inside the config repo (see `RenderOptions::subfolder`).
 pub fn application(tenant: &Tenant, env: &Environment, app: &App, subfolder: &str) -> Value {
@@ -92,35 +109,57 @@ pub fn application(tenant: &Tenant, env: &Environment, app: &App, subfolder: &st
     let mut source = Map::new();
     source.insert("repoURL".into(), json!(repo_url));
     source.insert("targetRevision".into(), json!(target_revision));
-    let path = tenant.source_path(app, env);
-    let path = if in_config_repo {
-        from_repo_root(subfolder, &path)
-    } else {
-        path
-    };
-    source.insert("path".into(), json!(path));
+    let path = tenant.source_path(app, env).map(|path| {
+        if in_config_repo {
+            from_repo_root(subfolder, &path)
+        } else {
+            path
+        }
+    });
+    if let Some(chart) = &app.source.chart {
+        source.insert("chart".into(), json!(chart));
+    }
+    if let Some(path) = &path {
+        source.insert("path".into(), json!(path));
+    }
 
     let (single, multi) = if app.source.kind == SourceType::Helm {
         let release = app.source.helm_release_name.as_deref().unwrap_or(&app.name);
-        let value_files: Vec<String> = tenant
-            .value_files(app, env)
-            .into_iter()
-            .map(|path| format!("$values/{}", from_repo_root(subfolder, &path)))
-            .collect();
+        let value_files = tenant.value_files(app, env);
         let mut helm = Map::new();
         helm.insert("releaseName".into(), json!(release));
-        if value_files.is_empty() {
-            source.insert("helm".into(), Value::Object(helm));
-            (Value::Object(source), Value::Null)
+        let values_ref = if value_files.is_empty() {
+            None
+        } else if in_config_repo {
+            // A chart in the config repo reads the value files from its own checkout:
+            // one source (which keeps Argo CD's rollback), value files relative to the
+            // chart's folder.
+            let chart = path.as_deref().unwrap_or("");
+            let files: Vec<String> = value_files
+                .iter()
+                .map(|file| relative_to(chart, &from_repo_root(subfolder, file)))
+                .collect();
+            helm.insert("valueFiles".into(), json!(files));
+            None
         } else {
-            helm.insert("valueFiles".into(), json!(value_files));
-            source.insert("helm".into(), Value::Object(helm));
-            let values_ref = json!({
+            let files: Vec<String> = value_files
+                .iter()
+                .map(|file| format!("$values/{}", from_repo_root(subfolder, file)))
+                .collect();
+            helm.insert("valueFiles".into(), json!(files));
+            Some(json!({
                 "repoURL": settings.config_repo.url,
                 "targetRevision": settings.config_repo.branch,
                 "ref": "values",
-            });
-            (Value::Null, json!([Value::Object(source), values_ref]))
+            }))
+        };
+        if let Some(values) = app.source.helm_values_in(&env.name) {
+            helm.insert("valuesObject".into(), values);
+        }
+        source.insert("helm".into(), Value::Object(helm));
+        match values_ref {
+            None => (Value::Object(source), Value::Null),
+            Some(values_ref) => (Value::Null, json!([Value::Object(source), values_ref])),
         }
     } else {
         (Value::Object(source), Value::Null)
@@ -159,8 +198,9 @@ pub fn source_repos(tenant: &Tenant, env: &Environment) -> Vec<String> {
     repos
 }
 
-/// The context of `appproject.yaml.hbs` for one environment.
-pub fn appproject(tenant: &Tenant, env: &Environment) -> Value {
+/// The context of `appproject.yaml.hbs` for one environment; `policy` is the
+/// platform's (`RenderOptions::policy`), whose denied kinds the project denies.
+pub fn appproject(tenant: &Tenant, env: &Environment, policy: &LoadOptions) -> Value {
     let mut map = common(tenant, env);
     map.insert("name".into(), json!(tenant.project_name(env)));
     map.insert("labels".into(), labels(tenant, env, None));
@@ -188,6 +228,41 @@ pub fn appproject(tenant: &Tenant, env: &Environment) -> Value {
         "clusterResourceWhitelist".into(),
         json!([{"group": "", "kind": "Namespace"}]),
     );
+    let denied: Vec<Value> = policy
+        .denied_group_kinds()
+        .into_iter()
+        .map(|(group, kind)| json!({"group": group, "kind": kind}))
+        .collect();
+    map.insert("namespaceResourceBlacklist".into(), json!(denied));
     map.insert("syncWindows".into(), json!(env.sync_windows));
     Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+
+    #[test]
+    fn value_files_relative_to_the_chart() {
+        assert_eq!(
+            relative_to("apps/web/chart", "apps/web/values.yaml"),
+            "../values.yaml"
+        );
+        assert_eq!(
+            relative_to("apps/web/chart", "apps/web/chart/values-dev.yaml"),
+            "values-dev.yaml"
+        );
+        assert_eq!(
+            relative_to(
+                "tenants/acme/charts/web",
+                "tenants/acme/apps/web/env/dev.yaml"
+            ),
+            "../../apps/web/env/dev.yaml"
+        );
+        assert_eq!(
+            relative_to(".", "apps/web/values.yaml"),
+            "apps/web/values.yaml"
+        );
+        assert_eq!(relative_to("", "values.yaml"), "values.yaml");
+    }
 }

@@ -131,7 +131,7 @@ impl Job<'_> {
                 let bytes = render_document(
                     templates,
                     templates::APPPROJECT,
-                    context::appproject(tenant, env),
+                    context::appproject(tenant, env, &options.policy),
                     &what,
                     |doc| with_schema(rules::check_appproject(doc, &expect), doc, options.schemas),
                 )?;

@@ -301,6 +301,7 @@ pub fn check_appproject(doc: &Value, expect: &ExpectedProject) -> Vec<String> {
             }
         }
     }
+    check_denied_kinds(doc, expect.policy, &mut problems);
     if at(doc, "/spec/clusterResourceBlacklist").is_some() {
         // A blacklist means "everything else is allowed".
         problems.push("/spec/clusterResourceBlacklist must not be set; list allowed kinds in clusterResourceWhitelist".into());
@@ -319,6 +320,38 @@ pub fn check_appproject(doc: &Value, expect: &ExpectedProject) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Every kind the platform denies must be in `namespaceResourceBlacklist`, by an entry
+/// that covers it in every group it names (Argo CD matches both fields as globs).
+fn check_denied_kinds(doc: &Value, policy: &LoadOptions, problems: &mut Vec<String>) {
+    let listed: Vec<(&str, &str)> = match at(doc, "/spec/namespaceResourceBlacklist") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|e| {
+                (
+                    e.get("group").and_then(Value::as_str).unwrap_or(""),
+                    e.get("kind").and_then(Value::as_str).unwrap_or(""),
+                )
+            })
+            .collect(),
+        Some(_) => {
+            problems.push("/spec/namespaceResourceBlacklist must be a list".into());
+            return;
+        }
+    };
+    for (group, kind) in policy.denied_group_kinds() {
+        let covered = listed.iter().any(|(g, k)| {
+            ladder_model::names::glob_matches(k, &kind)
+                && (*g == "*" || ladder_model::names::glob_matches(g, &group))
+        });
+        if !covered {
+            problems.push(format!(
+                "/spec/namespaceResourceBlacklist must deny `{{group: '{group}', kind: {kind}}}`; the platform manages {kind} for the tenant"
+            ));
+        }
+    }
 }
 
 fn is_role_name(name: &str) -> bool {

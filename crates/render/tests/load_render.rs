@@ -215,3 +215,228 @@ fn a_template_cannot_drop_or_change_the_finalizer() {
     );
     assert!(!problems.contains("environment dev"), "{problems}");
 }
+
+/// The example plus `apps/<name>/app.yaml` with `body`, and the files it names.
+fn with_app(name: &str, body: &str, files: &[(&str, &str)]) -> MemTree {
+    let mut tree = example().with(&format!("apps/{name}/app.yaml"), body);
+    for (path, text) in files {
+        tree = tree.with(path, *text);
+    }
+    tree
+}
+
+fn values_files() -> [(&'static str, &'static str); 4] {
+    [
+        ("apps/podinfo/values.yaml", "replicaCount: 1\n"),
+        ("apps/podinfo/env/dev.yaml", "image:\n  tag: \"6.7.1\"\n"),
+        (
+            "apps/podinfo/env/staging.yaml",
+            "image:\n  tag: \"6.7.1\"\n",
+        ),
+        ("apps/podinfo/env/prod.yaml", "image:\n  tag: \"6.7.1\"\n"),
+    ]
+}
+
+#[test]
+fn a_chart_from_a_chart_repository_reads_value_files_from_the_config_repo() {
+    let tree = with_app(
+        "podinfo",
+        "name: podinfo\nsource:\n  type: helm\n  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  targetRevision: 6.7.1\nvalues:\n  - values.yaml\n  - env/{env}.yaml\npromote:\n  - image.tag\n",
+        &values_files(),
+    );
+    let rendering = rendered(&tree);
+    let app = document(&rendering, "prod/applications/podinfo.yaml");
+    assert_eq!(app["spec"]["source"], Value::Null);
+    assert_eq!(
+        app["spec"]["sources"],
+        serde_json::json!([
+            {
+                "repoURL": "https://stefanprodan.github.io/podinfo",
+                "targetRevision": "6.7.1",
+                "chart": "podinfo",
+                "helm": {
+                    "releaseName": "podinfo",
+                    "valueFiles": ["$values/apps/podinfo/values.yaml", "$values/apps/podinfo/env/prod.yaml"]
+                }
+            },
+            {"repoURL": "https://github.com/acme/platform-config.git", "targetRevision": "main", "ref": "values"}
+        ])
+    );
+    let project = document(&rendering, "prod/appproject.yaml");
+    assert_eq!(
+        project["spec"]["sourceRepos"],
+        serde_json::json!([
+            "https://github.com/acme/*",
+            "https://github.com/acme/platform-config.git",
+            "https://github.com/kupecloud/hello-kupe.git",
+            "https://stefanprodan.github.io/podinfo"
+        ])
+    );
+}
+
+#[test]
+fn oci_charts_render_in_both_of_argo_cds_forms() {
+    // A registry as a Helm repository: no scheme, the chart named by `chart`.
+    let tree = with_app(
+        "podinfo",
+        "name: podinfo\nsource:\n  type: helm\n  repoURL: ghcr.io/stefanprodan/charts\n  chart: podinfo\n  targetRevision: 6.7.1\n",
+        &[],
+    );
+    let rendering = rendered(&tree);
+    let app = document(&rendering, "dev/applications/podinfo.yaml");
+    assert_eq!(
+        app["spec"]["source"],
+        serde_json::json!({
+            "repoURL": "ghcr.io/stefanprodan/charts",
+            "targetRevision": "6.7.1",
+            "chart": "podinfo",
+            "helm": {"releaseName": "podinfo"}
+        })
+    );
+    let project = document(&rendering, "dev/appproject.yaml");
+    assert!(
+        project["spec"]["sourceRepos"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("ghcr.io/stefanprodan/charts")),
+        "{project}"
+    );
+
+    // An OCI artifact (Argo CD 3.1+): the chart is the artifact, read at `path: .`.
+    let tree = with_app(
+        "podinfo",
+        "name: podinfo\nsource:\n  type: helm\n  repoURL: oci://ghcr.io/stefanprodan/charts/podinfo\n  targetRevision: 6.7.1\nvalues:\n  - values.yaml\n",
+        &values_files(),
+    );
+    let rendering = rendered(&tree);
+    let app = document(&rendering, "dev/applications/podinfo.yaml");
+    assert_eq!(
+        app["spec"]["sources"][0],
+        serde_json::json!({
+            "repoURL": "oci://ghcr.io/stefanprodan/charts/podinfo",
+            "targetRevision": "6.7.1",
+            "path": ".",
+            "helm": {"releaseName": "podinfo", "valueFiles": ["$values/apps/podinfo/values.yaml"]}
+        })
+    );
+    let project = document(&rendering, "dev/appproject.yaml");
+    assert!(
+        project["spec"]["sourceRepos"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(
+                "oci://ghcr.io/stefanprodan/charts/podinfo"
+            )),
+        "{project}"
+    );
+}
+
+#[test]
+fn inline_values_merge_per_environment() {
+    let tree = with_app(
+        "podinfo",
+        "name: podinfo\nsource:\n  type: helm\n  repoURL: https://stefanprodan.github.io/podinfo\n  chart: podinfo\n  targetRevision: 6.7.1\n  helm:\n    valuesObject:\n      replicaCount: 1\n      ui:\n        color: \"#34577c\"\n        message: hello\n    envValuesObject:\n      prod:\n        replicaCount: 3\n        ui:\n          message: \"yes\"\n",
+        &[],
+    );
+    let rendering = rendered(&tree);
+    let values = |env: &str| {
+        document(&rendering, &format!("{env}/applications/podinfo.yaml"))["spec"]["source"]["helm"]
+            ["valuesObject"]
+            .clone()
+    };
+    assert_eq!(
+        values("dev"),
+        serde_json::json!({"replicaCount": 1, "ui": {"color": "#34577c", "message": "hello"}})
+    );
+    assert_eq!(
+        values("prod"),
+        serde_json::json!({"replicaCount": 3, "ui": {"color": "#34577c", "message": "yes"}})
+    );
+}
+
+#[test]
+fn a_chart_in_the_config_repo_is_one_source_with_relative_value_files() {
+    let tree = with_app(
+        "podinfo",
+        "name: podinfo\nsource:\n  type: helm\n  path: apps/podinfo/chart\nvalues:\n  - values.yaml\n  - env/{env}.yaml\n",
+        &values_files(),
+    )
+    .with("apps/podinfo/chart/Chart.yaml", "apiVersion: v2\nname: podinfo\nversion: 1.0.0\n");
+    let tenant = loaded(&tree);
+    for subfolder in ["", "tenants/acme"] {
+        let options = RenderOptions {
+            subfolder,
+            ..RenderOptions::default()
+        };
+        let rendering = render(&tenant, &options).unwrap();
+        let app = document(&rendering, "staging/applications/podinfo.yaml");
+        let prefix = if subfolder.is_empty() {
+            String::new()
+        } else {
+            format!("{subfolder}/")
+        };
+        assert_eq!(app["spec"]["sources"], Value::Null, "{subfolder}");
+        assert_eq!(
+            app["spec"]["source"],
+            serde_json::json!({
+                "repoURL": "https://github.com/acme/platform-config.git",
+                "targetRevision": "main",
+                "path": format!("{prefix}apps/podinfo/chart"),
+                "helm": {"releaseName": "podinfo", "valueFiles": ["../values.yaml", "../env/staging.yaml"]}
+            }),
+            "{subfolder}"
+        );
+    }
+}
+
+#[test]
+fn projects_deny_the_kinds_the_platform_manages() {
+    let tenant = loaded(&example());
+    let rendering = render(&tenant, &RenderOptions::default()).unwrap();
+    assert_eq!(
+        document(&rendering, "prod/appproject.yaml")["spec"]["namespaceResourceBlacklist"],
+        serde_json::json!([
+            {"group": "*", "kind": "ResourceQuota"},
+            {"group": "*", "kind": "LimitRange"}
+        ])
+    );
+    let options = RenderOptions {
+        policy: LoadOptions {
+            denied_kinds: vec![
+                "ResourceQuota".into(),
+                "LimitRange".into(),
+                "networking.k8s.io/NetworkPolicy".into(),
+            ],
+            ..LoadOptions::default()
+        },
+        ..RenderOptions::default()
+    };
+    let rendering = render(&tenant, &options).unwrap();
+    assert_eq!(
+        document(&rendering, "dev/appproject.yaml")["spec"]["namespaceResourceBlacklist"][2],
+        serde_json::json!({"group": "networking.k8s.io", "kind": "NetworkPolicy"})
+    );
+}
+
+#[test]
+fn a_template_cannot_drop_a_denied_kind() {
+    let template = std::fs::read_to_string(workspace().join("templates/appproject.yaml.hbs"))
+        .unwrap()
+        .replace(
+            "  namespaceResourceBlacklist: {{yaml namespaceResourceBlacklist}}\n",
+            "  namespaceResourceBlacklist:\n    - {group: '', kind: LimitRange}\n",
+        );
+    let tree = example().with("templates/appproject.yaml.hbs", template);
+    let problems = render(&loaded(&tree), &RenderOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.contains("templates/appproject.yaml.hbs: AppProject acme-dev (environment dev): /spec/namespaceResourceBlacklist must deny `{group: '*', kind: ResourceQuota}`; the platform manages ResourceQuota for the tenant"),
+        "{problems}"
+    );
+    // `{group: '', kind: LimitRange}` denies LimitRange only in the core group.
+    assert!(
+        problems.contains("must deny `{group: '*', kind: LimitRange}`"),
+        "{problems}"
+    );
+}
