@@ -533,7 +533,9 @@ impl AppContext<'_> {
                         .iter()
                         .find(|i| promote_entry_matches(i, &resolved.path))
                         .unwrap_or(promote_node);
-                    self.check_file(&resolved.file, env, item, "promoted file", d)?;
+                    if self.check_file(&resolved.file, env, item, "promoted file", d)? {
+                        self.check_promoted_value(&resolved, env, item, d)?;
+                    }
                 }
             }
             if in_config_repo && let Some(path) = &app.source.path {
@@ -561,9 +563,46 @@ impl AppContext<'_> {
         at: &Node,
         what: &str,
         d: &mut Decoder,
-    ) -> Result<(), TreeError> {
+    ) -> Result<bool, TreeError> {
         if !self.tree.is_file(path)? {
             d.problem(at, format!("{what} `{path}` (environment {}) does not exist; create it or remove the entry", env.name));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// A promoted value must be in the environment's file, and must survive YAML: a
+    /// plain scalar that a reader takes for another type or another number (`1.20`,
+    /// `010`, `yes`, `1e3`, `0x1F`) would be promoted as something else than written.
+    fn check_promoted_value(
+        &self,
+        field: &crate::config::ResolvedField,
+        env: &Environment,
+        entry: &Node,
+        d: &mut Decoder,
+    ) -> Result<(), TreeError> {
+        let Some(root) = read_yaml(self.tree, &field.file, d.problems)? else {
+            return Ok(());
+        };
+        let Ok(path) = yamledit::Path::parse(&field.path) else {
+            return Ok(()); // reported where the entry was loaded
+        };
+        let Some(node) = follow(&root, &path) else {
+            d.problem(
+                entry,
+                format!(
+                    "promoted path `{}` is not in {} (environment {}); add it there, or fix the path",
+                    field.path, field.file, env.name
+                ),
+            );
+            return Ok(());
+        };
+        if let Some(message) = ambiguous_scalar(node) {
+            d.problems.push(Problem::at(
+                &field.file,
+                node.position,
+                format!("promoted value `{}` {message}", field.path),
+            ));
         }
         Ok(())
     }
@@ -614,6 +653,56 @@ impl AppContext<'_> {
         }
         Ok(())
     }
+}
+
+/// The node at a YAML path, as the editor's path names it.
+fn follow<'n>(root: &'n Node, path: &yamledit::Path) -> Option<&'n Node> {
+    let mut at = root;
+    for segment in &path.segments {
+        at = match (segment, &at.value) {
+            (yamledit::Segment::Key(key), Value::Mapping(entries)) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key.as_str()))
+                .map(|(_, v)| v)?,
+            (yamledit::Segment::Index(i), Value::Sequence(items)) => items.get(*i)?,
+            (yamledit::Segment::Select { key, value }, Value::Sequence(items)) => {
+                items.iter().find(|item| {
+                    mapping_value(item, key)
+                        .is_some_and(|v| v.scalar().is_some() && v.written_text() == *value)
+                })?
+            }
+            _ => return None,
+        };
+    }
+    Some(at)
+}
+
+/// Why a promoted scalar does not survive YAML as written, or `None` when it does.
+fn ambiguous_scalar(node: &Node) -> Option<String> {
+    if !node.plain {
+        return None;
+    }
+    let written = node.written_text();
+    let quoted = format!("\"{written}\"");
+    let read_as = match node.scalar()? {
+        Scalar::Null | Scalar::String(_) => {
+            if !yamledit::reads_as_non_string(&written) {
+                return None;
+            }
+            return Some(format!(
+                "is written `{written}`, a string in YAML 1.2 but not in YAML 1.1, which Helm and kubectl read; quote it: {quoted}"
+            ));
+        }
+        Scalar::Bool(b) if written == b.to_string() => return None,
+        Scalar::Int(i) if written == i.to_string() => return None,
+        Scalar::Float(f) if written == f.to_string() => return None,
+        Scalar::Bool(b) => format!("the boolean {b}"),
+        Scalar::Int(i) => format!("the number {i}"),
+        Scalar::Float(f) => format!("the number {f}"),
+    };
+    Some(format!(
+        "is written `{written}`, which YAML reads as {read_as}; quote it to keep it as written: {quoted}"
+    ))
 }
 
 /// The key of `source.helm.envValuesObject.<env>` in an app file.

@@ -576,3 +576,64 @@ fn denied_kinds_default_to_what_the_platform_manages() {
         ]
     );
 }
+
+#[test]
+fn promoted_values_must_survive_yaml() {
+    for (written, reads_as) in [
+        ("1.20", "which YAML reads as the number 1.2"),
+        ("010", "which YAML reads as the number 10"),
+        ("1e3", "which YAML reads as the number 1000"),
+        ("0x1F", "which YAML reads as the number 31"),
+        (
+            "yes",
+            "a string in YAML 1.2 but not in YAML 1.1, which Helm and kubectl read",
+        ),
+    ] {
+        let tree = example().with(
+            "apps/web/env/prod.yaml",
+            format!("cluster: prod\nimage:\n  tag: {written} # promoted by ladder\n"),
+        );
+        let quote = if written == "yes" {
+            "quote it: "
+        } else {
+            "quote it to keep it as written: "
+        };
+        assert_eq!(
+            problems(&tree),
+            [format!(
+                "apps/web/env/prod.yaml:3:8: promoted value `image.tag` is written `{written}`, {reads_as}; {quote}\"{written}\""
+            )],
+            "{written}"
+        );
+    }
+    // Values that read back as written are fine, quoted or not.
+    for written in ["\"1.20\"", "'yes'", "42", "1.5", "v1.2.0", "true"] {
+        let tree = example().with(
+            "apps/web/env/prod.yaml",
+            format!("cluster: prod\nimage:\n  tag: {written}\n"),
+        );
+        loaded(&tree);
+    }
+    // A list item picked by a field, in a kustomization.
+    let tree = example().with(
+        "apps/shop/overlays/staging/kustomization.yaml",
+        "resources: [../../base]\nimages:\n  - name: ghcr.io/acme/shop\n    newTag: 2.10\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "apps/shop/overlays/staging/kustomization.yaml:4:13: promoted value `images[name=ghcr.io/acme/shop].newTag` is written `2.10`, which YAML reads as the number 2.1; quote it to keep it as written: \"2.10\""
+        ]
+    );
+}
+
+#[test]
+fn a_promoted_path_missing_from_an_environment_is_reported_with_both() {
+    let tree = example().with("apps/web/env/staging.yaml", "cluster: staging\nimage: {}\n");
+    assert_eq!(
+        problems(&tree),
+        [
+            "apps/web/app.yaml:12:5: promoted path `image.tag` is not in apps/web/env/staging.yaml (environment staging); add it there, or fix the path"
+        ]
+    );
+}
