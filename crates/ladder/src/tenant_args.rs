@@ -94,6 +94,7 @@ impl TenantArgs {
             cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
             remote,
         };
+        let started = std::time::Instant::now();
         let opened = ladder_engine::open(&spec, &options).map_err(|e| match e {
             ladder_engine::Error::NotARepo { .. } => anyhow::anyhow!(
                 "--repo `{}` is not a folder or a Git URL; give the root of a tenant config repo (the folder that holds ladder.yaml) or a Git URL",
@@ -101,6 +102,7 @@ impl TenantArgs {
             ),
             e => with_advice(e, self),
         })?;
+        tracing::debug!(repo = %self.repo, elapsed = ?started.elapsed(), "opened");
         if let Some(description) = opened.description() {
             eprintln!("reading {description}");
         }
@@ -121,10 +123,12 @@ impl TenantArgs {
 fn with_advice(err: ladder_engine::Error, args: &TenantArgs) -> anyhow::Error {
     use ladder_git::Error as G;
     let hint = match (&err, err.git_error()) {
+        // With --ref given, the error names its value; advice to pass it would be noise.
+        (ladder_engine::Error::RefNotFound { .. }, _) if args.git_ref.is_some() => None,
         (ladder_engine::Error::RefNotFound { .. }, _) => {
             Some("pass an existing branch, tag or commit with --ref".to_string())
         }
-        (ladder_engine::Error::BadSubfolder { .. }, _) => {
+        (ladder_engine::Error::BadSubfolder { .. }, _) if args.subfolder.is_some() => {
             Some("--subfolder is relative to the repo's root and must name a folder".to_string())
         }
         (_, Some(G::AuthFailed { .. })) => Some(format!(
@@ -203,14 +207,34 @@ pub fn check_env_names(tenant: &Tenant, names: &[String]) -> anyhow::Result<()> 
 }
 
 /// Advice for problems whose fix is a flag: a tree without `ladder.yaml` was probably
-/// chosen wrongly.
+/// chosen wrongly. Prefer [`TenantArgs::problems_advice`], which does not suggest a flag
+/// the user already passed.
 pub fn problems_advice(problems: &Problems) -> Option<&'static str> {
+    no_settings(problems).then_some(
+        "point --repo at the root of a tenant config repo, or name the tenant's folder inside it with --subfolder",
+    )
+}
+
+fn no_settings(problems: &Problems) -> bool {
     problems
         .iter()
         .any(|p| p.file == ladder_model::SETTINGS_FILE && p.message == ladder_model::NO_SETTINGS)
-        .then_some(
-            "point --repo at the root of a tenant config repo, or name the tenant's folder inside it with --subfolder",
-        )
+}
+
+impl TenantArgs {
+    /// Advice for problems whose fix is a flag (a tree without `ladder.yaml` was
+    /// probably chosen wrongly), naming only flags the user did not pass.
+    pub fn problems_advice(&self, problems: &Problems) -> Option<&'static str> {
+        if !no_settings(problems) {
+            return None;
+        }
+        Some(match &self.subfolder {
+            Some(_) => {
+                "point --repo and --subfolder at the tenant's folder (the one that holds ladder.yaml)"
+            }
+            None => problems_advice(problems)?,
+        })
+    }
 }
 
 /// Problems as JSON objects, for `--output json`.

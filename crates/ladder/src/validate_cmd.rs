@@ -7,7 +7,7 @@ use clap::Args;
 use ladder_render::RenderOptions;
 
 use crate::OutputFormat;
-use crate::tenant_args::{TenantArgs, problems_advice, problems_json};
+use crate::tenant_args::{TenantArgs, problems_json};
 
 /// Check a tenant config repo: load it, render every environment in memory and check the
 /// documents. Prints every problem as `file:line:col: message`; exits 1 if there is any.
@@ -16,8 +16,8 @@ pub struct ValidateArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
 
-    /// How to print the result.
-    #[arg(long, value_enum, default_value_t)]
+    /// How to print the result (and errors).
+    #[arg(long, short, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
@@ -62,7 +62,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 "{} problem(s) found; fix them and run `ladder validate` again",
                 problems.len()
             );
-            if let Some(advice) = problems_advice(&problems) {
+            if let Some(advice) = args.tenant.problems_advice(&problems) {
                 eprintln!("{advice}");
             }
             Ok(ExitCode::FAILURE)

@@ -126,8 +126,10 @@ fn set_error_leaves_the_file_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let broken = "a: 1\nb: [unclosed\nc: 3\n";
     let f = write(dir.path(), "broken.yaml", broken);
+    // Invalid YAML and a refused edit are bad input: exit 1 (they were 2 before the
+    // one exit-code scheme).
     let out = ladder(&["set", &f, "a", "2"], None);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.starts_with(&format!("{f}:")), "{err}");
     assert!(err.contains("invalid YAML"), "{err}");
@@ -136,7 +138,7 @@ fn set_error_leaves_the_file_untouched() {
     let aliased = "base: &b\n  tag: v1\nweb: *b\n";
     let f = write(dir.path(), "alias.yaml", aliased);
     let out = ladder(&["set", &f, "web.tag", "v2"], None);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
         err.starts_with(&format!(
@@ -170,8 +172,9 @@ fn multi_document_selection() {
     let dir = tempfile::tempdir().unwrap();
     let src = "kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n---\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 1\n";
     let f = write(dir.path(), "m.yaml", src);
+    // An ambiguous document is bad input (1; it was 2), and the advice names the flags.
     let out = ladder(&["get", &f, "spec.replicas"], None);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("--doc N"),
         "{}",
