@@ -125,36 +125,51 @@ impl Limits {
     }
 }
 
-/// Runs `on_expiry` once if `limits` expire (cancel or deadline) before the returned
-/// guard is dropped. Used to break blocking reads that no timeout covers, by closing
-/// the socket or killing the child process they wait on.
+/// Why a watchdog fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fired {
+    /// Cancelled, or past the deadline.
+    Expired,
+    /// The call's own stall check said it has waited longer than the idle limit.
+    Stalled,
+}
+
+/// Runs `on_fire` once if `limits` expire (cancel or deadline), or `stalled()` says
+/// true, before the returned guard is dropped. Used to break blocking reads that no
+/// timeout covers, by closing the socket or killing the process they wait on.
 pub(crate) struct Watchdog {
     done: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
-    pub(crate) fn start(limits: &Limits, on_expiry: impl FnOnce() + Send + 'static) -> Watchdog {
+    pub(crate) fn start(
+        limits: &Limits,
+        stalled: impl Fn() -> bool + Send + 'static,
+        on_fire: impl FnOnce(Fired) + Send + 'static,
+    ) -> Watchdog {
         let done = Arc::new(AtomicBool::new(false));
-        let thread = Some(spawn_watch(limits.clone(), done.clone(), on_expiry));
-        Watchdog { done, thread }
-    }
-}
-
-fn spawn_watch(
-    limits: Limits,
-    done: Arc<AtomicBool>,
-    on_expiry: impl FnOnce() + Send + 'static,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        while !done.load(Ordering::SeqCst) {
-            if limits.expired() {
-                on_expiry();
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(20));
+        let thread = {
+            let (limits, done) = (limits.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    if limits.expired() {
+                        on_fire(Fired::Expired);
+                        return;
+                    }
+                    if stalled() {
+                        on_fire(Fired::Stalled);
+                        return;
+                    }
+                    std::thread::park_timeout(Duration::from_millis(20));
+                }
+            })
+        };
+        Watchdog {
+            done,
+            thread: Some(thread),
         }
-    })
+    }
 }
 
 impl Drop for Watchdog {
@@ -200,7 +215,14 @@ mod tests {
         let fired = Arc::new(AtomicBool::new(false));
         let limits = Limits::default();
         let f = fired.clone();
-        let dog = Watchdog::start(&limits, move || f.store(true, Ordering::SeqCst));
+        let dog = Watchdog::start(
+            &limits,
+            || false,
+            move |why| {
+                assert_eq!(why, Fired::Expired);
+                f.store(true, Ordering::SeqCst)
+            },
+        );
         limits.cancel.cancel();
         let until = Instant::now() + Duration::from_secs(5);
         while !fired.load(Ordering::SeqCst) && Instant::now() < until {
@@ -212,11 +234,23 @@ mod tests {
         let fired = Arc::new(AtomicBool::new(false));
         let f = fired.clone();
         let limits = Limits::default();
-        drop(Watchdog::start(&limits, move || {
-            f.store(true, Ordering::SeqCst)
-        }));
+        drop(Watchdog::start(
+            &limits,
+            || false,
+            move |_| f.store(true, Ordering::SeqCst),
+        ));
         limits.cancel.cancel();
         std::thread::sleep(Duration::from_millis(50));
         assert!(!fired.load(Ordering::SeqCst));
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _dog = Watchdog::start(
+            &Limits::default(),
+            || true,
+            move |why| {
+                let _ = tx.send(why);
+            },
+        );
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Fired::Stalled));
     }
 }

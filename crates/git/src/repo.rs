@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::history::HistoryCache;
 use crate::limits::Limits;
 use crate::lock::RepoLock;
-use crate::transport::{CallGuard, classify_remote_error, configure_ssh, connect, credential_fn};
+use crate::transport::{CallGuard, classify_remote_error, connect, credential_fn};
 use crate::url::{Credentials, RemoteUrl};
 
 /// Refspecs of a mirror: the remote's branches and tags, forced.
@@ -223,16 +223,6 @@ impl Repo {
             .ok_or_else(|| Error::NoRemote { repo: self.name() })
     }
 
-    /// A repository handle set up for talking to the remote: the ssh command with its
-    /// bounds (in memory only).
-    fn network_handle(&self) -> Result<gix::Repository> {
-        let mut repo = self.local();
-        if self.remote.as_ref().map(RemoteUrl::scheme) == Some(crate::Scheme::Ssh) {
-            configure_ssh(&mut repo, self.ssh_command.as_deref(), &self.limits)?;
-        }
-        Ok(repo)
-    }
-
     /// Fetches all branches and tags from the remote into the mirror, and records the
     /// remote's HEAD (its default branch) as the mirror's HEAD. Only objects we do not
     /// have are transferred.
@@ -241,7 +231,7 @@ impl Repo {
         let limits = &self.limits;
         limits.check(&format!("cannot fetch {url}"))?;
         let _guard = self.lock.write(limits)?;
-        let repo = self.network_handle()?;
+        let repo = self.local();
         let remote = repo
             .remote_at(url.as_str())
             .and_then(|r| {
@@ -251,12 +241,11 @@ impl Repo {
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
         let guard = CallGuard::start(limits);
         let classify = |e: gix::Error| {
-            let expired = guard.expired();
             classify_remote_error(
                 url,
                 self.credentials.as_ref(),
                 limits,
-                expired,
+                &guard,
                 "cannot fetch",
                 e,
             )
@@ -272,8 +261,9 @@ impl Repo {
             &remote,
             url,
             self.credentials.as_ref(),
+            self.ssh_command.as_deref(),
             limits,
-            &guard.breaker,
+            &guard,
         )
         .map_err(classify)?
         .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
@@ -324,7 +314,7 @@ impl Repo {
         let limits = &self.limits;
         limits.check(&format!("cannot list refs of {url}"))?;
         let full = full_branch_name(branch);
-        let repo = self.network_handle()?;
+        let repo = self.local();
         let remote = repo
             .remote_at(url.as_str())
             .and_then(|r| {
@@ -334,12 +324,11 @@ impl Repo {
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
         let guard = CallGuard::start(limits);
         let classify = |e: gix::Error| {
-            let expired = guard.expired();
             classify_remote_error(
                 url,
                 self.credentials.as_ref(),
                 limits,
-                expired,
+                &guard,
                 "cannot list refs of",
                 e,
             )
@@ -348,8 +337,9 @@ impl Repo {
             &remote,
             url,
             self.credentials.as_ref(),
+            self.ssh_command.as_deref(),
             limits,
-            &guard.breaker,
+            &guard,
         )
         .map_err(classify)?
         .with_credentials(credential_fn(url.clone(), self.credentials.clone()))

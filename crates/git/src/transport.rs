@@ -12,14 +12,18 @@
 //! - **No process-wide settings.** The ssh command comes from the caller, never from the
 //!   environment of the process.
 
+use std::io::Read;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gix::remote::Direction;
 
 use crate::error::Error;
-use crate::limits::{Limits, Watchdog};
+use crate::limits::{Fired, Limits, Watchdog};
 use crate::url::{Credentials, RemoteUrl, Scheme};
 
 pub(crate) type BoxedTransport =
@@ -27,25 +31,99 @@ pub(crate) type BoxedTransport =
 
 pub(crate) type Connection<'r> = gix::remote::Connection<'r, 'static, 'r, BoxedTransport>;
 
-/// Closes what a blocked read waits on, so that a watchdog can end the call.
+/// Closes what a blocked read waits on, so that a watchdog can end the call: the
+/// socket of a git:// connection, or the process group of an ssh connection.
 #[derive(Clone, Default)]
-pub(crate) struct Breaker(Arc<Mutex<Option<TcpStream>>>);
+pub(crate) struct Breaker(Arc<Mutex<Option<Target>>>);
+
+enum Target {
+    Socket(TcpStream),
+    Process(Child),
+}
 
 impl Breaker {
+    fn set(&self, target: Target) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(target);
+    }
+
     pub(crate) fn trip(&self) {
-        if let Some(stream) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = stream.shutdown(Shutdown::Both);
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(Target::Socket(stream)) => {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            Some(Target::Process(child)) => kill_group(child),
+            None => {}
+        }
+    }
+
+    /// Ends and reaps a process this call started (its pipes are closed by now, or it
+    /// is killed).
+    fn finish(&self) {
+        if let Some(Target::Process(mut child)) =
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+        {
+            kill_group(&child);
+            let _ = child.wait();
         }
     }
 }
 
-/// What one network call needs to be ended early: the socket to close, gix's
-/// interrupt flag, and whether the watchdog (cancel or deadline) fired, which turns
-/// whatever error follows into that.
+fn kill_group(child: &Child) {
+    let group = rustix::process::Pid::from_child(child);
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+}
+
+/// When the read now waiting on the remote began (milliseconds since `base`, plus one;
+/// 0: no read waiting). Only time spent waiting on the remote counts as idle, not
+/// local work between reads.
+#[derive(Default)]
+pub(crate) struct ReadClock {
+    base: std::sync::OnceLock<Instant>,
+    waiting_since: AtomicU64,
+}
+
+impl ReadClock {
+    fn now(&self) -> u64 {
+        let base = *self.base.get_or_init(Instant::now);
+        base.elapsed().as_millis() as u64 + 1
+    }
+
+    fn stalled(&self, idle: Duration) -> bool {
+        match self.waiting_since.load(Ordering::SeqCst) {
+            0 => false,
+            since => self.now().saturating_sub(since) >= idle.as_millis() as u64,
+        }
+    }
+}
+
+/// A reader that tells its [`ReadClock`] while it waits.
+struct ClockedRead<R> {
+    inner: R,
+    clock: Arc<ReadClock>,
+}
+
+impl<R: Read> Read for ClockedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.clock
+            .waiting_since
+            .store(self.clock.now(), Ordering::SeqCst);
+        let result = self.inner.read(buf);
+        self.clock.waiting_since.store(0, Ordering::SeqCst);
+        result
+    }
+}
+
+/// What one network call needs to be ended early: the socket or process to close,
+/// gix's interrupt flag, the read clock of an ssh connection, and why the watchdog
+/// fired (if it did), which turns whatever error follows into that.
 pub(crate) struct CallGuard {
     pub(crate) breaker: Breaker,
     pub(crate) interrupt: Arc<AtomicBool>,
-    fired: Arc<AtomicBool>,
+    clock: Arc<ReadClock>,
+    /// 0: not fired; 1: expired (cancel or deadline); 2: stalled (idle limit).
+    fired: Arc<AtomicU8>,
+    /// What an ssh process said on stderr, for classifying its failures.
+    stderr: Arc<Mutex<String>>,
     _watchdog: Watchdog,
 }
 
@@ -53,25 +131,54 @@ impl CallGuard {
     pub(crate) fn start(limits: &Limits) -> CallGuard {
         let breaker = Breaker::default();
         let interrupt = Arc::new(AtomicBool::new(false));
-        let fired = Arc::new(AtomicBool::new(false));
+        let fired = Arc::new(AtomicU8::new(0));
+        let clock = Arc::new(ReadClock::default());
         let watchdog = {
             let (breaker, interrupt, fired) = (breaker.clone(), interrupt.clone(), fired.clone());
-            Watchdog::start(limits, move || {
-                fired.store(true, Ordering::SeqCst);
-                interrupt.store(true, Ordering::SeqCst);
-                breaker.trip();
-            })
+            let (stall_clock, idle) = (clock.clone(), limits.idle);
+            Watchdog::start(
+                limits,
+                move || stall_clock.stalled(idle),
+                move |why| {
+                    let code = match why {
+                        Fired::Expired => 1,
+                        Fired::Stalled => 2,
+                    };
+                    fired.store(code, Ordering::SeqCst);
+                    interrupt.store(true, Ordering::SeqCst);
+                    breaker.trip();
+                },
+            )
         };
         CallGuard {
             breaker,
             interrupt,
+            clock,
             fired,
+            stderr: Arc::default(),
             _watchdog: watchdog,
         }
     }
 
-    pub(crate) fn expired(&self) -> bool {
-        self.fired.load(Ordering::SeqCst)
+    pub(crate) fn fired(&self) -> Option<Fired> {
+        match self.fired.load(Ordering::SeqCst) {
+            1 => Some(Fired::Expired),
+            2 => Some(Fired::Stalled),
+            _ => None,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.breaker.finish();
     }
 }
 
@@ -87,38 +194,26 @@ pub(crate) fn ssh_command(base: Option<&str>, limits: &Limits) -> String {
     )
 }
 
-/// Applies the ssh command to a thread-local repository handle (in memory only; nothing
-/// is written to the repository's config file).
-pub(crate) fn configure_ssh(
-    repo: &mut gix::Repository,
-    ssh_command_base: Option<&str>,
-    limits: &Limits,
-) -> Result<(), Error> {
-    use gix::config::tree::{Core, Ssh};
-    let command = ssh_command(ssh_command_base, limits);
-    let mut config = repo.config_snapshot_mut();
-    config
-        .set_value(&Core::SSH_COMMAND, command.as_str())
-        .and_then(|_| config.set_value(&Ssh::VARIANT, "ssh"))
-        .map_err(|e| Error::gix("cannot configure the ssh command", e))?;
-    config
-        .commit()
-        .map_err(|e| Error::gix("cannot configure the ssh command", e))?;
-    Ok(())
-}
-
-/// Connects `remote` (whose URL is `url`) under `limits`; `breaker` learns the socket
-/// to close when the call must end early.
+/// Connects `remote` (whose URL is `url`) under `limits`; `guard` learns the socket
+/// or process to close when the call must end early.
 pub(crate) fn connect<'r>(
     remote: &'r gix::Remote<'r>,
     url: &RemoteUrl,
     credentials: Option<&Credentials>,
+    ssh_command_base: Option<&str>,
     limits: &Limits,
-    breaker: &Breaker,
+    guard: &CallGuard,
 ) -> gix::Result<Connection<'r>> {
-    if url.scheme() == Scheme::Git {
-        let transport = connect_git_daemon(url, limits, breaker)?;
-        return Ok(remote.to_connection_with_transport(transport));
+    match url.scheme() {
+        Scheme::Git => {
+            let transport = connect_git_daemon(url, limits, &guard.breaker)?;
+            return Ok(remote.to_connection_with_transport(transport));
+        }
+        Scheme::Ssh => {
+            let transport = connect_ssh(url, ssh_command_base, limits, guard)?;
+            return Ok(remote.to_connection_with_transport(transport));
+        }
+        _ => {}
     }
     let connection = remote.connect(Direction::Fetch)?;
     if matches!(url.scheme(), Scheme::Http | Scheme::Https) {
@@ -188,7 +283,7 @@ fn connect_git_daemon(
                 let write = configure(&stream)
                     .or_raise(|| gix::error::message("Could not configure the git connection"))?;
                 if let Ok(handle) = stream.try_clone() {
-                    *breaker.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+                    breaker.set(Target::Socket(handle));
                 }
                 return Ok(Box::new(
                     gix::protocol::transport::client::git::blocking_io::Connection::new(
@@ -208,6 +303,100 @@ fn connect_git_daemon(
     let err =
         last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"));
     Err(err).or_raise(|| gix::error::message("Could not connect to git server"))
+}
+
+/// ssh gets a process of our own rather than gix's: in its own process group, so the
+/// watchdog can kill it (and anything it started, such as a `ProxyCommand`) on cancel
+/// or deadline, and read through a [`ReadClock`], so that a remote that sends nothing
+/// for the idle limit is cut off even when the ssh connection itself stays alive (a
+/// hung `git-upload-pack`, a stuck bastion). The command is what git runs: `<ssh>
+/// [-p port] [user@]host "git-upload-pack '<path>'"`, protocol v2 asked for through
+/// `GIT_PROTOCOL` (servers that do not accept it answer in v0, which gix reads too).
+fn connect_ssh(
+    url: &RemoteUrl,
+    ssh_command_base: Option<&str>,
+    limits: &Limits,
+    guard: &CallGuard,
+) -> gix::Result<BoxedTransport> {
+    use gix::error::ResultExt;
+    use gix::protocol::transport::client::git::ConnectMode;
+    let parsed = gix::url::parse(gix::bstr::BStr::new(url.as_str()))?;
+    let host = parsed.host().unwrap_or_default().to_string();
+    let user = parsed.user().map(str::to_string);
+    // A host or user that starts with `-` would be read by ssh as an option.
+    if host.is_empty()
+        || host.starts_with('-')
+        || user.as_deref().is_some_and(|u| u.starts_with('-'))
+    {
+        return Err(gix::error::message("the ssh URL's host or user is not usable").into());
+    }
+    let path = String::from_utf8_lossy(&parsed.path).into_owned();
+    let ssh = ssh_command(ssh_command_base, limits);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("{ssh} \"$@\""))
+        .arg("ladder-ssh")
+        .args(["-o", "SendEnv=GIT_PROTOCOL"]);
+    if let Some(port) = parsed.port {
+        cmd.arg(format!("-p{port}"));
+    }
+    cmd.arg(match &user {
+        Some(user) => format!("{user}@{host}"),
+        None => host.clone(),
+    })
+    .arg(format!("git-upload-pack {}", shell_quote(&path)))
+    .env("GIT_PROTOCOL", "version=2")
+    .env("LANG", "C")
+    .env("LC_ALL", "C")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .or_raise(|| gix::error::message("Could not start ssh"))?;
+    let (Some(stdout), Some(stdin), Some(mut stderr)) =
+        (child.stdout.take(), child.stdin.take(), child.stderr.take())
+    else {
+        return Err(gix::error::message("ssh started without its pipes").into());
+    };
+    {
+        let collected = guard.stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                collected
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_str(&text);
+            }
+        });
+    }
+    guard.breaker.set(Target::Process(child));
+    let read = ClockedRead {
+        inner: stdout,
+        clock: guard.clock.clone(),
+    };
+    Ok(Box::new(
+        gix::protocol::transport::client::git::blocking_io::Connection::new(
+            read,
+            stdin,
+            gix::protocol::transport::Protocol::V2,
+            path,
+            None::<(String, Option<u16>)>,
+            ConnectMode::Process,
+            false,
+        ),
+    ))
+}
+
+/// `'text'` for a POSIX shell, as git quotes the path it sends to the server.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The credentials callback handed to gix: answers `get` with our credentials only when
@@ -259,13 +448,22 @@ pub(crate) fn classify_remote_error(
     url: &RemoteUrl,
     creds: Option<&Credentials>,
     limits: &Limits,
-    expired: bool,
+    guard: &CallGuard,
     context: &str,
     err: gix::Error,
 ) -> Error {
     use std::io::ErrorKind as K;
-    if expired || limits.expired() {
-        return limits.timed_out(format!("{context} {url}"));
+    match guard.fired() {
+        Some(Fired::Stalled) => {
+            return Error::TimedOut {
+                what: format!("{context} {url}"),
+                after: limits.idle,
+                deadline: false,
+            };
+        }
+        Some(Fired::Expired) => return limits.timed_out(format!("{context} {url}")),
+        None if limits.expired() => return limits.timed_out(format!("{context} {url}")),
+        None => {}
     }
     let mut auth = err.is_unauthenticated();
     let mut unreachable = false;
@@ -320,7 +518,27 @@ pub(crate) fn classify_remote_error(
             cur = e.source();
         }
     }
-    if auth && creds.is_none() {
+    // What ssh itself said: its messages are the cause when the process ended early.
+    let ssh_said = guard.stderr();
+    for line in ssh_said.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let lower = line.to_ascii_lowercase();
+        if lower.contains("permission denied") || lower.contains("host key verification failed") {
+            auth = true;
+        } else if lower.contains("timed out") {
+            timed_out = true;
+        } else if lower.contains("could not resolve hostname")
+            || lower.contains("connection refused")
+            || lower.contains("no route to host")
+            || lower.contains("network is unreachable")
+            || lower.contains("connection closed by")
+        {
+            unreachable = true;
+        }
+        if !parts.iter().any(|p| p.contains(line)) {
+            parts.insert(0, line.to_string());
+        }
+    }
+    if auth && creds.is_none() && url.scheme() != Scheme::Ssh {
         parts.insert(
             0,
             "the server requires credentials and none were configured".into(),

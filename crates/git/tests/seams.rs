@@ -607,7 +607,69 @@ fn ssh_remotes_fetch_and_push_with_the_callers_ssh_command() {
         )
     });
     assert!(took < Duration::from_secs(15), "{took:?}: {err}");
-    assert!(err.is_transient(), "{err}");
+    assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+
+    // A connection that stays up but carries nothing (a hung git-upload-pack behind a
+    // live sshd, a stuck bastion): an ssh command that never says a word. The idle
+    // limit ends fetch and ls-remote; a deadline or a cancel ends them too.
+    let silent = tmp.path().join("silent-ssh");
+    std::fs::write(&silent, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    let mut perms = std::fs::metadata(&silent).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&silent, perms).unwrap();
+    let silent_opts = |limits: Limits| RemoteOptions {
+        ssh_command: Some(silent.display().to_string()),
+        limits,
+        ..RemoteOptions::default()
+    };
+    let url = ssh.url("tenant.git");
+    let (err, took) = timed(|| {
+        Repo::mirror(
+            &url,
+            &tmp.path().join("silent"),
+            silent_opts(Limits::idle(Duration::from_secs(1))),
+        )
+    });
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                deadline: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let repo = Repo::open_mirror(
+        &url,
+        &tmp.path().join("silent"),
+        silent_opts(Limits::idle(Duration::from_secs(1))),
+    )
+    .unwrap();
+    let (err, took) = timed(|| repo.remote_branch_tip("main"));
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                deadline: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let cancel = Cancel::new();
+    let limits = Limits::idle(Duration::from_secs(120)).with_cancel(cancel.clone());
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.cancel();
+    });
+    let (err, took) =
+        timed(|| Repo::mirror(&url, &tmp.path().join("silent2"), silent_opts(limits)));
+    canceller.join().unwrap();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
 #[test]
