@@ -107,11 +107,28 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
         }
         None => {
             if !problems.iter().any(|p| p.file == SETTINGS_FILE) {
-                problems.push(Problem::in_file(SETTINGS_FILE, NO_SETTINGS));
+                let root = tree.list_dir("")?.unwrap_or_default();
+                let near = root.iter().find(|e| {
+                    e.kind == EntryKind::File
+                        && (e.name.eq_ignore_ascii_case(SETTINGS_FILE)
+                            || e.name.eq_ignore_ascii_case("ladder.yml")
+                            || did_you_mean(&e.name, &[SETTINGS_FILE]).is_some())
+                });
+                problems.push(Problem::in_file(
+                    SETTINGS_FILE,
+                    match near {
+                        Some(near) => format!(
+                            "not found, but {} is here: did you mean ladder.yaml? rename it",
+                            near.name
+                        ),
+                        None => NO_SETTINGS.to_string(),
+                    },
+                ));
             }
             None
         }
     };
+    check_folder_names(tree, &mut problems)?;
 
     let (environments, broken) = load_environments(tree, &mut problems)?;
     let environments = load_env::promotion_order(environments, &broken, &mut problems);
@@ -140,6 +157,34 @@ fn load_within_budget(tree: &dyn ConfigTree, options: &LoadOptions) -> Result<Te
         }),
         _ => Err(LoadError::Invalid(Problems::sorted(problems))),
     }
+}
+
+/// The folders ladder reads; a near miss (`environment/`, `app/`, `template/`) would
+/// be ignored without a word, so it is reported while the folder it resembles is absent.
+const FOLDERS: [&str; 3] = ["apps", "environments", "templates"];
+
+fn check_folder_names(tree: &dyn ConfigTree, problems: &mut Vec<Problem>) -> Result<(), TreeError> {
+    let root = tree.list_dir("")?.unwrap_or_default();
+    let present = |name: &str| {
+        root.iter()
+            .any(|e| e.kind == EntryKind::Dir && e.name == name)
+    };
+    for entry in root.iter().filter(|e| e.kind == EntryKind::Dir) {
+        if FOLDERS.contains(&entry.name.as_str()) {
+            continue;
+        }
+        let close = did_you_mean(&entry.name, &FOLDERS)
+            .or_else(|| (entry.name == "env" || entry.name == "envs").then_some("environments"));
+        if let Some(close) = close
+            && !present(close)
+        {
+            problems.push(Problem::in_file(
+                &format!("{}/", entry.name),
+                format!("ladder does not read this folder; did you mean {close}/? rename it"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `retire` names apps removed from an environment on purpose: one still deployed there

@@ -449,10 +449,26 @@ impl AppContext<'_> {
         let file = format!("apps/{folder}/app.yaml");
         let Some(node) = read_yaml(self.tree, &file, &mut problems)? else {
             if problems.is_empty() {
-                problems.push(Problem::in_file(
-                    &format!("apps/{folder}"),
-                    "no app.yaml; every folder under apps/ is an app and needs one",
-                ));
+                let names: Vec<String> = self
+                    .tree
+                    .list_dir(&format!("apps/{folder}"))?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|e| e.kind == EntryKind::File)
+                    .map(|e| e.name)
+                    .collect();
+                let near = names.iter().find(|n| {
+                    n.as_str() == "app.yml"
+                        || did_you_mean(n, &["app.yaml"]).is_some()
+                        || n.eq_ignore_ascii_case("app.yaml")
+                });
+                let message = match near {
+                    Some(near) => format!(
+                        "no app.yaml; found {near}: did you mean app.yaml? rename it to apps/{folder}/app.yaml"
+                    ),
+                    None => "no app.yaml; every folder under apps/ is an app and needs one".into(),
+                };
+                problems.push(Problem::in_file(&format!("apps/{folder}"), message));
             }
             return Ok((None, problems));
         };
@@ -496,20 +512,37 @@ impl AppContext<'_> {
             .iter()
             .filter(|e| app.deployed_to(&e.name))
         {
-            let pattern_at = match &app.namespace {
-                Some(_) => at("namespace").unwrap_or(node).position,
-                None => node.position,
-            };
+            // The namespace is reported where it was decided: the app's `namespace`, else
+            // the environment's `namespace`, else the app's name (the default `{app}`).
             let namespace = app.namespace_in(tenant, env);
-            let origin = if app.namespace.is_some() {
-                d.file.clone()
-            } else {
-                env.file.clone()
+            let (file, pattern_at, origin) = match (&app.namespace, env.at.namespace) {
+                (Some(_), _) => (
+                    d.file.clone(),
+                    at("namespace").unwrap_or(node).position,
+                    String::new(),
+                ),
+                (None, Some(env_at)) => (
+                    env.file.clone(),
+                    env_at,
+                    format!(", pattern from {}", env.file),
+                ),
+                (None, None) => (
+                    d.file.clone(),
+                    at("name").unwrap_or(node).position,
+                    format!(", the app name, as {} names no `namespace`", env.file),
+                ),
             };
             if let Err(why) = check_dns_label(&namespace) {
-                d.problems.push(Problem::at(&d.file, pattern_at, format!("namespace `{namespace}` (environment {}, pattern from {origin}) is not a DNS-1123 label: {why}", env.name)));
+                d.problems.push(Problem::at(&file, pattern_at, format!("namespace `{namespace}` (environment {}{origin}) is not a DNS-1123 label: {why}", env.name)));
             } else if self.options.is_denied(&namespace) {
-                d.problems.push(Problem::at(&d.file, pattern_at, format!("namespace `{namespace}` (environment {}) is reserved for the platform; deploy into a namespace of your own", env.name)));
+                let fix = if app.namespace.is_some() {
+                    "deploy into a namespace of your own"
+                } else if env.at.namespace.is_some() {
+                    "set a namespace of your own here, or `namespace` in the app"
+                } else {
+                    "set `namespace` in the app"
+                };
+                d.problems.push(Problem::at(&file, pattern_at, format!("namespace `{namespace}` (environment {}{origin}) is reserved for the platform; {fix}", env.name)));
             }
 
             if let Some(values_node) = at("values")

@@ -32,12 +32,15 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
     if let Some(version) = fields.get("version")
         && version.scalar() != Some(&Scalar::Int(1))
     {
+        let found = match version.scalar() {
+            Some(Scalar::String(text)) if !version.plain => {
+                format!("the quoted string \"{text}\"; write `version: 1`, unquoted")
+            }
+            _ => format!("`{}`", version.written_text()),
+        };
         d.problem(
             version,
-            format!(
-                "this ladder reads config format version 1, found `{}`",
-                version.written_text()
-            ),
+            format!("this ladder reads config format version 1, found {found}"),
         );
     }
     let tenant = d

@@ -637,3 +637,84 @@ fn a_promoted_path_missing_from_an_environment_is_reported_with_both() {
         ]
     );
 }
+
+#[test]
+fn a_reserved_namespace_is_reported_where_it_was_set() {
+    // Set in the environment file: reported there, once for every app it applies to.
+    let tree = example().with(
+        "environments/dev.yaml",
+        "name: dev\ncluster: dev\nnamespace: kube-system\nsync: auto-prune-selfheal\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "environments/dev.yaml:3:12: namespace `kube-system` (environment dev, pattern from environments/dev.yaml) is reserved for the platform; set a namespace of your own here, or `namespace` in the app"
+        ]
+    );
+    // The default `{app}`: the app's name decided it.
+    let tree = example().with(
+        "apps/argocd/app.yaml",
+        "name: argocd\nsource:\n  type: directory\n  path: apps/docs/{env}\nenvironments: [dev]\n",
+    );
+    let tree = tree.with(
+        "environments/dev.yaml",
+        "name: dev\ncluster: dev\nsync: auto-prune-selfheal\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "apps/argocd/app.yaml:1:7: namespace `argocd` (environment dev, the app name, as environments/dev.yaml names no `namespace`) is reserved for the platform; set `namespace` in the app"
+        ]
+    );
+}
+
+#[test]
+fn near_miss_file_and_folder_names_get_did_you_mean() {
+    let mut tree = example();
+    let app = String::from_utf8(tree.read("apps/docs/app.yaml").unwrap().to_vec()).unwrap();
+    tree.remove("apps/docs/app.yaml");
+    let tree = tree.with("apps/docs/app.yml", app);
+    assert_eq!(
+        problems(&tree),
+        [
+            "apps/docs: no app.yaml; found app.yml: did you mean app.yaml? rename it to apps/docs/app.yaml"
+        ]
+    );
+
+    let mut tree = example();
+    let settings = String::from_utf8(tree.read("ladder.yaml").unwrap().to_vec()).unwrap();
+    tree.remove("ladder.yaml");
+    let tree = tree.with("ladder.yml", settings);
+    assert_eq!(
+        problems(&tree),
+        ["ladder.yaml: not found, but ladder.yml is here: did you mean ladder.yaml? rename it"]
+    );
+
+    let mut tree = example();
+    for env in ["dev", "staging", "prod"] {
+        let text = tree
+            .read(&format!("environments/{env}.yaml"))
+            .unwrap()
+            .to_vec();
+        tree.remove(&format!("environments/{env}.yaml"));
+        tree.write(&format!("environment/{env}.yaml"), text);
+    }
+    assert_eq!(
+        problems(&tree),
+        ["environment/: ladder does not read this folder; did you mean environments/? rename it"]
+    );
+}
+
+#[test]
+fn a_quoted_version_is_named_as_written() {
+    let tree = example().with(
+        "ladder.yaml",
+        "version: \"1\"\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/platform-config.git\n  branch: main\n",
+    );
+    assert_eq!(
+        problems(&tree),
+        [
+            "ladder.yaml:1:10: this ladder reads config format version 1, found the quoted string \"1\"; write `version: 1`, unquoted"
+        ]
+    );
+}
