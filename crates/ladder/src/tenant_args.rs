@@ -51,6 +51,18 @@ pub struct TenantArgs {
     )]
     pub deny_namespaces: Vec<String>,
 
+    /// Also deny this namespaced kind in every AppProject (repeatable): KIND in any API
+    /// group (NetworkPolicy) or GROUP/KIND (networking.k8s.io/NetworkPolicy). Platform
+    /// policy: adds to the built-in ResourceQuota and LimitRange.
+    #[arg(
+        long = "deny-kind",
+        value_name = "KIND",
+        env = "LADDER_DENY_KINDS",
+        value_delimiter = ',',
+        value_parser = parse_kind
+    )]
+    pub deny_kinds: Vec<String>,
+
     /// Also check rendered documents against Argo CD's JSON Schemas in this folder
     /// (application[.strict].schema.json, appproject[.strict].schema.json).
     #[arg(long, value_name = "DIR")]
@@ -58,11 +70,17 @@ pub struct TenantArgs {
 }
 
 impl TenantArgs {
+    /// The platform policy: the built-in denied namespaces and kinds, and those given.
     pub fn policy(&self) -> LoadOptions {
         let mut policy = LoadOptions::default();
         for ns in &self.deny_namespaces {
             if !policy.denied_namespaces.contains(ns) {
                 policy.denied_namespaces.push(ns.clone());
+            }
+        }
+        for kind in &self.deny_kinds {
+            if !policy.denied_kinds.contains(kind) {
+                policy.denied_kinds.push(kind.clone());
             }
         }
         policy
@@ -116,6 +134,23 @@ impl TenantArgs {
         let loaded =
             ladder_engine::load(&opened, &self.policy()).map_err(|e| with_advice(e, self))?;
         Ok((opened, loaded))
+    }
+}
+
+/// `--deny-kind`: `Kind` or `group/Kind`, as Kubernetes spells them.
+fn parse_kind(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let (group, kind) = text.rsplit_once('/').unwrap_or(("", text));
+    let kind_ok = kind.starts_with(|c: char| c.is_ascii_alphabetic())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric());
+    let group_ok = group
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && !(text.contains('/') && group.is_empty());
+    if kind_ok && group_ok {
+        Ok(text.to_string())
+    } else {
+        Err("write a kind (NetworkPolicy) or group/kind (networking.k8s.io/NetworkPolicy)".into())
     }
 }
 

@@ -89,6 +89,16 @@ fn usage_errors_exit_2() {
         &["set", "-", "a", "1", "--type", "integer"],
         &["get", "-", "a", "--select", "no-slash"],
         &["validate", "--repo", "x", "-o", "yaml"],
+        &["validate", "--repo", "x", "--deny-kind", "network policy"],
+        &[
+            "render",
+            "--repo",
+            "x",
+            "--out",
+            "y",
+            "--deny-kind",
+            "/NetworkPolicy",
+        ],
     ] {
         let out = ladder(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -342,4 +352,53 @@ fn advice_never_names_a_flag_already_passed() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!err.contains("with --subfolder"), "{err}");
     assert!(!err.contains("Some("), "{err}");
+}
+
+#[test]
+fn deny_kind_from_flag_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["render", "--repo", example_repo().to_str().unwrap()])
+        .args([
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--deny-kind",
+            "NetworkPolicy",
+        ])
+        .env("LADDER_DENY_KINDS", "batch/CronJob,ResourceQuota")
+        .env_remove("LADDER_DENY_NAMESPACES")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let project = std::fs::read_to_string(out_dir.join("prod/appproject.yaml")).unwrap();
+    let project: serde_json::Value = serde_yaml::from_str(&project).unwrap();
+    // The flag wins over the environment variable (clap's rule), and the built-in kinds
+    // stay.
+    assert_eq!(
+        project["spec"]["namespaceResourceBlacklist"],
+        serde_json::json!([
+            {"group": "*", "kind": "ResourceQuota"},
+            {"group": "*", "kind": "LimitRange"},
+            {"group": "*", "kind": "NetworkPolicy"}
+        ])
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["render", "--repo", example_repo().to_str().unwrap()])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .env("LADDER_DENY_KINDS", "batch/CronJob,ResourceQuota")
+        .env_remove("LADDER_DENY_NAMESPACES")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let project = std::fs::read_to_string(out_dir.join("prod/appproject.yaml")).unwrap();
+    let project: serde_json::Value = serde_yaml::from_str(&project).unwrap();
+    assert_eq!(
+        project["spec"]["namespaceResourceBlacklist"],
+        serde_json::json!([
+            {"group": "*", "kind": "ResourceQuota"},
+            {"group": "*", "kind": "LimitRange"},
+            {"group": "batch", "kind": "CronJob"}
+        ])
+    );
 }
