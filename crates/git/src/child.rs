@@ -14,6 +14,45 @@ use std::time::{Duration, Instant};
 
 use crate::limits::Limits;
 
+/// The only variables a child of ladder's inherits (plus what the caller sets): what
+/// git and ssh need to run (the ssh agent, proxies, HOME for ssh's known hosts), and
+/// nothing else of the process's environment: no credentials of another repo, no
+/// `GIT_CONFIG_*` or `GIT_SSH*` that could redirect the call.
+const INHERITED: [&str; 15] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SYSTEMROOT",
+];
+
+/// Clears `cmd`'s environment down to [`INHERITED`], ignores the user's and the
+/// system's git configuration (an `insteadOf` rule there could send a call to another
+/// host), and keeps git's messages in English (they are classified).
+pub(crate) fn hermetic(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear();
+    for name in INHERITED {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LANG", "C")
+        .env("LC_ALL", "C")
+}
+
 /// How long to wait for the output of a killed process group to end.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 

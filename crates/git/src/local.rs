@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use gix::ObjectId;
 
-use crate::child::{RunError, run_bounded};
+use crate::child::{RunError, hermetic, run_bounded};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::lock::RepoLock;
@@ -125,6 +125,7 @@ impl Repo {
     pub fn maintain(&self) -> Result<()> {
         let _guard = self.lock.write(&self.limits)?;
         let mut cmd = Command::new("git");
+        hermetic(&mut cmd);
         cmd.arg("--git-dir")
             .arg(&self.git_dir)
             // gc detaches into the background by default, which would run it outside
@@ -136,8 +137,6 @@ impl Repo {
                 "maintenance.autoDetach=false",
             ])
             .args(["gc", "--auto", "--quiet"])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use gix::ObjectId;
 
-use crate::child::{RunError, run_bounded};
+use crate::child::{RunError, hermetic, run_bounded};
 use crate::error::{Error, Result};
 use crate::repo::{Repo, full_branch_name};
 use crate::url::{Credentials, Scheme, redact};
@@ -95,6 +95,7 @@ impl Repo {
         let _guard = self.lock.write(limits)?;
         let askpass = ensure_askpass(&self.git_dir)?;
         let mut cmd = Command::new("git");
+        hermetic(&mut cmd);
         cmd.arg("--git-dir")
             .arg(&self.git_dir)
             // Neither the user's credential helpers nor a configured askpass may see or
@@ -133,14 +134,7 @@ impl Repo {
         }
         cmd.arg(url.as_str())
             .args(&specs)
-            .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_ASKPASS", &askpass)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env_remove("SSH_ASKPASS")
-            .env_remove("GIT_SSH")
-            .env_remove("GIT_SSH_COMMAND")
-            .env_remove("LADDER_GIT_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

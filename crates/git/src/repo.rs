@@ -159,7 +159,10 @@ impl Repo {
                 create_bare(cache_dir, &git_dir)?;
             }
         }
-        let repo = gix::open(&git_dir)
+        // Isolated: no system, global or user git config and no GIT_* variables. A
+        // mirror serves one tenant's remote, and an operator's `insteadOf` or extra
+        // headers must not change where (or with what) it fetches.
+        let repo = gix::open_opts(&git_dir, gix::open::Options::isolated())
             .map_err(|e| Error::gix(format!("cannot open mirror of {remote}"), e))?;
         Ok(Repo {
             git_dir,
@@ -233,7 +236,7 @@ impl Repo {
         let _guard = self.lock.write(limits)?;
         let repo = self.local();
         let remote = repo
-            .remote_at(url.as_str())
+            .remote_at_without_url_rewrite(url.as_str())
             .and_then(|r| {
                 r.with_fetch_tags(gix::remote::fetch::Tags::None)
                     .with_refspecs(MIRROR_REFSPECS, Direction::Fetch)
@@ -316,7 +319,7 @@ impl Repo {
         let full = full_branch_name(branch);
         let repo = self.local();
         let remote = repo
-            .remote_at(url.as_str())
+            .remote_at_without_url_rewrite(url.as_str())
             .and_then(|r| {
                 r.with_fetch_tags(gix::remote::fetch::Tags::None)
                     .with_refspecs([full.as_str()], Direction::Fetch)

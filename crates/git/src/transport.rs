@@ -333,6 +333,7 @@ fn connect_ssh(
     let path = String::from_utf8_lossy(&parsed.path).into_owned();
     let ssh = ssh_command(ssh_command_base, limits);
     let mut cmd = Command::new("sh");
+    crate::child::hermetic(&mut cmd);
     cmd.arg("-c")
         .arg(format!("{ssh} \"$@\""))
         .arg("ladder-ssh")
@@ -346,8 +347,6 @@ fn connect_ssh(
     })
     .arg(format!("git-upload-pack {}", shell_quote(&path)))
     .env("GIT_PROTOCOL", "version=2")
-    .env("LANG", "C")
-    .env("LC_ALL", "C")
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
