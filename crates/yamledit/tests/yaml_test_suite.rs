@@ -289,3 +289,109 @@ fn set_every_scalar_of_the_suite() {
         failures.join("\n")
     );
 }
+
+fn mappings(v: &serde_json::Value, path: &mut Vec<Segment>, out: &mut Vec<Path>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            out.push(Path::from_segments(path.clone()));
+            for (k, child) in m {
+                path.push(Segment::Key(k.clone()));
+                mappings(child, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(Segment::Index(i));
+                mappings(child, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A new key in every mapping of every valid case (placed after the last entry's own
+/// comments, quoted like the file's strings), and every scalar rewritten with its own
+/// text by `Edit::like_old`: each is written and reads back, or is refused, never
+/// written wrong. Some layouts of the suite (explicit `? key` entries, multi-line
+/// implicit keys, mappings inside flow lists) do not take a new key where yamledit puts
+/// it; the re-read check refuses those ("refused: re-read"), and they are listed.
+#[test]
+fn insert_into_every_mapping_and_keep_every_type() {
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut reread = Vec::new();
+    for case in cases() {
+        let id = name(&case);
+        if case.join("error").exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(case.join("in.yaml")).unwrap();
+        let Some(docs) = load_json_docs(&case) else {
+            continue;
+        };
+        if has_unaddressable_keys(&text) {
+            continue;
+        }
+        for (i, doc) in docs.iter().enumerate() {
+            let mut maps = Vec::new();
+            mappings(doc, &mut Vec::new(), &mut maps);
+            let mut edits: Vec<(Path, Edit, Value)> = maps
+                .into_iter()
+                .map(|mut p| {
+                    p.segments.push(Segment::Key("ladder new".into()));
+                    let new = Value::from("1.20");
+                    (p.clone(), Edit::new(p, new.clone()), new)
+                })
+                .collect();
+            let mut leaves = Vec::new();
+            scalars(doc, &mut Vec::new(), &mut leaves);
+            for (path, _) in leaves {
+                let Ok(old) = yamledit::get(&text, &DocSelector::Index(i), &path) else {
+                    continue;
+                };
+                // Over a null, like_old writes a string (the text `null`).
+                let want = match old {
+                    Value::Null => Value::from("null"),
+                    old => old,
+                };
+                edits.push((path.clone(), Edit::like_old(path, want.to_string()), want));
+            }
+            for (path, edit, want) in edits {
+                let edit = edit.in_doc(DocSelector::Index(i));
+                let outcome = match yamledit::set_many(&text, &[edit]) {
+                    Ok(out) => {
+                        match yamledit::get(&out, &DocSelector::Index(i), &path) {
+                            Ok(v) if v == want => {}
+                            other => {
+                                failures.push(format!("{id} doc {i} {path}: reads back {other:?}"))
+                            }
+                        }
+                        "edited"
+                    }
+                    Err(Error::BehindAlias { .. }) => "refused: behind an alias",
+                    Err(Error::Unsupported { .. }) => "refused: unsupported",
+                    Err(Error::DuplicateKey { .. }) => "refused: duplicate key",
+                    Err(Error::Verification { .. }) => {
+                        reread.push(format!("{id}:{path}"));
+                        "refused: re-read"
+                    }
+                    Err(e) => {
+                        failures.push(format!("{id} doc {i} {path}: {e}"));
+                        "failed"
+                    }
+                };
+                *outcomes.entry(outcome.to_string()).or_default() += 1;
+            }
+        }
+    }
+    report!("yaml-test-suite insert into every mapping, like_old on every scalar: {outcomes:?}");
+    report!("  refused by the re-read check: {}", reread.join(" "));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
