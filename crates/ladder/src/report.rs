@@ -122,7 +122,7 @@ pub fn exit_for(err: &anyhow::Error) -> Exit {
 pub fn message(err: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in err.chain() {
-        let part = cause.to_string();
+        let part = without_temp_paths(&cause.to_string());
         if part.is_empty() || text.contains(&part) {
             continue;
         }
@@ -132,6 +132,63 @@ pub fn message(err: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// The OS's words for an I/O error (`Permission denied (os error 13)`), without the
+/// paths some wrappers add to it: tempfile's errors end in `at path "/x/.tmp-Ab12"`, a
+/// name the user never chose. Without an OS code, the error kind's words.
+pub fn os_text(err: &std::io::Error) -> String {
+    if let Some(code) = err.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code).to_string();
+    }
+    let mut cause = err
+        .get_ref()
+        .map(|e| e as &(dyn std::error::Error + 'static));
+    while let Some(c) = cause {
+        if let Some(code) = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            return std::io::Error::from_raw_os_error(code).to_string();
+        }
+        cause = c.source();
+    }
+    err.kind().to_string()
+}
+
+/// `text` without the ` at path "..."` that tempfile appends to its I/O errors: the
+/// name of a temporary file the user never chose, in Rust's debug quoting.
+fn without_temp_paths(text: &str) -> String {
+    const MARK: &str = " at path \"";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + MARK.len()..];
+        // The quoted path ends at the first `"` not escaped by a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (j, c) in after.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(j + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(end) => rest = &after[end..],
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The error as the JSON object `--output json` prints:
@@ -210,6 +267,17 @@ mod tests {
         let message = message(&err);
         assert_eq!(message, format!("writing out: cannot write `x`: {text}"));
         assert_eq!(exit_for(&err), Exit::Environment);
+    }
+
+    #[test]
+    fn temp_file_names_are_left_out() {
+        assert_eq!(
+            without_temp_paths(
+                "cannot create a folder in `/o`: Permission denied (os error 13) at path \"/o/.out.tmp-Ab\\\"c\": more"
+            ),
+            "cannot create a folder in `/o`: Permission denied (os error 13): more"
+        );
+        assert_eq!(without_temp_paths("at path \"x"), "at path \"x");
     }
 
     #[test]

@@ -371,7 +371,7 @@ fn write_atomically(file: &FsPath, bytes: &[u8]) -> anyhow::Result<()> {
     let fail = |what: String, err: std::io::Error| -> anyhow::Error {
         Failure::new(
             Exit::Environment,
-            format!("cannot write it: {what}{}", os_text(&err)),
+            format!("cannot write it: {what}{}", crate::report::os_text(&err)),
         )
         .in_file(display_name(file), None)
         .into()
@@ -393,27 +393,6 @@ fn write_atomically(file: &FsPath, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.persist(&target)
         .map_err(|e| fail(String::new(), e.error))?;
     Ok(())
-}
-
-/// The OS's words for an I/O error, without the paths some wrappers add to it
-/// (tempfile's errors end in `at path "..."`).
-fn os_text(err: &std::io::Error) -> String {
-    if let Some(code) = err.raw_os_error() {
-        return std::io::Error::from_raw_os_error(code).to_string();
-    }
-    let mut cause = err
-        .get_ref()
-        .map(|e| e as &(dyn std::error::Error + 'static));
-    while let Some(c) = cause {
-        if let Some(code) = c
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return std::io::Error::from_raw_os_error(code).to_string();
-        }
-        cause = c.source();
-    }
-    err.kind().to_string()
 }
 
 #[cfg(test)]

@@ -402,3 +402,27 @@ fn deny_kind_from_flag_and_environment() {
         ])
     );
 }
+
+#[test]
+fn an_unwritable_out_folder_is_reported_once_without_temp_names() {
+    let (dir, _) = read_only_setup();
+    let out_dir = dir.path().join("ro/out");
+    let run = ladder_unprivileged(&[
+        "render",
+        "--repo",
+        example_repo().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(3), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{err}");
+    assert_eq!(
+        last.to_lowercase().matches("permission denied").count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("at path"), "{err}");
+    assert!(!err.contains(".tmp-"), "{err}");
+}
