@@ -415,6 +415,9 @@ struct BranchIndex {
     by_path: HashMap<BString, BTreeSet<i64>>,
     /// Estimated size ([`Node::bytes`] of every node).
     bytes: usize,
+    /// Changes when the index starts over (the branch was rewritten): sequence numbers
+    /// a query remembered from before mean nothing after.
+    generation: u64,
 }
 
 impl BranchIndex {
@@ -427,6 +430,7 @@ impl BranchIndex {
             next_older: Some(tip),
             by_path: HashMap::new(),
             bytes: 0,
+            generation: 0,
         }
     }
 
@@ -506,7 +510,9 @@ impl BranchIndex {
             }
         }
         if cur != Some(self.tip) {
+            let generation = self.generation + 1;
             *self = BranchIndex::empty(new_tip);
+            self.generation = generation;
             return Ok(());
         }
         for node in fresh.into_iter().rev() {
@@ -517,6 +523,15 @@ impl BranchIndex {
         self.tip = new_tip;
         Ok(())
     }
+}
+
+/// Where a query starts searching a branch index.
+struct SearchStart {
+    /// One above the sequence number of the query's tip in the index.
+    upper: i64,
+    /// The index's generation when the query's tip was its tip.
+    generation: u64,
+    tip: ObjectId,
 }
 
 /// Reads commits and trees for one query through the repository's caches.
@@ -972,16 +987,24 @@ impl Repo {
         query.current = query.value_of(walker.blob_at(tip, &components, true)?)?;
 
         let slot = shared.branch(branch, tip);
-        // Queries on this branch wait for each other here (they would extend the index
-        // the same way); queries on other branches do not.
+        // The branch's index is locked only to read or change it, never while commits
+        // are diffed: queries on one branch share the work without queueing behind a
+        // whole walk, and queries on other branches never wait.
         let mut index = lock(&slot.index);
         index.advance(&mut walker, tip)?;
         let limit = shared.room(&slot, index.bytes);
         index.trim(limit);
         slot.publish(&index);
-        let found = self.search(&mut walker, &query, &shared, &slot, &mut index, &budget);
-        slot.publish(&index);
+        // Where this query's history starts in the index: another query may move the
+        // index to a newer tip once the lock is released, and nodes above ours are not
+        // our history.
+        let start = SearchStart {
+            upper: index.top + 1,
+            generation: index.generation,
+            tip,
+        };
         drop(index);
+        let found = self.search(&mut walker, &query, &shared, &slot, &budget, start);
         shared.evict_branches();
         match found? {
             Some(commit) => commit_info(&repo, commit).map(Some),
@@ -991,38 +1014,69 @@ impl Repo {
 
     /// The newest commit of the index's branch, from its tip, where the query's value
     /// changed: first through the index, extending it towards the root while it has
-    /// room, then through older commits diffed in batches and dropped.
+    /// room, then through older commits diffed in batches and dropped. The index lock
+    /// is held to search or extend it, and released while a batch is diffed; a query
+    /// that finds the index extended by another meanwhile searches the new part.
     fn search(
         &self,
         walker: &mut Walker<'_>,
         query: &ValueQuery<'_>,
         shared: &Shared,
         slot: &Arc<BranchSlot>,
-        index: &mut BranchIndex,
         budget: &ThreadBudget,
+        start: SearchStart,
     ) -> Result<Option<ObjectId>> {
-        let mut upper = i64::MAX;
+        let SearchStart {
+            mut upper,
+            generation,
+            tip,
+        } = start;
+        // The newest commit of our history not searched yet.
+        let mut unsearched = Some(tip);
         let mut chunk = EXTEND_CHUNK / 2;
         let mut beyond = loop {
-            if let Some(found) = query.in_index(index, &mut upper)? {
+            let index = lock(&slot.index);
+            if index.generation != generation {
+                // Rewritten under us by a query for another tip: `upper` means nothing
+                // in the new index. Our own history is unchanged; walk it unindexed
+                // from where we had got to.
+                break unsearched;
+            }
+            if let Some(found) = query.in_index(&index, &mut upper)? {
                 return Ok(Some(found));
             }
             upper = upper.min(index.bottom);
+            unsearched = index.next_older;
             let Some(next) = index.next_older else {
                 return Ok(None);
             };
-            let mut limit = shared.room(slot, index.bytes);
-            if index.bytes >= limit {
+            if index.bytes >= shared.room(slot, index.bytes) {
                 break Some(next);
             }
+            drop(index);
             chunk = (chunk * 2).min(MAX_BATCH);
             let (nodes, after) = walker.older_batch(&self.repo, budget, next, chunk)?;
+            let mut index = lock(&slot.index);
+            if index.generation != generation {
+                if let Some(found) = query.in_nodes(&nodes)? {
+                    return Ok(Some(found));
+                }
+                break after;
+            }
+            if index.next_older != Some(next) {
+                // Another query extended (or trimmed, or restarted) the index while we
+                // diffed: our batch may overlap it. Search what is there now.
+                if let Some(found) = query.in_nodes(&nodes)? {
+                    return Ok(Some(found));
+                }
+                continue;
+            }
             // Another query may have taken room meanwhile.
-            limit = limit.min(shared.room(slot, index.bytes));
+            let limit = shared.room(slot, index.bytes);
             let rest = index.extend_older(nodes, after, limit);
-            slot.publish(index);
+            slot.publish(&index);
             if !rest.is_empty() {
-                if let Some(found) = query.in_index(index, &mut upper)? {
+                if let Some(found) = query.in_index(&index, &mut upper)? {
                     return Ok(Some(found));
                 }
                 if let Some(found) = query.in_nodes(&rest)? {

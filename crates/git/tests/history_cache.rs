@@ -1,5 +1,5 @@
-//! The history caches are bounded, and queries on different branches of one repository
-//! do not wait for each other.
+//! The history caches are bounded, and queries do not wait for each other's walks:
+//! not on different branches of one repository, and not on the same branch.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -172,6 +172,54 @@ fn queries_on_different_branches_do_not_wait_for_each_other() {
     assert!(
         inside >= 3,
         "{inside} of {} warm queries ran during the {cold:?} cold walk",
+        warm.len()
+    );
+}
+
+#[test]
+fn queries_on_one_branch_do_not_queue_behind_a_whole_walk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.git");
+    generate(&path);
+    let repo = Repo::open_local(&path).unwrap();
+    let newest = COMMITS - 1;
+    let near_tip = staging(newest % APPS);
+
+    let cold_done = AtomicBool::new(false);
+    let (cold_start, cold_end, warm) = std::thread::scope(|s| {
+        let cold = s.spawn(|| {
+            let start = Instant::now();
+            // Changed only by commit 0: the walk goes to the root of `main`.
+            assert_eq!(subject(&repo, "main", &prod(2), "image.tag"), "commit 0");
+            cold_done.store(true, Ordering::SeqCst);
+            (start, Instant::now())
+        });
+        let warm = s.spawn(|| {
+            let mut spans = Vec::new();
+            while !cold_done.load(Ordering::SeqCst) {
+                let start = Instant::now();
+                assert_eq!(
+                    subject(&repo, "main", &near_tip, "image.tag"),
+                    format!("commit {newest}")
+                );
+                spans.push((start, Instant::now()));
+            }
+            spans
+        });
+        let (start, end) = cold.join().unwrap();
+        (start, end, warm.join().unwrap())
+    });
+    let cold = cold_end - cold_start;
+    // With the branch's index locked for a whole walk, a query on the same branch waits
+    // for the cold walk to end: none would both start and end inside it.
+    let settle = cold / 10;
+    let inside = warm
+        .iter()
+        .filter(|(s, e)| *s > cold_start + settle && *e < cold_end)
+        .count();
+    assert!(
+        inside >= 3,
+        "{inside} of {} same-branch queries ran during the {cold:?} cold walk",
         warm.len()
     );
 }
