@@ -8,7 +8,7 @@ use ladder_render::output::{Check, Options, Protection};
 use ladder_render::{Difference, OutputError, RenderOptions, WriteSummary};
 
 use crate::OutputFormat;
-use crate::tenant_args::{TenantArgs, check_env_names, problems_advice, problems_json};
+use crate::tenant_args::{TenantArgs, check_env_names, problems_json};
 
 /// Render every environment's AppProject and Applications into a folder.
 ///
@@ -47,7 +47,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let (opened, tenant) = args.tenant.load()?;
     let tenant = match tenant {
         Ok(tenant) => tenant,
-        Err(problems) => return Ok(report_problems(&problems, args.output)),
+        Err(problems) => return Ok(report_problems(&problems, args)),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "loaded");
     check_env_names(&tenant, &args.envs)?;
@@ -67,7 +67,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     };
     let rendering = match ladder_engine::render(&opened, &tenant, &options) {
         Ok(rendering) => rendering,
-        Err(problems) => return Ok(report_problems(&problems, args.output)),
+        Err(problems) => return Ok(report_problems(&problems, args)),
     };
 
     tracing::debug!(elapsed = ?started.elapsed(), documents = rendering.documents(), "rendered");
@@ -218,14 +218,15 @@ fn removal_json(removal: &ladder_render::output::ProtectedRemoval) -> serde_json
     })
 }
 
-fn report_problems(problems: &ladder_model::Problems, output: OutputFormat) -> ExitCode {
+fn report_problems(problems: &ladder_model::Problems, args: &RenderArgs) -> ExitCode {
+    let output = args.output;
     match output {
         OutputFormat::Text => {
             for problem in problems.iter() {
                 eprintln!("{problem}");
             }
             eprintln!("{} problem(s) found; nothing was written", problems.len());
-            if let Some(advice) = problems_advice(problems) {
+            if let Some(advice) = args.tenant.problems_advice(problems) {
                 eprintln!("{advice}");
             }
         }

@@ -241,15 +241,6 @@ pub fn check_env_names(tenant: &Tenant, names: &[String]) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Advice for problems whose fix is a flag: a tree without `ladder.yaml` was probably
-/// chosen wrongly. Prefer [`TenantArgs::problems_advice`], which does not suggest a flag
-/// the user already passed.
-pub fn problems_advice(problems: &Problems) -> Option<&'static str> {
-    no_settings(problems).then_some(
-        "point --repo at the root of a tenant config repo, or name the tenant's folder inside it with --subfolder",
-    )
-}
-
 fn no_settings(problems: &Problems) -> bool {
     problems
         .iter()
@@ -267,7 +258,9 @@ impl TenantArgs {
             Some(_) => {
                 "point --repo and --subfolder at the tenant's folder (the one that holds ladder.yaml)"
             }
-            None => problems_advice(problems)?,
+            None => {
+                "point --repo at the root of a tenant config repo, or name the tenant's folder inside it with --subfolder"
+            }
         })
     }
 }

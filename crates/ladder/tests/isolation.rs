@@ -27,7 +27,6 @@ fn projects_deny_resource_quotas_and_limit_ranges() {
 }
 
 #[test]
-#[ignore = "needs `--deny-kind` in the binary (TenantArgs), owned by the binary engineer; run with --ignored once it lands"]
 fn deny_kind_adds_to_the_denied_kinds() {
     let repo = TempRepo::example();
     let run = repo.render_with(&["--deny-kind", "networking.k8s.io/NetworkPolicy"]);

@@ -15,14 +15,6 @@ use ladder_testkit::{
     GitDaemon, HttpServer, HungServer, RedirectServer, SshServer, example_in_subfolder, git,
 };
 
-/// The rendered documents under `out`, without ladder's own bookkeeping files (their
-/// names start with `.ladder`), which record hashes of what was written.
-fn documents(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut files = common::read_tree(out);
-    files.retain(|name, _| !name.starts_with(".ladder"));
-    files
-}
-
 /// `ladder` with a clean credential environment plus `env`.
 fn ladder_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ladder"));
@@ -178,7 +170,7 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
     let run = common::render(&example_repo(), &expected, &[]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     // Argo CD reads the monorepo from its root: config-repo paths gain the prefix.
-    let expected = example_in_subfolder(&documents(&expected), "tenants/acme");
+    let expected = example_in_subfolder(&common::read_documents(&expected), "tenants/acme");
 
     let out = tmp.path().join("out-url");
     let run = ladder_with(
@@ -202,7 +194,10 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
         "{}",
         stderr(&run)
     );
-    assert!(documents(&out) == expected, "rendered documents differ");
+    assert!(
+        common::read_documents(&out) == expected,
+        "rendered documents differ"
+    );
 
     // A folder inside a Git repo at a ref: its place in the repo is found by itself.
     let work = srv.join("platform.git-work");
@@ -220,7 +215,10 @@ fn a_url_whose_default_branch_is_not_main_needs_no_ref_and_subfolders_render() {
         &[],
     );
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    assert!(documents(&out) == expected, "rendered documents differ");
+    assert!(
+        common::read_documents(&out) == expected,
+        "rendered documents differ"
+    );
 
     // A subfolder that is not there is bad input, named as such.
     let run = ladder_with(

@@ -74,7 +74,7 @@ fn every_example_document_is_valid_for_argo_cd() {
     let run = render(&example_repo(), &out, &[]);
     assert!(run.status.success(), "{}", stderr(&run));
 
-    let files = read_tree(&out);
+    let files = read_documents(&out);
     assert_eq!(
         files.len(),
         11,

@@ -26,6 +26,7 @@ pub fn ladder(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(args)
         .env_remove("LADDER_DENY_NAMESPACES")
+        .env_remove("LADDER_DENY_KINDS")
         .output()
         .expect("ladder runs")
 }
@@ -121,4 +122,13 @@ pub fn read_tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         walk(root, root, &mut out);
     }
     out
+}
+
+/// The rendered documents under `out`: every file but ladder's record of what it wrote
+/// (`.ladder-render.json`, hashes of the documents), which the out-folder tests check
+/// on their own.
+pub fn read_documents(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = read_tree(out);
+    files.retain(|name, _| name != ".ladder-render.json");
+    files
 }
