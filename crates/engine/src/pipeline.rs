@@ -39,18 +39,19 @@ pub fn load_and_render(
 }
 
 /// Renders a loaded tenant of `repo`, with config-repo paths relative to the root of
-/// the repository the tenant lives in (see `RenderOptions::subfolder`).
+/// the config repo the tenant lives in (see `OpenedRepo::repo_subfolder`).
 pub fn render(
     repo: &OpenedRepo,
     tenant: &Tenant,
     options: &RenderOptions,
 ) -> Result<Rendering, Problems> {
+    let subfolder = repo.repo_subfolder(&tenant.settings.config_repo.url);
     let options = RenderOptions {
         only: options.only,
         policy: options.policy.clone(),
         schemas: options.schemas,
         budget: options.budget.clone(),
-        subfolder: repo.subfolder(),
+        subfolder: &subfolder,
     };
     let started = std::time::Instant::now();
     let rendered = ladder_render::render(tenant, &options);

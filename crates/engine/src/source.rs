@@ -56,8 +56,11 @@ pub struct OpenedRepo {
     commit: Option<ObjectId>,
     /// The ref that was resolved, when reading from Git.
     git_ref: Option<String>,
-    /// The tenant's folder inside the Git repository (`""`: the root).
+    /// The tenant's folder inside what was read (`""`: the root): the mirror or local
+    /// repository, or the folder on disk.
     subfolder: String,
+    /// For a folder given as `--repo`: where it sits in the Git checkout around it.
+    checkout: Option<Checkout>,
     /// The credential-free URL or the folder, for messages.
     name: String,
     /// The mirror or local repository, for callers that go on to fetch, read history or
@@ -65,7 +68,38 @@ pub struct OpenedRepo {
     repo: Option<Repo>,
 }
 
+/// A folder's place in the Git checkout that contains it, and where that checkout
+/// came from.
+struct Checkout {
+    /// The folder given (not the tenant subfolder inside it), from the checkout's root.
+    place: String,
+    /// The checkout's remote URLs, credential-free.
+    remotes: Vec<String>,
+    /// The subfolder asked for inside the folder given.
+    extra: String,
+}
+
 impl OpenedRepo {
+    /// The tenant's folder inside the repository Argo CD reads, the config repo at
+    /// `config_repo_url`, which rendered paths start from. For a URL: the subfolder asked
+    /// for. For a folder inside a Git checkout of the config repo (one of its remotes is
+    /// that URL): the folder's place in the checkout, found by itself. Any other folder
+    /// is a config repo of its own: the bundled example lives inside ladder's own
+    /// repository, which is not the repo its Applications name.
+    pub fn repo_subfolder(&self, config_repo_url: &str) -> String {
+        match &self.checkout {
+            Some(c)
+                if c.remotes
+                    .iter()
+                    .any(|r| ladder_model::same_repo(r, config_repo_url)) =>
+            {
+                ladder_tree::join_repo_path(&c.place, &c.extra).unwrap_or_default()
+            }
+            Some(c) => c.extra.clone(),
+            None => self.subfolder.clone(),
+        }
+    }
+
     pub fn tree(&self) -> &dyn ConfigTree {
         self.tree.as_ref()
     }
@@ -152,11 +186,13 @@ fn open_folder(path: &Path, options: &OpenOptions) -> Result<OpenedRepo, Error> 
                 repo: name.clone(),
                 subfolder: subfolder.clone(),
             })?;
+        let checkout = checkout_of(path, &subfolder);
         return Ok(OpenedRepo {
             tree: Box::new(tree),
             commit: None,
             git_ref: None,
             subfolder,
+            checkout,
             name,
             repo: None,
         });
@@ -167,7 +203,14 @@ fn open_folder(path: &Path, options: &OpenOptions) -> Result<OpenedRepo, Error> 
     })?;
     let subfolder = normal_subfolder(&name, &format!("{place}/{extra}"))?;
     let tree = tree_at(&repo, &name, git_ref)?;
-    finish(tree, Some(git_ref.clone()), subfolder, name, repo)
+    let checkout = Checkout {
+        place,
+        remotes: repo.remote_urls(),
+        extra: normal_subfolder(&name, extra)?,
+    };
+    let mut opened = finish(tree, Some(git_ref.clone()), subfolder, name, repo)?;
+    opened.checkout = Some(checkout);
+    Ok(opened)
 }
 
 fn tree_at(repo: &Repo, name: &str, git_ref: &str) -> Result<TreeAtCommit, Error> {
@@ -209,8 +252,19 @@ fn finish(
         commit: Some(commit),
         git_ref,
         subfolder,
+        checkout: None,
         name,
         repo: Some(repo),
+    })
+}
+
+/// The Git checkout around a folder read from disk, if there is one.
+fn checkout_of(path: &Path, extra: &str) -> Option<Checkout> {
+    let (repo, place) = Repo::discover(path).ok()?;
+    Some(Checkout {
+        place,
+        remotes: repo.remote_urls(),
+        extra: extra.to_string(),
     })
 }
 

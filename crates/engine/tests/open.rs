@@ -23,6 +23,16 @@ fn platform(root: &Path, branch: &str) -> (PathBuf, PathBuf) {
     git(&work, &["init", "-q", "-b", branch]);
     git(&work, &["add", "."]);
     git(&work, &["commit", "-q", "-m", "tenants"]);
+    // A checkout of the repo the example's Applications name (its configRepo.url).
+    git(
+        &work,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/platform-config.git",
+        ],
+    );
     let served = root.join("served");
     std::fs::create_dir_all(&served).unwrap();
     git(
@@ -62,20 +72,40 @@ fn every_kind_of_source_renders_the_same_tenant() {
     let on_disk = rendered(&RepoSpec::Folder(example()), &options(&cache));
     assert!(on_disk.len() > 3);
 
-    // A folder read as it is on disk is a tree of its own: nothing to prefix. (Its
-    // place in an enclosing checkout is not guessed: the bundled example lives inside
-    // ladder's own repository but is a config repo of its own.)
+    // The example itself lives in ladder's own repository, which is not the repo its
+    // Applications name: it is a config repo of its own, nothing to prefix.
+    let monorepo = example_in_subfolder(&on_disk, "tenants/acme");
+    // A folder inside a checkout of the config repo: its place is found by itself, read
+    // from disk or at a ref.
     let direct = RepoSpec::Folder(work.join("tenants/acme"));
-    assert_eq!(rendered(&direct, &options(&cache)), on_disk);
-    // A subfolder named inside the folder: the folder is the repository's root.
+    assert_eq!(rendered(&direct, &options(&cache)), monorepo);
     let via_option = OpenOptions {
         subfolder: Some("tenants/acme".into()),
         ..options(&cache)
     };
-    let monorepo = example_in_subfolder(&on_disk, "tenants/acme");
     assert_eq!(
         rendered(&RepoSpec::Folder(work.clone()), &via_option),
         monorepo
+    );
+    // The same folder in a checkout of some other repo: a config repo of its own.
+    git(
+        &work,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://example.com/other.git",
+        ],
+    );
+    assert_eq!(rendered(&direct, &options(&cache)), on_disk);
+    git(
+        &work,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://github.com/acme/platform-config.git",
+        ],
     );
 
     // The same subfolder at a ref of its Git repo: its place is found by itself.

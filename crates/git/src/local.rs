@@ -96,6 +96,29 @@ impl Repo {
         }
     }
 
+    /// The fetch URLs of this repository's configured remotes (`origin` and any other),
+    /// credential-free: where a checkout came from.
+    pub fn remote_urls(&self) -> Vec<String> {
+        let repo = self.local();
+        let mut urls: Vec<String> = repo
+            .remote_names()
+            .iter()
+            .filter_map(|name| {
+                repo.find_remote(AsRef::<gix::bstr::BStr>::as_ref(name))
+                    .ok()
+            })
+            .filter_map(|remote| {
+                remote
+                    .url(gix::remote::Direction::Fetch)
+                    .map(|u| u.to_bstring().to_string())
+            })
+            .filter_map(|u| RemoteUrl::parse(&u).ok().map(|(url, _)| url.to_string()))
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
+    }
+
     /// The branches checked out in this repository's worktrees (the main one and any
     /// linked ones): a branch a person has checked out is never moved under them.
     pub fn checked_out_branches(&self) -> Result<Vec<String>> {

@@ -137,10 +137,20 @@ fn chart_apps_render_valid_for_argo_cd() {
 #[test]
 fn a_chart_in_a_monorepo_folder_keeps_value_files_relative_to_the_chart() {
     let repo = chart_repo();
-    // The tenant in tenants/acme of a Git repo, read with --ref so that its place is found.
+    // The tenant in tenants/acme of a checkout of its config repo (a remote names the
+    // configRepo.url), read with --ref: its place in the repo is found by itself.
     let root = repo.dir.path().join("mono");
     copy_tree(&repo.repo(), &root.join("tenants/acme"));
     ladder_testkit::git(&root, &["init", "-q", "-b", "main"]);
+    ladder_testkit::git(
+        &root,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/platform-config.git",
+        ],
+    );
     ladder_testkit::git(&root, &["add", "."]);
     ladder_testkit::git(
         &root,

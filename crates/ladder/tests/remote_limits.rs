@@ -43,6 +43,16 @@ fn serve_example(base: &Path, name: &str, branch: &str, subfolder: Option<&str>)
     git(&work, &["init", "-q", "-b", branch]);
     git(&work, &["add", "."]);
     git(&work, &["commit", "-q", "-m", "example"]);
+    // A checkout of the repo the example names as its config repo.
+    git(
+        &work,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/platform-config.git",
+        ],
+    );
     git(
         base,
         &[
