@@ -18,9 +18,7 @@ pub enum Error {
     Url(#[from] crate::url::UrlError),
 
     /// The server could not be reached at all (DNS, refused connection, timeout).
-    #[error(
-        "cannot reach git remote {url}: {detail}; check that the host and port are right and the server is up"
-    )]
+    #[error("cannot reach git remote {url}: {detail}")]
     Unreachable { url: String, detail: String },
 
     /// The server refused the credentials, or asked for credentials we do not have.

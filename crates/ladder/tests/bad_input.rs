@@ -345,7 +345,7 @@ fn template_errors_name_the_template() {
             )
         },
         &[
-            "templates/application.yaml.hbs:2:7: Application web-dev (app web, environment dev): cannot render",
+            "templates/application.yaml.hbs:2:7: cannot render: `nosuchfield` is not in the template's context (in 8 documents: Application docs-dev (app docs, environment dev) and 7 more)",
         ],
     );
     assert_rejected(

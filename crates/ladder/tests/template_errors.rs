@@ -144,7 +144,6 @@ fn a_syntax_error_is_reported_once() {
 /// it once with the number of documents. Needs `render()` in crates/render/src/lib.rs to
 /// pass its problems through `Templates::collapse`.
 #[test]
-#[ignore = "needs Templates::collapse called from ladder_render::render (crates/render/src/lib.rs)"]
 fn a_missing_value_is_reported_once_with_the_documents_it_broke() {
     let err = reported_once(
         "templates/application.yaml.hbs",

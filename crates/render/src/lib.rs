@@ -100,7 +100,8 @@ pub fn render(tenant: &Tenant, options: &RenderOptions) -> Result<Rendering, Pro
     if problems.is_empty() {
         Ok(rendering)
     } else {
-        Err(Problems::sorted(problems))
+        // A template error hits every document the template renders: say it once.
+        Err(Problems::sorted(templates.collapse(problems)))
     }
 }
 
