@@ -72,16 +72,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
 
     tracing::debug!(elapsed = ?started.elapsed(), documents = rendering.documents(), "rendered");
 
-    let protected: Vec<Protection> = tenant
-        .environments
-        .iter()
-        .filter(|env| env.protected)
-        .map(|env| Protection {
-            env: env.name.clone(),
-            retire: env.retire.clone(),
-            file: env.file.clone(),
-        })
-        .collect();
+    let protected = Protection::of(&tenant);
     let out_options = Options {
         only: &args.envs,
         protected: &protected,

@@ -67,6 +67,28 @@ fn renaming_an_app_of_a_protected_environment_needs_retire() {
         stderr(&check)
     );
 
+    // validate, given the folder, lists the same refusal before any render, and
+    // without the folder it has nothing to compare with.
+    let validate = ladder(&[
+        "validate",
+        "--repo",
+        repo.repo().to_str().unwrap(),
+        "--out",
+        repo.out().to_str().unwrap(),
+    ]);
+    assert_eq!(validate.status.code(), Some(1), "{}", stderr(&validate));
+    assert!(
+        stdout(&validate).contains(&format!("refused: prod/applications/docs.yaml: {REFUSED}")),
+        "{}",
+        stdout(&validate)
+    );
+    assert!(
+        !stdout(&validate).contains("stale:"),
+        "only what a render refuses"
+    );
+    let plain = ladder(&["validate", "--repo", repo.repo().to_str().unwrap()]);
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+
     // render refuses: exit 1, nothing written, no staging folder.
     let run = repo.render();
     let err = stderr(&run);

@@ -126,6 +126,22 @@ pub struct Protection {
     pub file: String,
 }
 
+impl Protection {
+    /// The protected environments of a tenant, as a write or a check needs them.
+    pub fn of(tenant: &ladder_model::Tenant) -> Vec<Protection> {
+        tenant
+            .environments
+            .iter()
+            .filter(|env| env.protected)
+            .map(|env| Protection {
+                env: env.name.clone(),
+                retire: env.retire.clone(),
+                file: env.file.clone(),
+            })
+            .collect()
+    }
+}
+
 /// How to write (or compare).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options<'a> {
