@@ -8,7 +8,7 @@ use ladder_engine::{Error, OpenOptions, RepoSpec, load, load_and_render, open};
 use ladder_git::RemoteOptions;
 use ladder_model::LoadOptions;
 use ladder_render::RenderOptions;
-use ladder_testkit::{GitDaemon, copy_tree, example_in_subfolder, git};
+use ladder_testkit::{EXAMPLE_CONFIG_REPO, GitDaemon, example_in_subfolder, example_platform, git};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme")
@@ -17,33 +17,13 @@ fn example() -> PathBuf {
 /// A platform repo holding the example under `tenants/acme`, committed on `branch`,
 /// plus a bare clone of it under `served/platform.git`.
 fn platform(root: &Path, branch: &str) -> (PathBuf, PathBuf) {
-    let work = root.join("platform");
-    copy_tree(&example(), &work.join("tenants/acme"));
-    std::fs::write(work.join("README.md"), "platform\n").unwrap();
-    git(&work, &["init", "-q", "-b", branch]);
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "tenants"]);
-    // A checkout of the repo the example's Applications name (its configRepo.url).
-    git(
+    let (work, served) = (root.join("platform"), root.join("served"));
+    example_platform(
+        &example(),
         &work,
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://github.com/acme/platform-config.git",
-        ],
-    );
-    let served = root.join("served");
-    std::fs::create_dir_all(&served).unwrap();
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            served.join("platform.git").to_str().unwrap(),
-        ],
+        Some("tenants/acme"),
+        branch,
+        &served.join("platform.git"),
     );
     (work, served)
 }
@@ -98,15 +78,7 @@ fn every_kind_of_source_renders_the_same_tenant() {
         ],
     );
     assert_eq!(rendered(&direct, &options(&cache)), on_disk);
-    git(
-        &work,
-        &[
-            "remote",
-            "set-url",
-            "origin",
-            "https://github.com/acme/platform-config.git",
-        ],
-    );
+    git(&work, &["remote", "set-url", "origin", EXAMPLE_CONFIG_REPO]);
 
     // The same subfolder at a ref of its Git repo: its place is found by itself.
     let at_ref = OpenOptions {

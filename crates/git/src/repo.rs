@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::history::HistoryCache;
 use crate::limits::Limits;
 use crate::lock::RepoLock;
-use crate::transport::{CallGuard, classify_remote_error, connect, credential_fn};
+use crate::transport::{CallGuard, Connection, classify_remote_error, connect, credential_fn};
 use crate::url::{Credentials, RemoteUrl};
 
 /// Refspecs of a mirror: the remote's branches and tags, forced.
@@ -226,6 +226,45 @@ impl Repo {
             .ok_or_else(|| Error::NoRemote { repo: self.name() })
     }
 
+    /// A connection to `remote` under this handle's limits, answering credential
+    /// requests for its own host only.
+    fn connect<'r>(
+        &self,
+        remote: &'r gix::Remote<'r>,
+        url: &RemoteUrl,
+        guard: &CallGuard,
+    ) -> gix::Result<Connection<'r>> {
+        let connection = connect(
+            remote,
+            url,
+            self.credentials.as_ref(),
+            self.ssh_command.as_deref(),
+            &self.limits,
+            guard,
+        )?;
+        Ok(connection.with_credentials(credential_fn(url.clone(), self.credentials.clone())))
+    }
+
+    /// Turns the errors of one network call into typed ones (see
+    /// [`classify_remote_error`]).
+    fn classifier<'a>(
+        &'a self,
+        url: &'a RemoteUrl,
+        guard: &'a CallGuard,
+        context: &'static str,
+    ) -> impl Fn(gix::Error) -> Error + 'a {
+        move |e| {
+            classify_remote_error(
+                url,
+                self.credentials.as_ref(),
+                &self.limits,
+                guard,
+                context,
+                e,
+            )
+        }
+    }
+
     /// Fetches all branches and tags from the remote into the mirror, and records the
     /// remote's HEAD (its default branch) as the mirror's HEAD. Only objects we do not
     /// have are transferred.
@@ -243,16 +282,7 @@ impl Repo {
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
         let guard = CallGuard::start(limits);
-        let classify = |e: gix::Error| {
-            classify_remote_error(
-                url,
-                self.credentials.as_ref(),
-                limits,
-                &guard,
-                "cannot fetch",
-                e,
-            )
-        };
+        let classify = self.classifier(url, &guard, "cannot fetch");
         let head_spec = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
             .map_err(|e| Error::gix("cannot build the HEAD refspec", e))?
             .to_owned();
@@ -260,20 +290,13 @@ impl Repo {
             extra_refspecs: vec![head_spec],
             ..Default::default()
         };
-        let outcome = connect(
-            &remote,
-            url,
-            self.credentials.as_ref(),
-            self.ssh_command.as_deref(),
-            limits,
-            &guard,
-        )
-        .map_err(classify)?
-        .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
-        .prepare_fetch(gix::progress::Discard, options)
-        .map_err(classify)?
-        .receive(gix::progress::Discard, &guard.interrupt)
-        .map_err(classify)?;
+        let outcome = self
+            .connect(&remote, url, &guard)
+            .map_err(&classify)?
+            .prepare_fetch(gix::progress::Discard, options)
+            .map_err(&classify)?
+            .receive(gix::progress::Discard, &guard.interrupt)
+            .map_err(&classify)?;
         let (received_pack, update_refs) = match &outcome.status {
             gix::remote::fetch::Status::NoPackReceived { update_refs, .. } => (false, update_refs),
             gix::remote::fetch::Status::Change { update_refs, .. } => (true, update_refs),
@@ -326,28 +349,12 @@ impl Repo {
             })
             .map_err(|e| Error::gix(format!("cannot configure remote {url}"), e))?;
         let guard = CallGuard::start(limits);
-        let classify = |e: gix::Error| {
-            classify_remote_error(
-                url,
-                self.credentials.as_ref(),
-                limits,
-                &guard,
-                "cannot list refs of",
-                e,
-            )
-        };
-        let (ref_map, _handshake) = connect(
-            &remote,
-            url,
-            self.credentials.as_ref(),
-            self.ssh_command.as_deref(),
-            limits,
-            &guard,
-        )
-        .map_err(classify)?
-        .with_credentials(credential_fn(url.clone(), self.credentials.clone()))
-        .ref_map(gix::progress::Discard, Default::default())
-        .map_err(classify)?;
+        let classify = self.classifier(url, &guard, "cannot list refs of");
+        let (ref_map, _handshake) = self
+            .connect(&remote, url, &guard)
+            .map_err(&classify)?
+            .ref_map(gix::progress::Discard, Default::default())
+            .map_err(&classify)?;
         Ok(ref_map.remote_refs.iter().find_map(|r| {
             let (name, target, peeled) = r.unpack();
             (name == full.as_str())

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, example_repo, stderr, stdout};
+use common::{example_repo, stderr, stdout};
 use ladder_testkit::{
-    GitDaemon, HttpServer, HungServer, RedirectServer, SshServer, example_in_subfolder, git,
+    GitDaemon, HttpServer, HungServer, RedirectServer, SshServer, example_in_subfolder,
+    example_platform,
 };
 
 /// `ladder` with a clean credential environment plus `env`.
@@ -31,38 +32,10 @@ fn ladder_with(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The example tenant committed to a bare repo at `base/<name>`, on `branch`, in an
-/// optional subfolder.
+/// optional subfolder, from a checkout at `base/<name>-work`.
 fn serve_example(base: &Path, name: &str, branch: &str, subfolder: Option<&str>) {
     let work = base.join(format!("{name}-work"));
-    let target = match subfolder {
-        Some(sub) => work.join(sub),
-        None => work.clone(),
-    };
-    copy_tree(&example_repo(), &target);
-    std::fs::write(work.join("README.md"), "platform monorepo\n").unwrap();
-    git(&work, &["init", "-q", "-b", branch]);
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "example"]);
-    // A checkout of the repo the example names as its config repo.
-    git(
-        &work,
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://github.com/acme/platform-config.git",
-        ],
-    );
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            base.join(name).to_str().unwrap(),
-        ],
-    );
+    example_platform(&example_repo(), &work, subfolder, branch, &base.join(name));
 }
 
 #[test]

@@ -15,7 +15,9 @@ mod servers;
 pub use git::{git, git_cmd};
 pub use mem_tree::MemTree;
 pub use rendered::example_in_subfolder;
-pub use repos::{FiCommit, Origin, copy_tree, env_yaml, fast_import};
+pub use repos::{
+    EXAMPLE_CONFIG_REPO, FiCommit, Origin, copy_tree, env_yaml, example_platform, fast_import,
+};
 pub use servers::{
     GitDaemon, HttpServer, HungServer, RecordedRequest, RedirectServer, SshServer, free_port,
 };

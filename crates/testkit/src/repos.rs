@@ -129,3 +129,40 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The URL the bundled example names as its config repo (`configRepo.url`).
+pub const EXAMPLE_CONFIG_REPO: &str = "https://github.com/acme/platform-config.git";
+
+/// A platform repo for tests of monorepos: a Git checkout at `work` holding the tenant
+/// folder `example` (the bundled example) at `subfolder` (`None`: the root), committed
+/// on `branch`, whose `origin` is the example's config repo, and a bare clone of it at
+/// `bare`, for serving.
+pub fn example_platform(
+    example: &Path,
+    work: &Path,
+    subfolder: Option<&str>,
+    branch: &str,
+    bare: &Path,
+) {
+    let target = match subfolder {
+        Some(sub) => work.join(sub),
+        None => work.to_path_buf(),
+    };
+    copy_tree(example, &target);
+    std::fs::write(work.join("README.md"), "platform repo\n").unwrap();
+    git(work, &["init", "-q", "-b", branch]);
+    git(work, &["add", "."]);
+    git(work, &["commit", "-q", "-m", "tenants"]);
+    git(work, &["remote", "add", "origin", EXAMPLE_CONFIG_REPO]);
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(
+        work,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+}
