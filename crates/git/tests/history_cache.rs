@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ladder_git::Repo;
 use ladder_testkit::{FiCommit, env_yaml, fast_import, git};
@@ -132,6 +132,39 @@ fn a_capped_cache_is_no_larger_after_twenty_thousand_commits_than_after_ten_thou
     assert!(uncapped.history_cache_stats().total_bytes() <= CAP);
 }
 
+/// Runs `cold` once and `warm` over and over until `cold` ends; returns how many `warm`
+/// runs both started well after `cold` began and ended before it finished, and how
+/// long `cold` took. If `warm` had to wait for `cold` to end, none would.
+fn warm_runs_during(cold: impl Fn() + Sync, warm: impl Fn() + Sync) -> (usize, Duration) {
+    let cold_done = AtomicBool::new(false);
+    let (cold_start, cold_end, spans) = std::thread::scope(|s| {
+        let cold = s.spawn(|| {
+            let start = Instant::now();
+            cold();
+            cold_done.store(true, Ordering::SeqCst);
+            (start, Instant::now())
+        });
+        let warm = s.spawn(|| {
+            let mut spans = Vec::new();
+            while !cold_done.load(Ordering::SeqCst) {
+                let start = Instant::now();
+                warm();
+                spans.push((start, Instant::now()));
+            }
+            spans
+        });
+        let (start, end) = cold.join().unwrap();
+        (start, end, warm.join().unwrap())
+    });
+    let took = cold_end - cold_start;
+    let settle = took / 10;
+    let inside = spans
+        .iter()
+        .filter(|(s, e)| *s > cold_start + settle && *e < cold_end)
+        .count();
+    (inside, took)
+}
+
 #[test]
 fn queries_on_different_branches_do_not_wait_for_each_other() {
     let tmp = tempfile::tempdir().unwrap();
@@ -140,39 +173,14 @@ fn queries_on_different_branches_do_not_wait_for_each_other() {
     let repo = Repo::open_local(&path).unwrap();
     // `half` is indexed whole; `main` is not indexed yet.
     assert_eq!(subject(&repo, "half", &prod(1), "image.tag"), "commit 0");
-
-    let cold_done = AtomicBool::new(false);
-    let (cold_start, cold_end, warm) = std::thread::scope(|s| {
-        let cold = s.spawn(|| {
-            let start = Instant::now();
-            assert_eq!(subject(&repo, "main", &prod(2), "image.tag"), "commit 0");
-            cold_done.store(true, Ordering::SeqCst);
-            (start, Instant::now())
-        });
-        let warm = s.spawn(|| {
-            let mut spans = Vec::new();
-            while !cold_done.load(Ordering::SeqCst) {
-                let start = Instant::now();
-                assert_eq!(subject(&repo, "half", &prod(1), "image.tag"), "commit 0");
-                spans.push((start, Instant::now()));
-            }
-            spans
-        });
-        let (start, end) = cold.join().unwrap();
-        (start, end, warm.join().unwrap())
-    });
-    let cold = cold_end - cold_start;
-    // Warm queries on `half` that started well after the cold walk of `main` began and
-    // ended before it finished: with one lock for the whole cache there are none.
-    let settle = cold / 10;
-    let inside = warm
-        .iter()
-        .filter(|(s, e)| *s > cold_start + settle && *e < cold_end)
-        .count();
+    let (inside, cold) = warm_runs_during(
+        || assert_eq!(subject(&repo, "main", &prod(2), "image.tag"), "commit 0"),
+        || assert_eq!(subject(&repo, "half", &prod(1), "image.tag"), "commit 0"),
+    );
+    // With one lock for the whole cache there are none.
     assert!(
         inside >= 3,
-        "{inside} of {} warm queries ran during the {cold:?} cold walk",
-        warm.len()
+        "{inside} warm queries ran during the {cold:?} cold walk"
     );
 }
 
@@ -184,42 +192,19 @@ fn queries_on_one_branch_do_not_queue_behind_a_whole_walk() {
     let repo = Repo::open_local(&path).unwrap();
     let newest = COMMITS - 1;
     let near_tip = staging(newest % APPS);
-
-    let cold_done = AtomicBool::new(false);
-    let (cold_start, cold_end, warm) = std::thread::scope(|s| {
-        let cold = s.spawn(|| {
-            let start = Instant::now();
-            // Changed only by commit 0: the walk goes to the root of `main`.
-            assert_eq!(subject(&repo, "main", &prod(2), "image.tag"), "commit 0");
-            cold_done.store(true, Ordering::SeqCst);
-            (start, Instant::now())
-        });
-        let warm = s.spawn(|| {
-            let mut spans = Vec::new();
-            while !cold_done.load(Ordering::SeqCst) {
-                let start = Instant::now();
-                assert_eq!(
-                    subject(&repo, "main", &near_tip, "image.tag"),
-                    format!("commit {newest}")
-                );
-                spans.push((start, Instant::now()));
-            }
-            spans
-        });
-        let (start, end) = cold.join().unwrap();
-        (start, end, warm.join().unwrap())
-    });
-    let cold = cold_end - cold_start;
-    // With the branch's index locked for a whole walk, a query on the same branch waits
-    // for the cold walk to end: none would both start and end inside it.
-    let settle = cold / 10;
-    let inside = warm
-        .iter()
-        .filter(|(s, e)| *s > cold_start + settle && *e < cold_end)
-        .count();
+    let (inside, cold) = warm_runs_during(
+        // Changed only by commit 0: the walk goes to the root of `main`.
+        || assert_eq!(subject(&repo, "main", &prod(2), "image.tag"), "commit 0"),
+        || {
+            assert_eq!(
+                subject(&repo, "main", &near_tip, "image.tag"),
+                format!("commit {newest}")
+            )
+        },
+    );
+    // With the branch's index locked for a whole walk, none would.
     assert!(
         inside >= 3,
-        "{inside} of {} same-branch queries ran during the {cold:?} cold walk",
-        warm.len()
+        "{inside} same-branch queries ran during the {cold:?} cold walk"
     );
 }
