@@ -187,7 +187,9 @@ pub struct Promotion {
     pub soak: Duration,
     /// No promotions into this environment while set.
     pub frozen: bool,
-    /// Promote only values that `from`'s Applications run synced and healthy.
+    /// Promote only apps whose manifests pass the platform's production checklist
+    /// (probes, requests and limits, a Service, an HTTPRoute where exposed, metrics
+    /// scrape annotations, `seccompProfile: RuntimeDefault`).
     pub require_readiness: bool,
     pub group: PromotionGroup,
     /// Labels of the pull requests that promote into this environment.
