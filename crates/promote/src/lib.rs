@@ -1,0 +1,8 @@
+//! The promoter: plans promotions from Git (which promoted values differ between an
+//! environment and the one it promotes from, and which gates hold them), and reconciles
+//! one proposal per promotion through a [`Forge`]. It knows no forge's API and has no
+//! CLI code; planning is a pure function of the config trees and their history, so the
+//! CLI and the daemon call it alike.
+
+pub mod readiness;
+pub mod windows;
