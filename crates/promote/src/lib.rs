@@ -4,5 +4,10 @@
 //! CLI code; planning is a pure function of the config trees and their history, so the
 //! CLI and the daemon call it alike.
 
+pub mod forge;
+pub mod plan;
 pub mod readiness;
 pub mod windows;
+
+pub use forge::{Forge, ForgeError, Proposal};
+pub use plan::{GitHistory, History, Plan, PlanError, PlanInput, Row, State, plan};

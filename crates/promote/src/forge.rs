@@ -1,0 +1,184 @@
+//! Where proposals live: the [`Forge`] trait, which the reconcile drives and each forge
+//! implements (the offline [`GitForge`](crate::git_forge::GitForge) here, a GitHub
+//! forge later), and the types it speaks.
+//!
+//! The reconcile builds every commit itself, in memory in the local repository (the
+//! mirror, or the folder's own repository), so a forge only publishes branches, keeps
+//! the proposal around a branch (title, body, labels, reviewers), and reports and
+//! performs merges. A forge without an API answers [`ForgeError::Unsupported`] for what
+//! it has no place for (comments, labels, reviewers, closed-proposal lookup, committing
+//! through an API); the reconcile treats that as "nothing to do there".
+
+use ladder_git::{Lease, ObjectId};
+
+/// An open proposal ladder made: a branch on the forge, and on forges with an API the
+/// pull request around it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The proposal's branch, `ladder/<env>/<app>`.
+    pub branch: String,
+    /// The branch's tip as the forge reports it: the lease of the next write.
+    pub head: ObjectId,
+    /// The pull request's number, on forges that number them.
+    pub number: Option<u64>,
+    /// Where a person looks at it (a pull request, or a compare view), when known.
+    pub url: Option<String>,
+    /// The title the forge holds, when it holds one.
+    pub title: Option<String>,
+}
+
+/// What a proposal says about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProposalText {
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+/// One branch change of a batched write: `new: None` deletes the branch. Every write
+/// carries its own lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BranchWrite {
+    pub branch: String,
+    pub new: Option<ObjectId>,
+    pub lease: Lease,
+}
+
+/// Whether a proposal can be merged now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeState {
+    /// It merges cleanly; `checks` says how its checks stand.
+    Mergeable { checks: Checks },
+    /// It does not merge (conflicts, or the base moved and the forge cannot
+    /// fast-forward).
+    Blocked,
+    /// The forge has not decided yet (it is computing mergeability).
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checks {
+    /// There are none.
+    None,
+    Pending,
+    Passed,
+    Failed,
+}
+
+/// A proposal that was closed, found by its branch (on forges that keep them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedProposal {
+    pub branch: String,
+    pub head: ObjectId,
+    pub number: Option<u64>,
+    pub merged: bool,
+}
+
+/// A commit made through a forge's API instead of a push (signed by the forge).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiCommit {
+    pub branch: String,
+    pub parent: ObjectId,
+    /// Files written (tenant-repo paths from the repository root) and their contents.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub message: String,
+}
+
+/// What a forge call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// This forge has no such operation (the `git` forge has no comments, labels,
+    /// reviewers or API).
+    #[error("the {forge} forge cannot {what}")]
+    Unsupported {
+        forge: &'static str,
+        what: &'static str,
+    },
+    /// The branch is not where the lease said: someone else wrote it. Read again,
+    /// recompute, retry; never overwrite blindly.
+    #[error("{branch} moved")]
+    Moved {
+        branch: String,
+        #[source]
+        source: Option<Box<ladder_git::Error>>,
+    },
+    /// A branch checked out in the folder given as the repo, which ladder never moves
+    /// under a person.
+    #[error("{branch} is checked out in {repo}; ladder does not move it")]
+    CheckedOut { branch: String, repo: String },
+    /// The git layer failed (network, credentials, limits, the object database).
+    #[error("{context}: {source}")]
+    Git {
+        context: String,
+        #[source]
+        source: Box<ladder_git::Error>,
+    },
+    /// The forge itself answered with an error.
+    #[error("{message}")]
+    Api { message: String, transient: bool },
+}
+
+impl ForgeError {
+    /// True when trying again later may help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ForgeError::Moved { .. } => true,
+            ForgeError::Git { source, .. } => source.is_transient(),
+            ForgeError::Api { transient, .. } => *transient,
+            ForgeError::Unsupported { .. } | ForgeError::CheckedOut { .. } => false,
+        }
+    }
+}
+
+/// A place proposals live. See the module documentation for who does what.
+pub trait Forge {
+    /// The forge's name for messages (`git`, `github`).
+    fn name(&self) -> &'static str;
+
+    /// Every open proposal whose branch starts with `prefix` (`ladder/`).
+    fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError>;
+
+    /// The commit `branch` (the target branch) points to on the forge now.
+    fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError>;
+
+    /// Publishes the commits of `writes` (already in the local repository) in one
+    /// batch, each branch under its own lease. The outer error fails the whole batch;
+    /// each write has its own result, in order.
+    fn write_branches(
+        &self,
+        writes: &[BranchWrite],
+    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError>;
+
+    /// Makes a commit through the forge's API instead of a push (signed by the forge);
+    /// returns its id.
+    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError>;
+
+    /// Opens the proposal of `branch` (already written) into `base`.
+    fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError>;
+
+    /// Brings an open proposal's title and body up to date.
+    fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError>;
+
+    /// Closes a proposal, saying why. Its branch is deleted by a [`BranchWrite`].
+    fn close(&self, proposal: &Proposal, reason: &str) -> Result<(), ForgeError>;
+
+    fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError>;
+
+    fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError>;
+
+    fn request_reviewers(
+        &self,
+        proposal: &Proposal,
+        reviewers: &[String],
+    ) -> Result<(), ForgeError>;
+
+    /// Whether `proposal` can be merged into `base` now, and its checks.
+    fn merge_state(&self, proposal: &Proposal, base: &str) -> Result<MergeState, ForgeError>;
+
+    /// Merges `proposal` into `base`, which must still be at `base_tip`.
+    fn merge(&self, proposal: &Proposal, base: &str, base_tip: ObjectId) -> Result<(), ForgeError>;
+
+    /// The most recent closed proposal of `branch`, if the forge keeps them.
+    fn closed_proposal(&self, branch: &str) -> Result<Option<ClosedProposal>, ForgeError>;
+}

@@ -1,0 +1,399 @@
+//! Planning: which promoted values differ between each environment and the one it
+//! promotes from, and which gates hold them. A pure function of the config tree at the
+//! target branch's head, its history (through [`History`]), the time, and the open
+//! proposals: the CLI and the daemon call it alike.
+
+use std::time::Duration;
+
+use ladder_git::CommitInfo;
+use ladder_model::{App, ConfigTree, Environment, Tenant};
+use serde::Serialize;
+
+use crate::forge::Proposal;
+
+/// Where the values of the config branch came from: the first-parent commit that last
+/// changed a value. Implemented by [`GitHistory`] over `ladder_git::Repo::last_change`;
+/// tests fake it.
+pub trait History {
+    /// The commit on `branch` that last changed the scalar at `path` in `file` (a
+    /// tenant-relative file), or `None` when it never did.
+    fn last_change(
+        &self,
+        branch: &str,
+        file: &str,
+        path: &str,
+    ) -> Result<Option<CommitInfo>, ladder_git::Error>;
+}
+
+/// [`History`] of a tenant that lives at `subfolder` (`""`: the root) of `repo`.
+pub struct GitHistory<'a> {
+    pub repo: &'a ladder_git::Repo,
+    pub subfolder: &'a str,
+}
+
+impl History for GitHistory<'_> {
+    fn last_change(
+        &self,
+        branch: &str,
+        file: &str,
+        path: &str,
+    ) -> Result<Option<CommitInfo>, ladder_git::Error> {
+        let file = if self.subfolder.is_empty() {
+            file.to_string()
+        } else {
+            format!("{}/{file}", self.subfolder.trim_end_matches('/'))
+        };
+        self.repo.last_change(branch, &file, path)
+    }
+}
+
+/// Everything a plan is computed from.
+pub struct PlanInput<'a> {
+    pub tenant: &'a Tenant,
+    /// The tenant's config at the head of `branch`.
+    pub tree: &'a dyn ConfigTree,
+    /// The config branch (the target of every promotion).
+    pub branch: &'a str,
+    pub history: &'a dyn History,
+    /// Seconds since the Unix epoch.
+    pub now: i64,
+    /// The open proposals, as the forge reports them.
+    pub proposals: &'a [Proposal],
+    /// What every proposal branch starts with: `ladder/`, or `ladder/<tenant>/` for a
+    /// tenant in a monorepo subfolder (see [`branch_prefix`]).
+    pub branch_prefix: &'a str,
+}
+
+/// The prefix of a tenant's proposal branches: `ladder/`, or `ladder/<tenant>/` when
+/// the tenant lives in a subfolder of a larger repo.
+pub fn branch_prefix(tenant: &Tenant, in_subfolder: bool) -> String {
+    if in_subfolder {
+        format!("ladder/{}/", tenant.settings.tenant)
+    } else {
+        "ladder/".to_string()
+    }
+}
+
+/// The branch of the proposal promoting `app` into `env`.
+pub fn proposal_branch(prefix: &str, env: &str, app: &str) -> String {
+    format!("{prefix}{env}/{app}")
+}
+
+/// One promotion of the plan: an app into an environment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub app: String,
+    pub env: String,
+    /// The environment the values come from (the nearest ancestor holding the app).
+    pub from: String,
+    pub state: State,
+    pub fields: Vec<Field>,
+    pub gates: Vec<Gate>,
+    pub proposal: Option<ProposalRef>,
+    /// The commit that introduced each upstream value that differs (in `fields` order;
+    /// `None` for fields in sync), for messages and trailers.
+    #[serde(skip)]
+    pub sources: Vec<Option<CommitInfo>>,
+}
+
+impl Row {
+    /// The fields whose values differ.
+    pub fn changed(&self) -> impl Iterator<Item = (&Field, Option<&CommitInfo>)> {
+        self.fields
+            .iter()
+            .zip(&self.sources)
+            .filter(|(f, _)| f.differs())
+            .map(|(f, s)| (f, s.as_ref()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Every promoted value equals its upstream value.
+    InSync,
+    /// Values differ, every gate passes and no proposal is open.
+    Due,
+    /// Values differ and a gate holds them.
+    Blocked,
+    /// Values differ, every gate passes and a proposal is open.
+    Proposed,
+}
+
+/// A promoted value in the target environment and upstream.
+#[derive(Clone, Debug, Serialize)]
+pub struct Field {
+    /// The target environment's file, tenant-relative.
+    pub file: String,
+    pub path: String,
+    #[serde(serialize_with = "value_json")]
+    pub current: yamledit::Value,
+    #[serde(serialize_with = "value_json")]
+    pub upstream: yamledit::Value,
+    /// The upstream environment's file, tenant-relative.
+    #[serde(skip)]
+    pub upstream_file: String,
+}
+
+impl Field {
+    pub fn differs(&self) -> bool {
+        self.current != self.upstream
+    }
+}
+
+fn value_json<S: serde::Serializer>(
+    value: &yamledit::Value,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let json: serde_json::Value =
+        serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
+    json.serialize(serializer)
+}
+
+/// One gate's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub name: GateName,
+    pub passed: bool,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum GateName {
+    #[serde(rename = "soak")]
+    Soak,
+    #[serde(rename = "frozen")]
+    Frozen,
+}
+
+/// The open proposal of a row, as `plan` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProposalRef {
+    pub branch: String,
+    pub url: Option<String>,
+    pub number: Option<u64>,
+}
+
+/// The plan: one row per app and target environment, in environment (promotion) order,
+/// then app order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub promotions: Vec<Row>,
+}
+
+/// What keeps a plan from being computed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A promoted file cannot be read from the tree.
+    #[error("reading {file}: {source}")]
+    Tree {
+        file: String,
+        #[source]
+        source: Box<ladder_model::TreeError>,
+    },
+    /// A promoted file is missing (the loader checks this; the tree changed under us).
+    #[error("{file}: the promoted file does not exist")]
+    MissingFile { file: String },
+    /// A promoted value cannot be read.
+    #[error("{file}: {path}: {source}")]
+    Value {
+        file: String,
+        path: String,
+        #[source]
+        source: Box<yamledit::Error>,
+    },
+    /// The history of the config branch cannot be read.
+    #[error("reading the history of {file}: {source}")]
+    History {
+        file: String,
+        #[source]
+        source: Box<ladder_git::Error>,
+    },
+}
+
+/// The environment `app` is promoted into `env` from: the nearest ancestor along
+/// `promotion.from` where the app is deployed. `None` when `env` promotes from nothing
+/// or no ancestor holds the app.
+pub fn upstream_of<'t>(
+    tenant: &'t Tenant,
+    app: &App,
+    env: &Environment,
+) -> Option<&'t Environment> {
+    let mut seen = vec![env.name.as_str()];
+    let mut from = env.promotion.as_ref().map(|p| p.from.as_str());
+    while let Some(name) = from {
+        if seen.contains(&name) {
+            return None;
+        }
+        seen.push(name);
+        let upstream = tenant.environment(name)?;
+        if app.deployed_to(&upstream.name) {
+            return Some(upstream);
+        }
+        from = upstream.promotion.as_ref().map(|p| p.from.as_str());
+    }
+    None
+}
+
+/// Computes the plan.
+pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
+    let tenant = input.tenant;
+    let mut promotions = Vec::new();
+    for env in &tenant.environments {
+        let Some(promotion) = &env.promotion else {
+            continue;
+        };
+        for app in tenant.apps_in(env) {
+            if app.promote.is_empty() {
+                continue;
+            }
+            let Some(upstream) = upstream_of(tenant, app, env) else {
+                continue;
+            };
+            let targets = tenant.promoted_fields(app, env);
+            let sources = tenant.promoted_fields(app, upstream);
+            let mut fields = Vec::with_capacity(targets.len());
+            for (target, source) in targets.iter().zip(&sources) {
+                fields.push(Field {
+                    file: target.file.clone(),
+                    path: target.path.clone(),
+                    current: read_value(input.tree, &target.file, &target.path)?,
+                    upstream: read_value(input.tree, &source.file, &source.path)?,
+                    upstream_file: source.file.clone(),
+                });
+            }
+            let branch = proposal_branch(input.branch_prefix, &env.name, &app.name);
+            let proposal = input
+                .proposals
+                .iter()
+                .find(|p| p.branch == branch)
+                .map(|p| ProposalRef {
+                    branch: p.branch.clone(),
+                    url: p.url.clone(),
+                    number: p.number,
+                });
+            let differs = fields.iter().any(Field::differs);
+            let mut gates = Vec::new();
+            let mut source_commits = vec![None; fields.len()];
+            if differs {
+                for (i, field) in fields.iter().enumerate() {
+                    if field.differs() {
+                        source_commits[i] = input
+                            .history
+                            .last_change(input.branch, &field.upstream_file, &field.path)
+                            .map_err(|source| PlanError::History {
+                                file: field.upstream_file.clone(),
+                                source: Box::new(source),
+                            })?;
+                    }
+                }
+                if !promotion.soak.is_zero() {
+                    gates.push(soak_gate(
+                        promotion.soak,
+                        &upstream.name,
+                        &source_commits,
+                        input.now,
+                    ));
+                }
+                gates.push(Gate {
+                    name: GateName::Frozen,
+                    passed: !promotion.frozen,
+                    reason: if promotion.frozen {
+                        format!("{} is frozen (`promotion.frozen: true`)", env.name)
+                    } else {
+                        "not frozen".to_string()
+                    },
+                });
+            }
+            let state = if !differs {
+                State::InSync
+            } else if gates.iter().any(|g| !g.passed) {
+                State::Blocked
+            } else if proposal.is_some() {
+                State::Proposed
+            } else {
+                State::Due
+            };
+            promotions.push(Row {
+                app: app.name.clone(),
+                env: env.name.clone(),
+                from: upstream.name.clone(),
+                state,
+                fields,
+                gates,
+                proposal,
+                sources: source_commits,
+            });
+        }
+    }
+    Ok(Plan { promotions })
+}
+
+/// The soak gate: every upstream value that differs must have been on the branch for
+/// `soak`, counted from the committer time of the commit that introduced it.
+fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now: i64) -> Gate {
+    let soak_secs = i64::try_from(soak.as_secs()).unwrap_or(i64::MAX);
+    // The youngest value decides; a value without a recorded change is as old as
+    // history.
+    let youngest = sources.iter().flatten().map(|c| c.time).max();
+    let soak_text = ladder_model::format_duration(soak);
+    match youngest {
+        Some(time) if now.saturating_sub(time) < soak_secs => {
+            let age = now.saturating_sub(time).max(0);
+            let left = Duration::from_secs(u64::try_from(soak_secs - age).unwrap_or(0));
+            Gate {
+                name: GateName::Soak,
+                passed: false,
+                reason: format!(
+                    "the value has been in {upstream} for {}, soak is {soak_text}: {} left",
+                    ladder_model::format_duration(Duration::from_secs(age as u64)),
+                    ladder_model::format_duration(left)
+                ),
+            }
+        }
+        Some(time) => Gate {
+            name: GateName::Soak,
+            passed: true,
+            reason: format!(
+                "the value has been in {upstream} for {} (soak {soak_text})",
+                ladder_model::format_duration(Duration::from_secs(
+                    u64::try_from(now.saturating_sub(time)).unwrap_or(0)
+                ))
+            ),
+        },
+        None => Gate {
+            name: GateName::Soak,
+            passed: true,
+            reason: format!("the value has always been in {upstream} (soak {soak_text})"),
+        },
+    }
+}
+
+/// The scalar at `path` in `file` of the tree.
+pub(crate) fn read_value(
+    tree: &dyn ConfigTree,
+    file: &str,
+    path: &str,
+) -> Result<yamledit::Value, PlanError> {
+    let text = read_text(tree, file)?;
+    let value_err = |source| PlanError::Value {
+        file: file.to_string(),
+        path: path.to_string(),
+        source: Box::new(source),
+    };
+    let parsed = yamledit::Path::parse(path).map_err(value_err)?;
+    yamledit::get(&text, &yamledit::DocSelector::Auto, &parsed).map_err(value_err)
+}
+
+pub(crate) fn read_text(tree: &dyn ConfigTree, file: &str) -> Result<String, PlanError> {
+    let bytes = tree
+        .read_file(file)
+        .map_err(|source| PlanError::Tree {
+            file: file.to_string(),
+            source: Box::new(source),
+        })?
+        .ok_or_else(|| PlanError::MissingFile {
+            file: file.to_string(),
+        })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -1,0 +1,268 @@
+//! `plan` as a pure function: a tenant in memory, a fake history, a fixed clock.
+
+use std::cell::RefCell;
+
+use ladder_git::{CommitInfo, ObjectId};
+use ladder_model::{LoadOptions, Tenant};
+use ladder_promote::forge::Proposal;
+use ladder_promote::plan::{History, PlanInput, branch_prefix, plan};
+use ladder_testkit::MemTree;
+
+const NOW: i64 = 1_800_000_000;
+const HOUR: i64 = 3600;
+
+fn env_file(name: &str, from: Option<&str>, extra: &str) -> String {
+    let promotion = from
+        .map(|f| format!("promotion:\n  from: {f}\n{extra}"))
+        .unwrap_or_default();
+    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
+}
+
+fn values(tag: &str) -> String {
+    format!(
+        "# web values\nreplicas: 2\nimage:\n  repository: ghcr.io/acme/web\n  tag: {tag} # the tag\n"
+    )
+}
+
+fn app(name: &str, envs: Option<&str>) -> String {
+    let envs = envs
+        .map(|e| format!("environments: [{e}]\n"))
+        .unwrap_or_default();
+    format!(
+        "name: {name}\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: chart\nvalues:\n  - env/{{env}}.yaml\n{envs}promote:\n  - image.tag\n"
+    )
+}
+
+/// dev -> staging -> prod; web everywhere, docs in dev and prod only.
+fn tree(staging_extra: &str, prod_extra: &str, tags: [&str; 3], docs: [&str; 2]) -> MemTree {
+    MemTree::new()
+        .with(
+            "ladder.yaml",
+            "version: 1\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/config.git\n  branch: main\n",
+        )
+        .with("environments/dev.yaml", env_file("dev", None, ""))
+        .with(
+            "environments/staging.yaml",
+            env_file("staging", Some("dev"), staging_extra),
+        )
+        .with(
+            "environments/prod.yaml",
+            env_file("prod", Some("staging"), prod_extra),
+        )
+        .with("apps/web/app.yaml", app("web", None))
+        .with("apps/web/env/dev.yaml", values(tags[0]))
+        .with("apps/web/env/staging.yaml", values(tags[1]))
+        .with("apps/web/env/prod.yaml", values(tags[2]))
+        .with("apps/docs/app.yaml", app("docs", Some("dev, prod")))
+        .with("apps/docs/env/dev.yaml", values(docs[0]))
+        .with("apps/docs/env/prod.yaml", values(docs[1]))
+}
+
+fn load(tree: &MemTree) -> Tenant {
+    ladder_model::load(tree, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// A history that answers from a table: (file, time) per upstream file, and records
+/// every question.
+struct FakeHistory {
+    times: Vec<(&'static str, i64)>,
+    asked: RefCell<Vec<(String, String, String)>>,
+}
+
+fn id(n: u8) -> ObjectId {
+    ObjectId::from_hex(format!("{n:02x}").repeat(20).as_bytes()).unwrap()
+}
+
+impl History for FakeHistory {
+    fn last_change(
+        &self,
+        branch: &str,
+        file: &str,
+        path: &str,
+    ) -> Result<Option<CommitInfo>, ladder_git::Error> {
+        self.asked
+            .borrow_mut()
+            .push((branch.into(), file.into(), path.into()));
+        Ok(self
+            .times
+            .iter()
+            .position(|(f, _)| *f == file)
+            .map(|i| CommitInfo {
+                id: id(i as u8 + 1),
+                time: self.times[i].1,
+                author_name: "Dev".into(),
+                author_email: "dev@example.com".into(),
+                subject: format!("bump {file}"),
+            }))
+    }
+}
+
+fn history(times: Vec<(&'static str, i64)>) -> FakeHistory {
+    FakeHistory {
+        times,
+        asked: RefCell::new(Vec::new()),
+    }
+}
+
+fn run(tree: &MemTree, history: &FakeHistory, proposals: &[Proposal]) -> serde_json::Value {
+    let tenant = load(tree);
+    let prefix = branch_prefix(&tenant, false);
+    let plan = plan(&PlanInput {
+        tenant: &tenant,
+        tree,
+        branch: "main",
+        history,
+        now: NOW,
+        proposals,
+        branch_prefix: &prefix,
+    })
+    .unwrap();
+    serde_json::to_value(&plan).unwrap()
+}
+
+fn row<'a>(plan: &'a serde_json::Value, app: &str, env: &str) -> &'a serde_json::Value {
+    plan["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app"] == app && r["env"] == env)
+        .unwrap_or_else(|| panic!("no row {app}/{env} in {plan:#}"))
+}
+
+#[test]
+fn a_dev_bump_is_due_in_staging_with_the_exact_json_shape() {
+    let t = tree("", "", ["v2", "v1", "v1"], ["d1", "d1"]);
+    let h = history(vec![("apps/web/env/dev.yaml", NOW - HOUR)]);
+    let plan = run(&t, &h, &[]);
+    let staging = row(&plan, "web", "staging");
+    assert_eq!(
+        *staging,
+        serde_json::json!({
+            "app": "web",
+            "env": "staging",
+            "from": "dev",
+            "state": "due",
+            "fields": [{"file": "apps/web/env/staging.yaml", "path": "image.tag", "current": "v1", "upstream": "v2"}],
+            "gates": [{"name": "frozen", "passed": true, "reason": "not frozen"}],
+            "proposal": null,
+        })
+    );
+    // prod takes web from staging, where it is v1 as in prod.
+    assert_eq!(row(&plan, "web", "prod")["state"], "in-sync");
+    assert_eq!(row(&plan, "web", "prod")["from"], "staging");
+    assert_eq!(row(&plan, "web", "prod")["gates"], serde_json::json!([]));
+    // Only the differing field's upstream history was asked for, on the config branch.
+    assert_eq!(
+        *h.asked.borrow(),
+        vec![(
+            "main".to_string(),
+            "apps/web/env/dev.yaml".to_string(),
+            "image.tag".to_string()
+        )]
+    );
+    // Environments in promotion order: staging before prod; dev promotes from nothing.
+    let envs: Vec<_> = plan["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["env"].as_str().unwrap(),
+                r["app"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(envs, ["staging/web", "prod/docs", "prod/web"]);
+}
+
+#[test]
+fn an_app_missing_upstream_comes_from_the_nearest_ancestor() {
+    let t = tree("", "", ["v1", "v1", "v1"], ["d2", "d1"]);
+    let h = history(vec![("apps/docs/env/dev.yaml", NOW - HOUR)]);
+    let plan = run(&t, &h, &[]);
+    let docs = row(&plan, "docs", "prod");
+    assert_eq!(docs["from"], "dev");
+    assert_eq!(docs["state"], "due");
+    assert_eq!(docs["fields"][0]["upstream"], "d2");
+    assert_eq!(docs["fields"][0]["current"], "d1");
+    assert!(
+        plan["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !(r["app"] == "docs" && r["env"] == "staging")),
+        "docs is not deployed to staging: never promoted there"
+    );
+}
+
+#[test]
+fn soak_counts_from_the_commit_that_introduced_the_upstream_value() {
+    let soak = "  soak: 24h\n";
+    let t = tree(soak, "", ["v2", "v1", "v1"], ["d1", "d1"]);
+    // Introduced 2 hours ago: held, with the time left.
+    let fresh = run(
+        &t,
+        &history(vec![("apps/web/env/dev.yaml", NOW - 2 * HOUR)]),
+        &[],
+    );
+    let staging = row(&fresh, "web", "staging");
+    assert_eq!(staging["state"], "blocked");
+    let gate = &staging["gates"][0];
+    assert_eq!(gate["name"], "soak");
+    assert_eq!(gate["passed"], false);
+    assert!(
+        gate["reason"].as_str().unwrap().contains("22h left"),
+        "{gate}"
+    );
+    // Introduced 30 hours ago: through.
+    let old = run(
+        &t,
+        &history(vec![("apps/web/env/dev.yaml", NOW - 30 * HOUR)]),
+        &[],
+    );
+    let staging = row(&old, "web", "staging");
+    assert_eq!(staging["state"], "due");
+    assert_eq!(staging["gates"][0]["name"], "soak");
+    assert_eq!(staging["gates"][0]["passed"], true);
+}
+
+#[test]
+fn frozen_blocks_and_an_open_proposal_shows() {
+    let t = tree("", "  frozen: true\n", ["v1", "v2", "v1"], ["d1", "d1"]);
+    let h = history(vec![("apps/web/env/staging.yaml", NOW - HOUR)]);
+    let proposals = [Proposal {
+        branch: "ladder/prod/web".into(),
+        head: id(9),
+        number: Some(7),
+        url: Some("https://example.com/pr/7".into()),
+        title: None,
+    }];
+    let plan = run(&t, &h, &proposals);
+    let prod = row(&plan, "web", "prod");
+    assert_eq!(prod["state"], "blocked");
+    assert_eq!(
+        prod["gates"],
+        serde_json::json!([{"name": "frozen", "passed": false, "reason": "prod is frozen (`promotion.frozen: true`)"}])
+    );
+    assert_eq!(
+        prod["proposal"],
+        serde_json::json!({"branch": "ladder/prod/web", "url": "https://example.com/pr/7", "number": 7})
+    );
+
+    // Not frozen, with a proposal open: proposed.
+    let t = tree("", "", ["v1", "v2", "v1"], ["d1", "d1"]);
+    let plan = run(&t, &h, &proposals);
+    assert_eq!(row(&plan, "web", "prod")["state"], "proposed");
+}
+
+#[test]
+fn typed_values_keep_their_json_type() {
+    let t = tree("", "", ["3", "2", "2"], ["d1", "d1"]);
+    let h = history(vec![]);
+    let plan = run(&t, &h, &[]);
+    let staging = row(&plan, "web", "staging");
+    assert_eq!(staging["fields"][0]["upstream"], 3);
+    // No recorded change: the value is as old as history, soak passes.
+    assert_eq!(staging["state"], "due");
+}
