@@ -1,5 +1,6 @@
 //! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
 
+mod plan_cmd;
 mod remote_env;
 mod render_cmd;
 mod report;
@@ -37,6 +38,7 @@ enum Command {
     Validate(validate_cmd::ValidateArgs),
     Get(yaml_cmd::GetArgs),
     Set(yaml_cmd::SetArgs),
+    Plan(plan_cmd::PlanArgs),
 }
 
 impl Command {
@@ -47,6 +49,7 @@ impl Command {
             Command::Validate(args) => args.output,
             Command::Get(args) => args.output,
             Command::Set(args) => args.output,
+            Command::Plan(args) => args.output,
         }
     }
 }
@@ -90,11 +93,12 @@ fn command() -> clap::Command {
 /// library's internals; a directive that names a crate (`handlebars=debug`) is kept as
 /// written. Everything else logs warnings.
 fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
-    const OURS: [&str; 9] = [
+    const OURS: [&str; 10] = [
         "ladder",
         "ladder_engine",
         "ladder_git",
         "ladder_model",
+        "ladder_promote",
         "ladder_render",
         "ladder_threads",
         "ladder_tree",
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(args),
         Command::Get(args) => yaml_cmd::get(args),
         Command::Set(args) => yaml_cmd::set(args),
+        Command::Plan(args) => plan_cmd::run(args),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "done");
     match result {

@@ -5,9 +5,13 @@
 //! CLI and the daemon call it alike.
 
 pub mod forge;
+pub mod git_forge;
 pub mod plan;
 pub mod readiness;
 pub mod windows;
 
+mod git_cli;
+
 pub use forge::{Forge, ForgeError, Proposal};
+pub use git_forge::GitForge;
 pub use plan::{GitHistory, History, Plan, PlanError, PlanInput, Row, State, plan};

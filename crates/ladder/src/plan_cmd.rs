@@ -1,0 +1,212 @@
+//! `ladder plan`: what the promoter would do, and why. Also the opening of the config
+//! branch that `plan` and `promote` share.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use ladder_engine::OpenedRepo;
+use ladder_model::{Problems, Tenant};
+use ladder_promote::forge::{Forge, Proposal};
+use ladder_promote::plan::{GitHistory, Plan, PlanInput, branch_prefix, proposal_branch};
+use ladder_promote::{GitForge, PlanError, State};
+
+use crate::OutputFormat;
+use crate::report::{Exit, Failure};
+use crate::tenant_args::{TenantArgs, problems_json};
+
+/// Show every promotion: for each app and environment that promotes from another, the
+/// promoted values here and upstream, the state (in-sync, due, blocked, proposed), the
+/// gates and why each holds, and the open proposal.
+///
+/// Reads the config branch (`configRepo.branch`, or --ref) of --repo from Git: a folder
+/// is read at that branch of its Git repository, not as the files on disk. Blocked
+/// promotions are information: the exit status is 0.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// The config branch of a tenant, opened from Git.
+pub struct ConfigBranch {
+    pub opened: OpenedRepo,
+    pub tenant: Tenant,
+    pub branch: String,
+}
+
+impl ConfigBranch {
+    pub fn repo(&self) -> &ladder_git::Repo {
+        self.opened.repo().expect("opened from Git")
+    }
+
+    pub fn prefix(&self) -> String {
+        branch_prefix(&self.tenant, !self.opened.subfolder().is_empty())
+    }
+}
+
+/// Opens `--repo` at `--ref`, or else at the tenant's `configRepo.branch` (which takes a
+/// first read to learn). `Err(problems)` inside when the config is wrong.
+pub fn open_config_branch(args: &TenantArgs) -> anyhow::Result<Result<ConfigBranch, Problems>> {
+    let (opened, loaded) = args.load()?;
+    let tenant = match loaded {
+        Ok(tenant) => tenant,
+        Err(problems) => return Ok(Err(problems)),
+    };
+    let branch = args
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| tenant.settings.config_repo.branch.clone());
+    if opened.repo().is_some() && opened.git_ref() == Some(branch.as_str()) {
+        return Ok(Ok(ConfigBranch {
+            opened,
+            tenant,
+            branch,
+        }));
+    }
+    let again = TenantArgs {
+        repo: args.repo.clone(),
+        git_ref: Some(branch.clone()),
+        subfolder: args.subfolder.clone(),
+        cache_dir: args.cache_dir.clone(),
+        timeout: args.timeout,
+        deny_namespaces: args.deny_namespaces.clone(),
+        deny_kinds: args.deny_kinds.clone(),
+        schema_dir: args.schema_dir.clone(),
+    };
+    let (opened, loaded) = again.load()?;
+    Ok(loaded.map(|tenant| ConfigBranch {
+        opened,
+        tenant,
+        branch,
+    }))
+}
+
+/// The plan of an opened config branch, with the forge's open proposals.
+pub fn compute(config: &ConfigBranch, forge: &dyn Forge) -> anyhow::Result<(Plan, Vec<Proposal>)> {
+    let prefix = config.prefix();
+    let proposals = forge
+        .proposals(&prefix)
+        .map_err(|e| Failure::new(Exit::Environment, format!("listing proposals: {e}")))?;
+    let history = GitHistory {
+        repo: config.repo(),
+        subfolder: config.opened.subfolder(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let plan = ladder_promote::plan(&PlanInput {
+        tenant: &config.tenant,
+        tree: config.opened.tree(),
+        branch: &config.branch,
+        history: &history,
+        now,
+        proposals: &proposals,
+        branch_prefix: &prefix,
+    })
+    .map_err(plan_failure)?;
+    Ok((plan, proposals))
+}
+
+fn plan_failure(e: PlanError) -> anyhow::Error {
+    let exit = match e {
+        PlanError::Tree { .. } | PlanError::History { .. } => Exit::Environment,
+        PlanError::MissingFile { .. } | PlanError::Value { .. } => Exit::Input,
+    };
+    Failure::new(exit, format!("planning: {e}")).into()
+}
+
+pub fn report_problems(problems: &Problems, tenant: &TenantArgs, output: OutputFormat) -> ExitCode {
+    match output {
+        OutputFormat::Text => {
+            for problem in problems.iter() {
+                eprintln!("{problem}");
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            if let Some(advice) = tenant.problems_advice(problems) {
+                eprintln!("{advice}");
+            }
+        }
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"ok": false, "problems": problems_json(problems)})
+        ),
+    }
+    ExitCode::FAILURE
+}
+
+pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let config = match open_config_branch(&args.tenant)? {
+        Ok(config) => config,
+        Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
+    };
+    let forge = GitForge::new(config.repo());
+    let (mut plan, _) = compute(&config, &forge)?;
+    // The git forge's proposals have no URL of their own: show the compare view.
+    for row in &mut plan.promotions {
+        if let Some(p) = &mut row.proposal
+            && p.url.is_none()
+        {
+            p.url = forge.compare_url(&config.branch, &p.branch);
+        }
+    }
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        OutputFormat::Text => print_text(&config, &plan),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::InSync => "in-sync",
+        State::Due => "due",
+        State::Blocked => "blocked",
+        State::Proposed => "proposed",
+    }
+}
+
+fn print_text(config: &ConfigBranch, plan: &Plan) {
+    if plan.promotions.is_empty() {
+        println!("no promotions: no environment promotes from another, or no app promotes values");
+        return;
+    }
+    let prefix = config.prefix();
+    for row in &plan.promotions {
+        println!(
+            "{}/{}: {} (from {})",
+            row.env,
+            row.app,
+            state_word(row.state),
+            row.from
+        );
+        for field in &row.fields {
+            if field.differs() {
+                println!(
+                    "  {} {}: {} -> {}",
+                    field.file, field.path, field.current, field.upstream
+                );
+            }
+        }
+        for gate in row.gates.iter().filter(|g| !g.passed) {
+            println!("  held: {}", gate.reason);
+        }
+        if let Some(p) = &row.proposal {
+            let at = p
+                .url
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default();
+            println!("  proposal: {}{at}", p.branch);
+        } else if row.state == State::Due {
+            println!(
+                "  would propose on {}",
+                proposal_branch(&prefix, &row.env, &row.app)
+            );
+        }
+    }
+}

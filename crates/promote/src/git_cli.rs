@@ -1,0 +1,77 @@
+//! Read-only questions to the `git` program that the git layer has no call for yet
+//! (listing branches under a prefix, a commit's parent and tree, ancestry), run on
+//! ladder's own repository with the user's and the system's configuration ignored.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use ladder_git::ObjectId;
+
+/// `git --git-dir <dir> <args>`, hermetic; `None` when git ran and exited non-zero.
+pub(crate) fn run(git_dir: &Path, args: &[&str]) -> std::io::Result<Option<String>> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// The branches under `prefix` and their tips.
+pub(crate) fn branches_under(
+    git_dir: &Path,
+    prefix: &str,
+) -> std::io::Result<Vec<(String, ObjectId)>> {
+    let text = run(
+        git_dir,
+        &[
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            &format!("refs/heads/{prefix}"),
+        ],
+    )?
+    .unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (id, name) = line.split_once(' ')?;
+            let id = ObjectId::from_hex(id.as_bytes()).ok()?;
+            let name = name.strip_prefix("refs/heads/")?;
+            name.starts_with(prefix).then(|| (name.to_string(), id))
+        })
+        .collect())
+}
+
+/// Whether `ancestor` is an ancestor of (or equal to) `commit`; `None` when git cannot
+/// tell (an object is missing).
+pub(crate) fn is_ancestor(
+    git_dir: &Path,
+    ancestor: ObjectId,
+    commit: ObjectId,
+) -> std::io::Result<Option<bool>> {
+    let status = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["merge-base", "--is-ancestor"])
+        .arg(ancestor.to_string())
+        .arg(commit.to_string())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    Ok(match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    })
+}

@@ -1,0 +1,292 @@
+//! The `git` forge: no forge API, a proposal is its branch. Offline, and the default.
+//!
+//! - For a URL, the repository is ladder's mirror of it: proposals are the mirror's
+//!   `ladder/...` branches (as of the last fetch), and writes go to the remote in ONE
+//!   `git push`, each branch under its own lease (`Repo::push_refs`).
+//! - For a folder, the repository is the folder's own: writes are local compare-and-swap
+//!   updates (`Repo::update_branch`), and a branch checked out in one of its worktrees is
+//!   never moved.
+//!
+//! Comments, labels, reviewers, closed-proposal lookup and committing through an API
+//! are [`ForgeError::Unsupported`]: a branch has no place for them.
+
+use ladder_git::{Lease, ObjectId, RefPush, Repo};
+
+use crate::forge::{
+    ApiCommit, BranchWrite, Checks, ClosedProposal, Forge, ForgeError, MergeState, Proposal,
+    ProposalText,
+};
+use crate::git_cli;
+
+const NAME: &str = "git";
+
+/// The `git` forge over a mirror (`remote: true`) or a local repository.
+pub struct GitForge<'a> {
+    repo: &'a Repo,
+    /// A web page of the repository (`https://github.com/acme/config`) for compare URLs,
+    /// when the remote is a host whose URL scheme is known.
+    web: Option<String>,
+}
+
+impl<'a> GitForge<'a> {
+    pub fn new(repo: &'a Repo) -> Self {
+        let web = repo.remote_url().and_then(|u| web_page(&u.to_string()));
+        GitForge { repo, web }
+    }
+
+    fn is_remote(&self) -> bool {
+        self.repo.remote_url().is_some()
+    }
+
+    /// The web page comparing `branch` with `base`, for remotes on known hosts.
+    pub fn compare_url(&self, base: &str, branch: &str) -> Option<String> {
+        self.web
+            .as_ref()
+            .map(|web| format!("{web}/compare/{base}...{branch}"))
+    }
+
+    fn unsupported(what: &'static str) -> ForgeError {
+        ForgeError::Unsupported { forge: NAME, what }
+    }
+
+    fn branches_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>, ForgeError> {
+        git_cli::branches_under(self.repo.git_dir(), prefix).map_err(|e| ForgeError::Api {
+            message: format!("cannot list the branches of the repo: {e}"),
+            transient: false,
+        })
+    }
+
+    fn checked_out(&self) -> Result<Vec<String>, ForgeError> {
+        if self.is_remote() {
+            return Ok(Vec::new());
+        }
+        self.repo
+            .checked_out_branches()
+            .map_err(|source| ForgeError::Git {
+                context: "listing the branches checked out in the repo".into(),
+                source: Box::new(source),
+            })
+    }
+
+    fn local_write(&self, write: &BranchWrite, checked_out: &[String]) -> Result<(), ForgeError> {
+        if checked_out.contains(&write.branch) {
+            return Err(ForgeError::CheckedOut {
+                branch: write.branch.clone(),
+                repo: self.repo.git_dir().display().to_string(),
+            });
+        }
+        self.repo
+            .update_branch(&write.branch, write.new, write.lease)
+            .map_err(|source| moved_or(&write.branch, source, "updating a branch"))
+    }
+}
+
+fn moved_or(branch: &str, source: ladder_git::Error, context: &str) -> ForgeError {
+    if matches!(
+        source,
+        ladder_git::Error::RefMoved { .. } | ladder_git::Error::RemoteMoved { .. }
+    ) {
+        ForgeError::Moved {
+            branch: branch.to_string(),
+            source: Some(Box::new(source)),
+        }
+    } else {
+        ForgeError::Git {
+            context: format!("{context} {branch}"),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// `https://github.com/acme/config` for remotes on hosts with a known compare view.
+fn web_page(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("ssh://git@"))
+        .or_else(|| url.strip_prefix("git@"))?;
+    let rest = rest.replacen(':', "/", usize::from(url.starts_with("git@")));
+    let (host, path) = rest.split_once('/')?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if !matches!(host, "github.com" | "gitlab.com") {
+        return None;
+    }
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    Some(format!("https://{host}/{path}"))
+}
+
+impl Forge for GitForge<'_> {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
+        Ok(self
+            .branches_under(prefix)?
+            .into_iter()
+            .map(|(branch, head)| Proposal {
+                url: None,
+                branch,
+                head,
+                number: None,
+                title: None,
+            })
+            .collect())
+    }
+
+    fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
+        self.repo
+            .branch_tip(branch)
+            .map_err(|source| ForgeError::Git {
+                context: format!("reading {branch}"),
+                source: Box::new(source),
+            })
+    }
+
+    fn write_branches(
+        &self,
+        writes: &[BranchWrite],
+    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.is_remote() {
+            let checked_out = self.checked_out()?;
+            return Ok(writes
+                .iter()
+                .map(|w| self.local_write(w, &checked_out))
+                .collect());
+        }
+        let pushes: Vec<RefPush> = writes
+            .iter()
+            .map(|w| RefPush {
+                branch: w.branch.clone(),
+                new: w.new,
+                lease: w.lease,
+            })
+            .collect();
+        let results = self
+            .repo
+            .push_refs(&pushes)
+            .map_err(|source| ForgeError::Git {
+                context: "pushing proposal branches".into(),
+                source: Box::new(source),
+            })?;
+        Ok(results
+            .into_iter()
+            .zip(writes)
+            .map(|(r, w)| r.map_err(|source| moved_or(&w.branch, source, "pushing")))
+            .collect())
+    }
+
+    fn commit_via_api(&self, _commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
+        Err(Self::unsupported("commit through an API"))
+    }
+
+    fn open(&self, branch: &str, base: &str, _text: &ProposalText) -> Result<Proposal, ForgeError> {
+        // The branch is the proposal: it exists once written.
+        let head = self.branch_tip(branch)?.ok_or_else(|| ForgeError::Moved {
+            branch: branch.to_string(),
+            source: None,
+        })?;
+        Ok(Proposal {
+            branch: branch.to_string(),
+            head,
+            number: None,
+            url: self.compare_url(base, branch),
+            title: None,
+        })
+    }
+
+    fn update(&self, proposal: &Proposal, _text: &ProposalText) -> Result<Proposal, ForgeError> {
+        let head = self
+            .branch_tip(&proposal.branch)?
+            .ok_or_else(|| ForgeError::Moved {
+                branch: proposal.branch.clone(),
+                source: None,
+            })?;
+        Ok(Proposal {
+            head,
+            ..proposal.clone()
+        })
+    }
+
+    fn close(&self, _proposal: &Proposal, _reason: &str) -> Result<(), ForgeError> {
+        // Nothing beyond the branch, which the reconcile deletes.
+        Ok(())
+    }
+
+    fn comment(&self, _proposal: &Proposal, _text: &str) -> Result<(), ForgeError> {
+        Err(Self::unsupported("comment"))
+    }
+
+    fn label(&self, _proposal: &Proposal, _labels: &[String]) -> Result<(), ForgeError> {
+        Err(Self::unsupported("label"))
+    }
+
+    fn request_reviewers(
+        &self,
+        _proposal: &Proposal,
+        _reviewers: &[String],
+    ) -> Result<(), ForgeError> {
+        Err(Self::unsupported("request reviewers"))
+    }
+
+    fn merge_state(&self, proposal: &Proposal, base: &str) -> Result<MergeState, ForgeError> {
+        let Some(base_tip) = self.branch_tip(base)? else {
+            return Ok(MergeState::Blocked);
+        };
+        // Fast-forward only: mergeable when the base is an ancestor of the proposal.
+        let ancestor =
+            git_cli::is_ancestor(self.repo.git_dir(), base_tip, proposal.head).map_err(|e| {
+                ForgeError::Api {
+                    message: format!("cannot run git merge-base: {e}"),
+                    transient: false,
+                }
+            })?;
+        Ok(match ancestor {
+            Some(true) => MergeState::Mergeable {
+                checks: Checks::None,
+            },
+            Some(false) => MergeState::Blocked,
+            None => MergeState::Unknown,
+        })
+    }
+
+    fn merge(&self, proposal: &Proposal, base: &str, base_tip: ObjectId) -> Result<(), ForgeError> {
+        let write = BranchWrite {
+            branch: base.to_string(),
+            new: Some(proposal.head),
+            lease: Lease::At(base_tip),
+        };
+        self.write_branches(std::slice::from_ref(&write))?
+            .pop()
+            .expect("one result per write")
+    }
+
+    fn closed_proposal(&self, _branch: &str) -> Result<Option<ClosedProposal>, ForgeError> {
+        Err(Self::unsupported("look up closed proposals"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::web_page;
+
+    #[test]
+    fn compare_pages_of_known_hosts() {
+        assert_eq!(
+            web_page("https://github.com/acme/config.git").as_deref(),
+            Some("https://github.com/acme/config")
+        );
+        assert_eq!(
+            web_page("git@github.com:acme/config.git").as_deref(),
+            Some("https://github.com/acme/config")
+        );
+        assert_eq!(
+            web_page("ssh://git@gitlab.com/acme/config").as_deref(),
+            Some("https://gitlab.com/acme/config")
+        );
+        assert_eq!(web_page("git://127.0.0.1:9418/acme.git"), None);
+    }
+}
