@@ -1,6 +1,7 @@
 //! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
 
 mod plan_cmd;
+mod promote_cmd;
 mod remote_env;
 mod render_cmd;
 mod report;
@@ -39,6 +40,7 @@ enum Command {
     Get(yaml_cmd::GetArgs),
     Set(yaml_cmd::SetArgs),
     Plan(plan_cmd::PlanArgs),
+    Promote(promote_cmd::PromoteArgs),
 }
 
 impl Command {
@@ -50,6 +52,7 @@ impl Command {
             Command::Get(args) => args.output,
             Command::Set(args) => args.output,
             Command::Plan(args) => args.output,
+            Command::Promote(args) => args.output,
         }
     }
 }
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
         Command::Get(args) => yaml_cmd::get(args),
         Command::Set(args) => yaml_cmd::set(args),
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Promote(args) => promote_cmd::run(args),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "done");
     match result {

@@ -50,6 +50,33 @@ pub(crate) fn branches_under(
         .collect())
 }
 
+/// A commit's only parent and its tree; `None` when the commit is not in the repository
+/// or has not exactly one parent.
+pub(crate) fn parent_and_tree(
+    git_dir: &Path,
+    commit: ObjectId,
+) -> std::io::Result<Option<(ObjectId, ObjectId)>> {
+    let Some(text) = run(git_dir, &["cat-file", "commit", &commit.to_string()])? else {
+        return Ok(None);
+    };
+    let mut tree = None;
+    let mut parents = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if let Some(id) = line.strip_prefix("tree ") {
+            tree = ObjectId::from_hex(id.as_bytes()).ok();
+        } else if let Some(id) = line.strip_prefix("parent ") {
+            parents.extend(ObjectId::from_hex(id.as_bytes()).ok());
+        }
+    }
+    Ok(match (tree, parents.as_slice()) {
+        (Some(tree), [parent]) => Some((*parent, tree)),
+        _ => None,
+    })
+}
+
 /// Whether `ancestor` is an ancestor of (or equal to) `commit`; `None` when git cannot
 /// tell (an object is missing).
 pub(crate) fn is_ancestor(

@@ -8,6 +8,7 @@ pub mod forge;
 pub mod git_forge;
 pub mod plan;
 pub mod readiness;
+pub mod reconcile;
 pub mod windows;
 
 mod git_cli;
@@ -15,3 +16,4 @@ mod git_cli;
 pub use forge::{Forge, ForgeError, Proposal};
 pub use git_forge::GitForge;
 pub use plan::{GitHistory, History, Plan, PlanError, PlanInput, Row, State, plan};
+pub use reconcile::{Action, ActionKind, Outcome, ReconcileError, ReconcileInput, reconcile};

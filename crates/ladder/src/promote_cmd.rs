@@ -1,0 +1,155 @@
+//! `ladder promote`: reconcile the proposals with the plan now.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use ladder_git::Identity;
+use ladder_promote::reconcile::{ActionKind, Outcome, ReconcileInput, reconcile};
+use ladder_promote::{GitForge, ReconcileError};
+
+use crate::OutputFormat;
+use crate::plan_cmd::{compute, open_config_branch, report_problems};
+use crate::report::{Exit, Failure};
+use crate::tenant_args::{TenantArgs, check_env_names};
+
+/// Open, update or close promotion proposals so that they match the plan.
+///
+/// Every promotion that is due gets exactly one proposal: the branch
+/// ladder/<env>/<app>, holding one commit on the config branch that changes only the
+/// promoted values. A proposal that is up to date is left alone (nothing is written); one
+/// whose target branch or upstream values moved is rebuilt and pushed with a lease; one
+/// that is no longer due is deleted. With the `git` forge the branch is the proposal: for
+/// a URL it is pushed there (one push, a lease per branch), for a folder it is created in
+/// the folder's own Git repository (a branch checked out there is never moved).
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// Only this app (repeatable).
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+
+    /// Only this environment (repeatable). Naming an environment whose promotion mode is
+    /// `manual` opens its proposals.
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+
+    /// Print what would be done; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
+    let config = match open_config_branch(&args.tenant)? {
+        Ok(config) => config,
+        Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
+    };
+    check_env_names(&config.tenant, &args.envs)?;
+    check_app_names(&config.tenant, &args.apps)?;
+    let forge = GitForge::new(config.repo());
+    let (plan, proposals) = compute(&config, &forge)?;
+    let head = config
+        .opened
+        .commit()
+        .expect("the config branch is read from Git");
+    let prefix = config.prefix();
+    let input = ReconcileInput {
+        tenant: &config.tenant,
+        plan: &plan,
+        tree: config.opened.tree(),
+        branch: &config.branch,
+        head,
+        repo: config.repo(),
+        subfolder: config.opened.subfolder(),
+        proposals: &proposals,
+        branch_prefix: &prefix,
+        apps: &args.apps,
+        envs: &args.envs,
+        dry_run: args.dry_run,
+        identity: Identity::new("ladder", "ladder@localhost"),
+    };
+    let outcome = reconcile(&input, &forge).map_err(reconcile_failure)?;
+    report(args, &outcome);
+    Ok(if outcome.failed() {
+        Exit::Environment.code()
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check_app_names(tenant: &ladder_model::Tenant, names: &[String]) -> anyhow::Result<()> {
+    let known: Vec<&str> = tenant.apps.iter().map(|a| a.name.as_str()).collect();
+    for name in names {
+        if !known.contains(&name.as_str()) {
+            let hint = ladder_model::did_you_mean(name, &known)
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "--app `{name}` is not an app of this tenant; {hint}apps: {}",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn reconcile_failure(e: ReconcileError) -> anyhow::Error {
+    let exit = match &e {
+        ReconcileError::Edit { .. } => Exit::Input,
+        ReconcileError::Plan(_)
+        | ReconcileError::Commit { .. }
+        | ReconcileError::Forge(_)
+        | ReconcileError::Read { .. } => Exit::Environment,
+    };
+    Failure::new(exit, format!("promoting: {e}")).into()
+}
+
+fn verb(kind: ActionKind, dry_run: bool) -> &'static str {
+    match (kind, dry_run) {
+        (ActionKind::Open, false) => "opened",
+        (ActionKind::Open, true) => "would open",
+        (ActionKind::Update, false) => "updated",
+        (ActionKind::Update, true) => "would update",
+        (ActionKind::Close, false) => "closed",
+        (ActionKind::Close, true) => "would close",
+        (ActionKind::Keep, _) => "up to date",
+        (ActionKind::Hold, _) => "held",
+    }
+}
+
+fn report(args: &PromoteArgs, outcome: &Outcome) {
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "ok": !outcome.failed(),
+                "dryRun": args.dry_run,
+                "writes": outcome.writes,
+                "actions": outcome.actions,
+            })
+        ),
+        OutputFormat::Text => {
+            if outcome.actions.is_empty() {
+                println!("nothing to promote");
+            }
+            for action in &outcome.actions {
+                let failed = action
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" FAILED: {e} (the next run retries)"))
+                    .unwrap_or_default();
+                println!(
+                    "{} {}: {}{failed}",
+                    verb(action.kind, args.dry_run),
+                    action.branch,
+                    action.reason
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! `ladder promote` end to end with the `git` forge: the real binary on a tenant repo
+//! served by `git daemon` (proposals are pushed branches), and on a folder (proposals
+//! are branches of the folder's own repository).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use ladder_testkit::{GitDaemon, Origin};
+
+fn env_file(name: &str, promotion: &str) -> String {
+    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
+}
+
+fn values(app: &str, tag: &str) -> String {
+    format!(
+        "# {app} values\nreplicas: 2 # two\nimage:\n  repository: ghcr.io/acme/{app}\n  tag: \"{tag}\" # the tag\n"
+    )
+}
+
+/// dev -> staging -> prod, app `web` at `tags`.
+fn tenant_files(tags: [&str; 3]) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "ladder.yaml".to_string(),
+            "version: 1\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/config.git\n  branch: main\n".to_string(),
+        ),
+        ("environments/dev.yaml".into(), env_file("dev", "")),
+        (
+            "environments/staging.yaml".into(),
+            env_file("staging", "promotion:\n  from: dev\n"),
+        ),
+        (
+            "environments/prod.yaml".into(),
+            env_file("prod", "promotion:\n  from: staging\n"),
+        ),
+        (
+            "apps/web/app.yaml".into(),
+            "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: charts/web\nvalues:\n  - env/{env}.yaml\npromote:\n  - image.tag\n".into(),
+        ),
+    ];
+    for (env, tag) in ["dev", "staging", "prod"].iter().zip(tags) {
+        files.push((format!("apps/web/env/{env}.yaml"), values("web", tag)));
+    }
+    files
+}
+
+fn commit(origin: &Origin, message: &str, files: &[(String, String)]) -> String {
+    let files: Vec<(&str, Option<&[u8]>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
+        .collect();
+    origin.commit("main", message, &files)
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    ladder_testkit::git(dir, args).trim().to_string()
+}
+
+fn promote(repo: &str, cache: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "promote",
+        "--repo",
+        repo,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let run = ladder(&args);
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    serde_json::from_str(&stdout(&run)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&run)))
+}
+
+fn kinds(outcome: &serde_json::Value) -> Vec<String> {
+    outcome["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["kind"].as_str().unwrap(),
+                a["branch"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The lines a diff adds and removes, without the headers.
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
+}
+
+fn ladder_branches(repo: &Path) -> Vec<String> {
+    git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/ladder/",
+        ],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+#[test]
+fn promote_keeps_exactly_one_commit_per_promotion_on_a_served_repo() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    commit(&origin, "tenant", &tenant_files(["v1"; 3]));
+    let bump = commit(
+        &origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+
+    // A dry run writes nothing.
+    let dry = promote(&url, &cache, &["--dry-run"]);
+    assert_eq!(kinds(&dry), ["open ladder/staging/web"]);
+    assert_eq!(dry["writes"], 0);
+    assert!(ladder_branches(&bare).is_empty());
+
+    // One staging branch, one commit on main, whose diff is exactly the tag line.
+    let first = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&first), ["open ladder/staging/web"], "{first:#}");
+    assert_eq!(first["actions"][0]["written"], true);
+    assert_eq!(ladder_branches(&bare), ["ladder/staging/web"]);
+    let branch = "ladder/staging/web";
+    assert_eq!(
+        git(&bare, &["rev-parse", &format!("{branch}^")]),
+        git(&bare, &["rev-parse", "main"])
+    );
+    let diff = git(&bare, &["diff", "main", branch]);
+    assert_eq!(
+        changed_lines(&diff),
+        ["-  tag: \"v1\" # the tag", "+  tag: \"v2\" # the tag"],
+        "{diff}"
+    );
+    assert!(diff.contains("apps/web/env/staging.yaml"), "{diff}");
+    let message = git(&bare, &["log", "-1", "--format=%B", branch]);
+    assert!(
+        message.starts_with("Promote web to staging: image.tag v1 -> v2\n"),
+        "{message}"
+    );
+    assert!(message.contains("Ladder-Upstream: dev"), "{message}");
+    assert!(
+        message.contains(&format!("Ladder-Source-Commit: {bump}")),
+        "{message}"
+    );
+    let tip = git(&bare, &["rev-parse", branch]);
+
+    // Again: nothing changes, nothing is written.
+    let again = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&again), ["keep ladder/staging/web"]);
+    assert_eq!(again["writes"], 0);
+    assert_eq!(git(&bare, &["rev-parse", branch]), tip);
+
+    // A second dev bump before the merge: the branch is rebuilt, still one commit.
+    commit(
+        &origin,
+        "web v3 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v3"))],
+    );
+    let moved = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&moved), ["update ladder/staging/web"]);
+    let new_tip = git(&bare, &["rev-parse", branch]);
+    assert_ne!(new_tip, tip);
+    assert_eq!(
+        git(&bare, &["rev-list", "--count", &format!("main..{branch}")]),
+        "1"
+    );
+    assert_eq!(
+        git(&bare, &["rev-parse", &format!("{branch}^")]),
+        git(&bare, &["rev-parse", "main"])
+    );
+    assert_eq!(
+        changed_lines(&git(&bare, &["diff", "main", branch])),
+        ["-  tag: \"v1\" # the tag", "+  tag: \"v3\" # the tag"]
+    );
+
+    // Merged (fast-forward): the staging proposal is closed and prod is proposed.
+    git(&bare, &["update-ref", "refs/heads/main", &new_tip]);
+    let merged = promote(&url, &cache, &[]);
+    let mut got = kinds(&merged);
+    got.sort();
+    assert_eq!(
+        got,
+        ["close ladder/staging/web", "open ladder/prod/web"],
+        "{merged:#}"
+    );
+    assert_eq!(ladder_branches(&bare), ["ladder/prod/web"]);
+    assert_eq!(
+        changed_lines(&git(&bare, &["diff", "main", "ladder/prod/web"])),
+        ["-  tag: \"v1\" # the tag", "+  tag: \"v3\" # the tag"]
+    );
+
+    // --env limits the reconcile to that environment.
+    let only_staging = promote(&url, &cache, &["--env", "staging"]);
+    assert_eq!(kinds(&only_staging), Vec::<String>::new());
+}
+
+#[test]
+fn promote_in_a_folder_creates_the_branch_locally_and_leaves_the_checkout_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    for (path, text) in tenant_files(["v2", "v1", "v1"]) {
+        let file = work.join(&path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "tenant"]);
+    let main = git(&work, &["rev-parse", "main"]);
+    let cache = dir.path().join("cache");
+
+    let outcome = promote(work.to_str().unwrap(), &cache, &[]);
+    assert_eq!(kinds(&outcome), ["open ladder/staging/web"], "{outcome:#}");
+    assert_eq!(ladder_branches(&work), ["ladder/staging/web"]);
+    assert_eq!(git(&work, &["rev-parse", "main"]), main);
+    assert_eq!(git(&work, &["status", "--porcelain"]), "");
+    assert_eq!(git(&work, &["symbolic-ref", "HEAD"]), "refs/heads/main");
+    assert_eq!(
+        changed_lines(&git(&work, &["diff", "main", "ladder/staging/web"])),
+        ["-  tag: \"v1\" # the tag", "+  tag: \"v2\" # the tag"]
+    );
+
+    // Idempotent here too.
+    let again = promote(work.to_str().unwrap(), &cache, &[]);
+    assert_eq!(kinds(&again), ["keep ladder/staging/web"]);
+
+    // `ladder plan` shows the proposal.
+    let run = ladder(&["plan", "--repo", work.to_str().unwrap(), "-o", "json"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    let staging = &plan["promotions"][0];
+    assert_eq!(staging["env"], "staging");
+    assert_eq!(staging["state"], "proposed");
+    assert_eq!(
+        staging["proposal"],
+        serde_json::json!({"branch": "ladder/staging/web", "url": null, "number": null})
+    );
+}

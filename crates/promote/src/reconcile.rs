@@ -1,0 +1,486 @@
+//! The reconcile: make the forge's proposals match the plan. Desired state comes from
+//! Git (the plan), actual state from the forge (its open proposals). Every promotion
+//! that is due has exactly one proposal: a branch holding one commit on the target
+//! branch's head that changes only the promoted values; a proposal that is no longer
+//! due is closed and its branch deleted.
+//!
+//! Idempotent and crash-safe: a branch whose commit sits on the target head and holds
+//! exactly the tree the promotion would build is kept (nothing is written), so a run
+//! killed half-way finds each branch either written (identical: kept) or not (written
+//! now).
+//! Every write is a compare-and-swap on what the forge reported.
+
+use std::collections::BTreeMap;
+
+use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId, Repo};
+use ladder_model::{ConfigTree, PromotionMode, Tenant};
+use serde::Serialize;
+
+use crate::forge::{BranchWrite, Forge, ForgeError, Proposal, ProposalText};
+use crate::git_cli;
+use crate::plan::{Plan, PlanError, Row, State, proposal_branch, read_text};
+
+/// What to reconcile, and how.
+pub struct ReconcileInput<'a> {
+    pub tenant: &'a Tenant,
+    pub plan: &'a Plan,
+    /// The tenant's config at `head` (what the plan was computed from).
+    pub tree: &'a dyn ConfigTree,
+    /// The target branch and its head commit.
+    pub branch: &'a str,
+    pub head: ObjectId,
+    /// The repository commits are built in (the mirror, or the folder's repository).
+    pub repo: &'a Repo,
+    /// The tenant's folder inside `repo` (`""`: the root).
+    pub subfolder: &'a str,
+    /// The open proposals the plan was computed with.
+    pub proposals: &'a [Proposal],
+    pub branch_prefix: &'a str,
+    /// Only these apps (empty: all).
+    pub apps: &'a [String],
+    /// Only these environments (empty: all). Naming an environment whose mode is
+    /// `manual` opens its proposals.
+    pub envs: &'a [String],
+    /// Compute and report, write nothing.
+    pub dry_run: bool,
+    /// Who authors and commits promotions.
+    pub identity: Identity,
+}
+
+/// One thing the reconcile did (or, in a dry run, would do).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub branch: String,
+    pub app: String,
+    pub env: String,
+    pub kind: ActionKind,
+    /// The commit the branch holds (or would hold) afterwards.
+    #[serde(serialize_with = "opt_id")]
+    pub commit: Option<ObjectId>,
+    /// Why, in a few words.
+    pub reason: String,
+    /// Whether the write landed (always false in a dry run and for `keep`).
+    pub written: bool,
+    /// The write's failure, if it failed; the next run retries.
+    pub error: Option<String>,
+}
+
+fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.serialize_str(&id.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// A new proposal: the branch is created.
+    Open,
+    /// The proposal is rebuilt on the new head or the new values.
+    Update,
+    /// The proposal already holds exactly the promotion: nothing is written.
+    Keep,
+    /// A gate holds the promotion; its open proposal stays as it is.
+    Hold,
+    /// No longer due: the proposal is closed and its branch deleted.
+    Close,
+}
+
+/// What a reconcile did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    pub actions: Vec<Action>,
+    /// Branch writes attempted (one batch).
+    pub writes: usize,
+}
+
+impl Outcome {
+    /// Whether any write failed.
+    pub fn failed(&self) -> bool {
+        self.actions.iter().any(|a| a.error.is_some())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Plan(#[from] Box<PlanError>),
+    #[error("editing {file}: {source}")]
+    Edit {
+        file: String,
+        #[source]
+        source: Box<yamledit::Error>,
+    },
+    #[error("building the commit of {branch}: {source}")]
+    Commit {
+        branch: String,
+        #[source]
+        source: Box<ladder_git::Error>,
+    },
+    #[error(transparent)]
+    Forge(#[from] Box<ForgeError>),
+    #[error("reading {what}: {source}")]
+    Read {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The commit message's subject, the proposal's title.
+pub fn title(row: &Row) -> String {
+    let changed: Vec<_> = row.changed().collect();
+    match changed.as_slice() {
+        [(field, _)] => format!(
+            "Promote {} to {}: {} {} -> {}",
+            row.app, row.env, field.path, field.current, field.upstream
+        ),
+        fields => format!(
+            "Promote {} to {}: {} values",
+            row.app,
+            row.env,
+            fields.len()
+        ),
+    }
+}
+
+/// The proposal's commit for `row`, built on `input.head` in `input.repo` (no ref
+/// moves), and its tree. `None` when the edits change nothing.
+pub fn build_promotion(
+    input: &ReconcileInput,
+    row: &Row,
+) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
+    let mut per_file: BTreeMap<&str, Vec<yamledit::Edit>> = BTreeMap::new();
+    for (field, _) in row.changed() {
+        let path = yamledit::Path::parse(&field.path).map_err(|source| ReconcileError::Edit {
+            file: field.file.clone(),
+            source: Box::new(source),
+        })?;
+        per_file
+            .entry(field.file.as_str())
+            .or_default()
+            .push(yamledit::Edit::new(path, field.upstream.clone()));
+    }
+    let mut edits = Edits::new();
+    for (file, file_edits) in &per_file {
+        let text = read_text(input.tree, file).map_err(Box::new)?;
+        let edited =
+            yamledit::set_many(&text, file_edits).map_err(|source| ReconcileError::Edit {
+                file: file.to_string(),
+                source: Box::new(source),
+            })?;
+        edits.write(repo_path(input.subfolder, file), edited);
+    }
+    let mut body = String::new();
+    let mut trailers = vec![
+        (
+            "Ladder-Promotion".to_string(),
+            format!("{}/{}", row.env, row.app),
+        ),
+        ("Ladder-Upstream".to_string(), row.from.clone()),
+    ];
+    for (field, source) in row.changed() {
+        body.push_str(&format!(
+            "{} {}: {} -> {}\n",
+            field.file, field.path, field.current, field.upstream
+        ));
+        if let Some(source) = source {
+            let trailer = ("Ladder-Source-Commit".to_string(), source.id.to_string());
+            if !trailers.contains(&trailer) {
+                trailers.push(trailer);
+            }
+        }
+    }
+    let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
+    let request = CommitRequest {
+        parent: input.head,
+        edits,
+        author: input.identity.clone(),
+        committer: input.identity.clone(),
+        message: format!("{}\n\n{body}", title(row)),
+        trailers,
+        time: None,
+    };
+    match input.repo.build_commit(&request) {
+        Ok(CommitOutcome::Created { commit, tree }) => Ok(Some((commit, tree))),
+        Ok(CommitOutcome::Unchanged) => Ok(None),
+        Err(source) => Err(ReconcileError::Commit {
+            branch,
+            source: Box::new(source),
+        }),
+    }
+}
+
+fn repo_path(subfolder: &str, file: &str) -> String {
+    if subfolder.is_empty() {
+        file.to_string()
+    } else {
+        format!("{}/{file}", subfolder.trim_end_matches('/'))
+    }
+}
+
+fn selected(names: &[String], name: &str) -> bool {
+    names.is_empty() || names.iter().any(|n| n == name)
+}
+
+/// Converges the forge's proposals on the plan: see the module documentation.
+pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, ReconcileError> {
+    let mut actions = Vec::new();
+    let mut writes = Vec::new();
+    let mut covered = Vec::new();
+    for row in &input.plan.promotions {
+        if !selected(input.apps, &row.app) || !selected(input.envs, &row.env) {
+            continue;
+        }
+        let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
+        covered.push(branch.clone());
+        let existing = input.proposals.iter().find(|p| p.branch == branch);
+        let action = |kind, commit, reason: &str| Action {
+            branch: branch.clone(),
+            app: row.app.clone(),
+            env: row.env.clone(),
+            kind,
+            commit,
+            reason: reason.to_string(),
+            written: false,
+            error: None,
+        };
+        match (row.state, existing) {
+            (State::InSync, None) => {}
+            (State::InSync, Some(p)) => {
+                actions.push(action(
+                    ActionKind::Close,
+                    None,
+                    "the values are in sync: merged, or equal by hand",
+                ));
+                writes.push(BranchWrite {
+                    branch: branch.clone(),
+                    new: None,
+                    lease: Lease::At(p.head),
+                });
+            }
+            (State::Blocked, Some(p)) => {
+                let reason = blocked_reason(row);
+                actions.push(action(ActionKind::Hold, Some(p.head), &reason));
+            }
+            (State::Blocked, None) => {}
+            (State::Due | State::Proposed, _) => {
+                let env = input.tenant.environment(&row.env);
+                let manual = env
+                    .and_then(|e| e.promotion.as_ref())
+                    .is_some_and(|p| p.mode == PromotionMode::Manual);
+                let named = input.envs.contains(&row.env);
+                if manual && existing.is_none() && !named {
+                    continue;
+                }
+                let Some((commit, tree)) = build_promotion(input, row)? else {
+                    continue;
+                };
+                let same = match existing {
+                    Some(p) => {
+                        git_cli::parent_and_tree(input.repo.git_dir(), p.head).map_err(|e| {
+                            ReconcileError::Read {
+                                what: format!("the commit of {branch}"),
+                                source: e,
+                            }
+                        })? == Some((input.head, tree))
+                    }
+                    None => false,
+                };
+                match existing {
+                    Some(p) if same => {
+                        actions.push(action(
+                            ActionKind::Keep,
+                            Some(p.head),
+                            "the proposal is up to date",
+                        ));
+                    }
+                    Some(p) => {
+                        actions.push(action(
+                            ActionKind::Update,
+                            Some(commit),
+                            &format!(
+                                "{} (the target branch or the upstream values moved)",
+                                title(row)
+                            ),
+                        ));
+                        writes.push(BranchWrite {
+                            branch: branch.clone(),
+                            new: Some(commit),
+                            lease: Lease::At(p.head),
+                        });
+                    }
+                    None => {
+                        actions.push(action(ActionKind::Open, Some(commit), &title(row)));
+                        writes.push(BranchWrite {
+                            branch: branch.clone(),
+                            new: Some(commit),
+                            lease: Lease::Absent,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Proposals of promotions that no longer exist (the app or the environment was
+    // removed, or no longer promotes).
+    for p in input.proposals {
+        if covered.contains(&p.branch) {
+            continue;
+        }
+        let Some((env, app)) = p
+            .branch
+            .strip_prefix(input.branch_prefix)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        // Other ladder branches (`rollback/`, `backflow/`, `_all`) are not ours here.
+        if app.contains('/') || app == "_all" || matches!(env, "rollback" | "backflow") {
+            continue;
+        }
+        if !selected(input.apps, app) || !selected(input.envs, env) {
+            continue;
+        }
+        actions.push(Action {
+            branch: p.branch.clone(),
+            app: app.to_string(),
+            env: env.to_string(),
+            kind: ActionKind::Close,
+            commit: None,
+            reason: "the promotion no longer exists (app or environment removed)".into(),
+            written: false,
+            error: None,
+        });
+        writes.push(BranchWrite {
+            branch: p.branch.clone(),
+            new: None,
+            lease: Lease::At(p.head),
+        });
+    }
+
+    let mut outcome = Outcome {
+        writes: writes.len(),
+        actions,
+    };
+    if input.dry_run || writes.is_empty() {
+        if input.dry_run {
+            outcome.writes = 0;
+        }
+        return Ok(outcome);
+    }
+
+    // Close first (forges with an API say why), then write every branch in one batch.
+    for a in &outcome.actions {
+        if a.kind == ActionKind::Close
+            && let Some(p) = input.proposals.iter().find(|p| p.branch == a.branch)
+        {
+            forge.close(p, &a.reason).map_err(Box::new)?;
+        }
+    }
+    let results = forge.write_branches(&writes).map_err(Box::new)?;
+    for (write, result) in writes.iter().zip(results) {
+        let Some(action) = outcome
+            .actions
+            .iter_mut()
+            .find(|a| a.branch == write.branch && a.kind != ActionKind::Keep)
+        else {
+            continue;
+        };
+        match result {
+            Ok(()) => action.written = true,
+            Err(e) => action.error = Some(e.to_string()),
+        }
+    }
+    // Then the proposal around each branch written.
+    for action in outcome.actions.iter_mut().filter(|a| a.written) {
+        let Some(row) = input
+            .plan
+            .promotions
+            .iter()
+            .find(|r| r.app == action.app && r.env == action.env)
+        else {
+            continue;
+        };
+        let text = proposal_text(input, row);
+        let result = match action.kind {
+            ActionKind::Open => forge.open(&action.branch, input.branch, &text).map(|_| ()),
+            ActionKind::Update => {
+                match input.proposals.iter().find(|p| p.branch == action.branch) {
+                    Some(p) => forge
+                        .update(
+                            &Proposal {
+                                head: action.commit.unwrap_or(p.head),
+                                ..p.clone()
+                            },
+                            &text,
+                        )
+                        .map(|_| ()),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            action.error = Some(e.to_string());
+        }
+    }
+    Ok(outcome)
+}
+
+fn blocked_reason(row: &Row) -> String {
+    let reasons: Vec<&str> = row
+        .gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| g.reason.as_str())
+        .collect();
+    format!("held: {}", reasons.join("; "))
+}
+
+/// The proposal's title, body and the environment's labels and reviewers.
+pub fn proposal_text(input: &ReconcileInput, row: &Row) -> ProposalText {
+    let mut body = format!(
+        "<!-- ladder:promotion {}/{} -->\nPromotes {} from {} to {}.\n\n",
+        row.env, row.app, row.app, row.from, row.env
+    );
+    for (field, source) in row.changed() {
+        body.push_str(&format!(
+            "- `{}` `{}`: `{}` -> `{}`",
+            field.file, field.path, field.current, field.upstream
+        ));
+        if let Some(c) = source {
+            let sha = c.id.to_string();
+            body.push_str(&format!(
+                " (from {} {}: {})",
+                &sha[..12],
+                c.author_name,
+                c.subject
+            ));
+        }
+        body.push('\n');
+    }
+    body.push_str("\nGates:\n");
+    for gate in &row.gates {
+        body.push_str(&format!(
+            "- {}: {} ({})\n",
+            serde_json::to_value(gate.name)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            if gate.passed { "passed" } else { "blocked" },
+            gate.reason
+        ));
+    }
+    let promotion = input
+        .tenant
+        .environment(&row.env)
+        .and_then(|e| e.promotion.as_ref());
+    ProposalText {
+        title: title(row),
+        body,
+        labels: promotion.map(|p| p.labels.clone()).unwrap_or_default(),
+        reviewers: promotion.map(|p| p.reviewers.clone()).unwrap_or_default(),
+    }
+}
