@@ -113,9 +113,17 @@ pub fn compute(config: &ConfigBranch, forge: &dyn Forge) -> anyhow::Result<(Plan
 }
 
 fn plan_failure(e: PlanError) -> anyhow::Error {
-    let exit = match e {
+    let exit = match &e {
         PlanError::Tree { .. } | PlanError::History { .. } => Exit::Environment,
-        PlanError::MissingFile { .. } | PlanError::Value { .. } => Exit::Input,
+        PlanError::Readiness { source, .. }
+            if matches!(**source, ladder_promote::readiness::ReadinessError::Tree(_)) =>
+        {
+            Exit::Environment
+        }
+        PlanError::MissingFile { .. }
+        | PlanError::Value { .. }
+        | PlanError::Window { .. }
+        | PlanError::Readiness { .. } => Exit::Input,
     };
     Failure::new(exit, format!("planning: {e}")).into()
 }

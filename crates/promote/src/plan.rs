@@ -156,6 +156,19 @@ pub struct Gate {
     pub name: GateName,
     pub passed: bool,
     pub reason: String,
+    /// The readiness gate's checklist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<GateItem>>,
+}
+
+/// One checklist item of the readiness gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GateItem {
+    pub name: String,
+    pub result: crate::readiness::ItemResult,
+    /// Why, naming the file and the object.
+    #[serde(skip)]
+    pub detail: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -164,6 +177,10 @@ pub enum GateName {
     Soak,
     #[serde(rename = "frozen")]
     Frozen,
+    #[serde(rename = "syncWindow")]
+    SyncWindow,
+    #[serde(rename = "readiness")]
+    Readiness,
 }
 
 /// The open proposal of a row, as `plan` shows it.
@@ -201,6 +218,22 @@ pub enum PlanError {
         path: String,
         #[source]
         source: Box<yamledit::Error>,
+    },
+    /// An environment's sync windows cannot be evaluated.
+    #[error("{file}: {source}")]
+    Window {
+        file: String,
+        #[source]
+        source: Box<crate::windows::WindowError>,
+    },
+    /// The readiness checklist cannot be evaluated (a manifest that is not YAML, a
+    /// Kustomize build Argo CD would refuse too).
+    #[error("the readiness of {app} in {env}: {source}")]
+    Readiness {
+        app: String,
+        env: String,
+        #[source]
+        source: Box<crate::readiness::ReadinessError>,
     },
     /// The history of the config branch cannot be read.
     #[error("reading the history of {file}: {source}")]
@@ -303,7 +336,14 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     } else {
                         "not frozen".to_string()
                     },
+                    items: None,
                 });
+                if !env.sync_windows.is_empty() {
+                    gates.push(window_gate(tenant, app, env, input.now)?);
+                }
+                if promotion.require_readiness {
+                    gates.push(readiness_gate(input.tree, tenant, app, env)?);
+                }
             }
             let state = if !differs {
                 State::InSync
@@ -349,6 +389,7 @@ fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now
                     ladder_model::format_duration(Duration::from_secs(age as u64)),
                     ladder_model::format_duration(left)
                 ),
+                items: None,
             }
         }
         Some(time) => Gate {
@@ -360,13 +401,99 @@ fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now
                     u64::try_from(now.saturating_sub(time)).unwrap_or(0)
                 ))
             ),
+            items: None,
         },
         None => Gate {
             name: GateName::Soak,
             passed: true,
             reason: format!("the value has always been in {upstream} (soak {soak_text})"),
+            items: None,
         },
     }
+}
+
+/// The sync-window gate: an active `deny` window matching the app's Application holds
+/// the promotion (Argo CD would not sync it either).
+fn window_gate(tenant: &Tenant, app: &App, env: &Environment, now: i64) -> Result<Gate, PlanError> {
+    use crate::windows::{BlockKind, WindowTarget, blocking_window};
+    let application = app.application_name(&env.name);
+    let namespace = tenant.app_namespace(app, env);
+    let cluster = tenant.destination_name(env);
+    let target = WindowTarget {
+        application: &application,
+        namespace: &namespace,
+        cluster: &cluster,
+    };
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
+    let blocked =
+        blocking_window(&env.sync_windows, &target, at).map_err(|source| PlanError::Window {
+            file: env.file.clone(),
+            source: Box::new(source),
+        })?;
+    Ok(match blocked {
+        Some(b) if b.kind == BlockKind::ActiveDeny => Gate {
+            name: GateName::SyncWindow,
+            passed: false,
+            reason: b.description,
+            items: None,
+        },
+        Some(b) => Gate {
+            name: GateName::SyncWindow,
+            passed: true,
+            reason: format!("no deny window is active ({})", b.description),
+            items: None,
+        },
+        None => Gate {
+            name: GateName::SyncWindow,
+            passed: true,
+            reason: "no deny window is active".to_string(),
+            items: None,
+        },
+    })
+}
+
+/// The readiness gate: the production checklist on the manifests ladder can see in the
+/// target environment; a failed item holds the promotion, an unknown one is shown.
+fn readiness_gate(
+    tree: &dyn ConfigTree,
+    tenant: &Tenant,
+    app: &App,
+    env: &Environment,
+) -> Result<Gate, PlanError> {
+    let readiness = crate::readiness::evaluate(tree, tenant, app, env).map_err(|source| {
+        PlanError::Readiness {
+            app: app.name.clone(),
+            env: env.name.clone(),
+            source: Box::new(source),
+        }
+    })?;
+    let failed: Vec<&str> = readiness.failed().map(|i| i.name).collect();
+    let unknown = readiness.unknown().count();
+    let reason = if failed.is_empty() {
+        format!(
+            "the production checklist passes ({unknown} of {} items unknown)",
+            readiness.items.len()
+        )
+    } else {
+        let details: Vec<&str> = readiness.failed().map(|i| i.detail.as_str()).collect();
+        format!("failed: {} ({})", failed.join(", "), details.join("; "))
+    };
+    Ok(Gate {
+        name: GateName::Readiness,
+        passed: !readiness.blocks(),
+        reason,
+        items: Some(
+            readiness
+                .items
+                .iter()
+                .map(|i| GateItem {
+                    name: i.name.to_string(),
+                    result: i.result,
+                    detail: i.detail.clone(),
+                })
+                .collect(),
+        ),
+    })
 }
 
 /// The scalar at `path` in `file` of the tree.

@@ -266,3 +266,95 @@ fn typed_values_keep_their_json_type() {
     // No recorded change: the value is as old as history, soak passes.
     assert_eq!(staging["state"], "due");
 }
+
+#[test]
+fn an_active_deny_window_holds_matching_apps_only() {
+    let always = "syncWindows:\n  - kind: deny\n    schedule: \"* * * * *\"\n    duration: 1h\n    applications: [\"web-*\"]\n";
+    let t = tree("", always, ["v1", "v2", "v1"], ["d2", "d1"]);
+    let h = history(vec![]);
+    let plan = run(&t, &h, &[]);
+    let web = row(&plan, "web", "prod");
+    assert_eq!(web["state"], "blocked", "{web:#}");
+    let gate = &web["gates"][1];
+    assert_eq!(gate["name"], "syncWindow");
+    assert_eq!(gate["passed"], false);
+    assert!(!gate["reason"].as_str().unwrap().is_empty());
+    // docs-prod does not match `web-*`: the window does not hold it.
+    let docs = row(&plan, "docs", "prod");
+    assert_eq!(docs["state"], "due", "{docs:#}");
+    assert_eq!(docs["gates"][1]["name"], "syncWindow");
+    assert_eq!(docs["gates"][1]["passed"], true);
+}
+
+#[test]
+fn the_readiness_gate_lists_every_checklist_item() {
+    let t = tree(
+        "  requireReadiness: true\n",
+        "",
+        ["v2", "v1", "v1"],
+        ["d1", "d1"],
+    );
+    let h = history(vec![]);
+    let plan = run(&t, &h, &[]);
+    let web = row(&plan, "web", "staging");
+    let gate = web["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "readiness")
+        .unwrap_or_else(|| panic!("no readiness gate: {web:#}"));
+    let items = gate["items"].as_array().unwrap();
+    assert_eq!(items.len(), ladder_promote::readiness::ITEMS.len());
+    for item in items {
+        let keys: Vec<_> = item.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["name", "result"]);
+        assert!(["passed", "failed", "unknown"].contains(&item["result"].as_str().unwrap()));
+    }
+    let failed = items.iter().any(|i| i["result"] == "failed");
+    assert_eq!(gate["passed"], !failed);
+    assert_eq!(web["state"], if failed { "blocked" } else { "due" });
+    // Other gates carry no items.
+    assert!(web["gates"][0].get("items").is_none());
+}
+
+#[test]
+fn a_failed_checklist_item_holds_a_directory_app() {
+    let deployment = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: site\nspec:\n  template:\n    spec:\n      containers:\n        - name: site\n          image: {image}\n"
+        )
+    };
+    let t = tree("  requireReadiness: true\n", "", ["v1", "v1", "v1"], ["d1", "d1"])
+        .with(
+            "apps/site/app.yaml",
+            "name: site\nsource:\n  type: directory\n  path: apps/site/{env}\npromote:\n  - file: \"{env}/deployment.yaml\"\n    path: spec.template.spec.containers[0].image\n",
+        )
+        .with("apps/site/dev/deployment.yaml", deployment("ghcr.io/acme/site:2"))
+        .with("apps/site/staging/deployment.yaml", deployment("ghcr.io/acme/site:1"))
+        .with("apps/site/prod/deployment.yaml", deployment("ghcr.io/acme/site:1"));
+    let plan = run(&t, &history(vec![]), &[]);
+    let site = row(&plan, "site", "staging");
+    assert_eq!(site["state"], "blocked", "{site:#}");
+    assert_eq!(
+        site["fields"][0],
+        serde_json::json!({"file": "apps/site/staging/deployment.yaml", "path": "spec.template.spec.containers[0].image", "current": "ghcr.io/acme/site:1", "upstream": "ghcr.io/acme/site:2"})
+    );
+    let gate = site["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "readiness")
+        .unwrap();
+    assert_eq!(gate["passed"], false);
+    assert!(
+        gate["reason"].as_str().unwrap().contains("livenessProbe"),
+        "{gate:#}"
+    );
+    assert!(
+        gate["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "livenessProbe" && i["result"] == "failed")
+    );
+}
