@@ -85,8 +85,13 @@ pub fn open_config_branch(args: &TenantArgs) -> anyhow::Result<Result<ConfigBran
     }))
 }
 
-/// The plan of an opened config branch, with the forge's open proposals.
-pub fn compute(config: &ConfigBranch, forge: &dyn Forge) -> anyhow::Result<(Plan, Vec<Proposal>)> {
+/// The plan of an opened config branch, with the forge's open proposals; `force` names
+/// the promotions (`(env, app)`) that may overwrite a diverged value.
+pub fn compute(
+    config: &ConfigBranch,
+    forge: &dyn Forge,
+    force: &[(String, String)],
+) -> anyhow::Result<(Plan, Vec<Proposal>)> {
     let prefix = config.prefix();
     let proposals = forge
         .proposals(&prefix)
@@ -107,6 +112,7 @@ pub fn compute(config: &ConfigBranch, forge: &dyn Forge) -> anyhow::Result<(Plan
         now,
         proposals: &proposals,
         branch_prefix: &prefix,
+        force,
     })
     .map_err(plan_failure)?;
     Ok((plan, proposals))
@@ -153,7 +159,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };
     let forge = GitForge::new(config.repo());
-    let (mut plan, _) = compute(&config, &forge)?;
+    let (mut plan, _) = compute(&config, &forge, &[])?;
     // The git forge's proposals have no URL of their own: show the compare view.
     for row in &mut plan.promotions {
         if let Some(p) = &mut row.proposal
@@ -175,6 +181,7 @@ fn state_word(state: State) -> &'static str {
         State::Due => "due",
         State::Blocked => "blocked",
         State::Proposed => "proposed",
+        State::Diverged => "diverged",
     }
 }
 
@@ -199,6 +206,9 @@ fn print_text(config: &ConfigBranch, plan: &Plan) {
                     field.file, field.path, field.current, field.upstream
                 );
             }
+        }
+        for why in &row.diverged {
+            println!("  diverged: {why}");
         }
         for gate in row.gates.iter().filter(|g| !g.passed) {
             println!("  held: {}", gate.reason);

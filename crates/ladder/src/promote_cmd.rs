@@ -35,6 +35,11 @@ pub struct PromoteArgs {
     #[arg(long = "env", value_name = "ENV")]
     pub envs: Vec<String>,
 
+    /// Overwrite a diverged value (a hotfix that never was upstream) in the promotions
+    /// named by --app and --env.
+    #[arg(long, requires_all = ["apps", "envs"])]
+    pub force: bool,
+
     /// Print what would be done; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -52,7 +57,15 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     check_env_names(&config.tenant, &args.envs)?;
     check_app_names(&config.tenant, &args.apps)?;
     let forge = GitForge::new(config.repo());
-    let (plan, proposals) = compute(&config, &forge)?;
+    let force: Vec<(String, String)> = if args.force {
+        args.envs
+            .iter()
+            .flat_map(|e| args.apps.iter().map(move |a| (e.clone(), a.clone())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (plan, proposals) = compute(&config, &forge, &force)?;
     let head = config
         .opened
         .commit()

@@ -261,3 +261,76 @@ fn promote_in_a_folder_creates_the_branch_locally_and_leaves_the_checkout_alone(
         serde_json::json!({"branch": "ladder/staging/web", "url": null, "number": null})
     );
 }
+
+#[test]
+fn a_prod_hotfix_is_diverged_and_only_forced_promotions_overwrite_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    commit(&origin, "tenant", &tenant_files(["1.4.0"; 3]));
+    commit(
+        &origin,
+        "hotfix straight to prod",
+        &[("apps/web/env/prod.yaml".into(), values("web", "1.4.1"))],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+
+    let run = ladder(&[
+        "plan",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    assert!(text.contains("prod/web: diverged (from staging)"), "{text}");
+    assert!(
+        text.contains("prod has 1.4.1, which never was in staging"),
+        "{text}"
+    );
+
+    // A routine promote leaves the hotfix alone.
+    let routine = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&routine), Vec::<String>::new());
+    assert!(ladder_branches(&bare).is_empty());
+
+    // --force needs the promotion named.
+    let usage = ladder(&["promote", "--repo", &url, "--force"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
+
+    let forced = promote(&url, &cache, &["--force", "--app", "web", "--env", "prod"]);
+    assert_eq!(kinds(&forced), ["open ladder/prod/web"]);
+    assert_eq!(
+        changed_lines(&git(&bare, &["diff", "main", "ladder/prod/web"])),
+        ["-  tag: \"1.4.1\" # the tag", "+  tag: \"1.4.0\" # the tag"]
+    );
+
+    // A routine run keeps the forced proposal as it is.
+    let forced_tip = git(&bare, &["rev-parse", "ladder/prod/web"]);
+    let routine = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&routine), ["hold ladder/prod/web"]);
+    assert_eq!(git(&bare, &["rev-parse", "ladder/prod/web"]), forced_tip);
+
+    // A newer upstream version goes over the hotfix without --force.
+    commit(
+        &origin,
+        "1.5.0 in dev and staging",
+        &[
+            ("apps/web/env/dev.yaml".into(), values("web", "1.5.0")),
+            ("apps/web/env/staging.yaml".into(), values("web", "1.5.0")),
+        ],
+    );
+    let newer = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&newer), ["update ladder/prod/web"], "{newer:#}");
+    assert_eq!(
+        changed_lines(&git(&bare, &["diff", "main", "ladder/prod/web"])),
+        ["-  tag: \"1.4.1\" # the tag", "+  tag: \"1.5.0\" # the tag"]
+    );
+}

@@ -23,6 +23,16 @@ pub trait History {
         file: &str,
         path: &str,
     ) -> Result<Option<CommitInfo>, ladder_git::Error>;
+
+    /// Whether the scalar at `path` in `file` ever held `value` on `branch`'s
+    /// first-parent chain.
+    fn had_value(
+        &self,
+        branch: &str,
+        file: &str,
+        path: &str,
+        value: &yamledit::Value,
+    ) -> Result<bool, ladder_git::Error>;
 }
 
 /// [`History`] of a tenant that lives at `subfolder` (`""`: the root) of `repo`.
@@ -38,12 +48,44 @@ impl History for GitHistory<'_> {
         file: &str,
         path: &str,
     ) -> Result<Option<CommitInfo>, ladder_git::Error> {
-        let file = if self.subfolder.is_empty() {
+        self.repo.last_change(branch, &self.full(file), path)
+    }
+
+    fn had_value(
+        &self,
+        branch: &str,
+        file: &str,
+        path: &str,
+        value: &yamledit::Value,
+    ) -> Result<bool, ladder_git::Error> {
+        let file = self.full(file);
+        let Ok(parsed) = yamledit::Path::parse(path) else {
+            return Ok(false);
+        };
+        let tip = self.repo.resolve(branch)?;
+        for commit in self.repo.commits_touching(&file, None, tip)? {
+            let Some(bytes) = self.repo.tree_at(commit.id)?.read_file(&file)? else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            if yamledit::get(&text, &yamledit::DocSelector::Auto, &parsed)
+                .is_ok_and(|v| v == *value)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl GitHistory<'_> {
+    /// A tenant-relative path as a path of the repository.
+    fn full(&self, file: &str) -> String {
+        if self.subfolder.is_empty() {
             file.to_string()
         } else {
             format!("{}/{file}", self.subfolder.trim_end_matches('/'))
-        };
-        self.repo.last_change(branch, &file, path)
+        }
     }
 }
 
@@ -62,6 +104,8 @@ pub struct PlanInput<'a> {
     /// What every proposal branch starts with: `ladder/`, or `ladder/<tenant>/` for a
     /// tenant in a monorepo subfolder (see [`branch_prefix`]).
     pub branch_prefix: &'a str,
+    /// Promotions (`(env, app)`) that may overwrite a diverged value (`promote --force`).
+    pub force: &'a [(String, String)],
 }
 
 /// The prefix of a tenant's proposal branches: `ladder/`, or `ladder/<tenant>/` when
@@ -94,6 +138,9 @@ pub struct Row {
     /// `None` for fields in sync), for messages and trailers.
     #[serde(skip)]
     pub sources: Vec<Option<CommitInfo>>,
+    /// Why the row is `diverged`: one line per hotfixed field.
+    #[serde(skip)]
+    pub diverged: Vec<String>,
 }
 
 impl Row {
@@ -118,6 +165,9 @@ pub enum State {
     Blocked,
     /// Values differ, every gate passes and a proposal is open.
     Proposed,
+    /// The environment holds a value that never was upstream (a hotfix) and the upstream
+    /// value is not newer: no proposal overwrites it unless forced.
+    Diverged,
 }
 
 /// A promoted value in the target environment and upstream.
@@ -345,8 +395,24 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     gates.push(readiness_gate(input.tree, tenant, app, env)?);
                 }
             }
+            let mut diverged = Vec::new();
+            let forced = input
+                .force
+                .iter()
+                .any(|(e, a)| *e == env.name && *a == app.name);
+            if differs && !forced {
+                for (field, source) in fields.iter().zip(&source_commits) {
+                    if field.differs()
+                        && let Some(why) = hotfix(input, field, source.as_ref(), env, upstream)?
+                    {
+                        diverged.push(why);
+                    }
+                }
+            }
             let state = if !differs {
                 State::InSync
+            } else if !diverged.is_empty() {
+                State::Diverged
             } else if gates.iter().any(|g| !g.passed) {
                 State::Blocked
             } else if proposal.is_some() {
@@ -363,10 +429,120 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 gates,
                 proposal,
                 sources: source_commits,
+                diverged,
             });
         }
     }
     Ok(Plan { promotions })
+}
+
+/// Whether the target's value of `field` is a hotfix the promotion must not undo: it
+/// never was the upstream environment's value, and the upstream value is not newer
+/// (semantic version order where both parse as versions, else the upstream change is
+/// later in history than the change that set the target's value). `Some(why)` if so.
+fn hotfix(
+    input: &PlanInput,
+    field: &Field,
+    source: Option<&CommitInfo>,
+    env: &Environment,
+    upstream: &Environment,
+) -> Result<Option<String>, PlanError> {
+    let history_err = |file: &str| {
+        let file = file.to_string();
+        move |source| PlanError::History {
+            file,
+            source: Box::new(source),
+        }
+    };
+    let was_upstream = input
+        .history
+        .had_value(
+            input.branch,
+            &field.upstream_file,
+            &field.path,
+            &field.current,
+        )
+        .map_err(history_err(&field.upstream_file))?;
+    if was_upstream {
+        return Ok(None);
+    }
+    let newer = match (
+        version(&field.upstream.to_string()),
+        version(&field.current.to_string()),
+    ) {
+        (Some(up), Some(here)) => up > here,
+        _ => {
+            let here = input
+                .history
+                .last_change(input.branch, &field.file, &field.path)
+                .map_err(history_err(&field.file))?;
+            match (source, here) {
+                // Set in the same commit (a new app, a new environment): no hotfix.
+                (Some(up), Some(here)) => up.id == here.id || up.time > here.time,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+        }
+    };
+    Ok((!newer).then(|| {
+        format!(
+            "{} {}: {} has {}, which never was in {}; {} is not newer (promote --force to overwrite)",
+            field.file, field.path, env.name, field.current, upstream.name, field.upstream
+        )
+    }))
+}
+
+/// A semantic version (`1.2.3`, `v1.2.3-rc.1`): (major, minor, patch, pre-release),
+/// ordered as semver orders them (a release after its pre-releases).
+fn version(text: &str) -> Option<(u64, u64, u64, Pre)> {
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let text = text.split_once('+').map_or(text, |(v, _)| v);
+    let (core, pre) = match text.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (text, None),
+    };
+    let mut parts = core.split('.');
+    let mut next = || -> Option<u64> {
+        let p = parts.next()?;
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    let (major, minor, patch) = (next()?, next()?, next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch, Pre(pre.map(str::to_string))))
+}
+
+/// A pre-release tag; none sorts after any.
+#[derive(PartialEq, Eq, Debug)]
+struct Pre(Option<String>);
+
+impl Ord for Pre {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Pre {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Pre {
+    fn key(&self) -> (bool, Vec<Result<u64, &str>>) {
+        match &self.0 {
+            None => (true, Vec::new()),
+            Some(p) => (
+                false,
+                p.split('.')
+                    .map(|i| i.parse::<u64>().map_err(|_| i))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// The soak gate: every upstream value that differs must have been on the branch for
@@ -523,4 +699,21 @@ pub(crate) fn read_text(tree: &dyn ConfigTree, file: &str) -> Result<String, Pla
             file: file.to_string(),
         })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version;
+
+    #[test]
+    fn versions_order_as_semver() {
+        assert!(version("v1.10.0") > version("v1.9.3"));
+        assert!(version("1.2.3") > version("1.2.3-rc.1"));
+        assert!(version("1.2.3-rc.10") > version("1.2.3-rc.2"));
+        assert!(version("1.2.3-rc.1") > version("1.2.3-1"));
+        assert_eq!(version("1.2"), None);
+        assert_eq!(version("latest"), None);
+        assert_eq!(version("1.2.3.4"), None);
+        assert!(version("v2.0.0+build.5").is_some());
+    }
 }

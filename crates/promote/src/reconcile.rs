@@ -264,7 +264,16 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 let reason = blocked_reason(row);
                 actions.push(action(ActionKind::Hold, Some(p.head), &reason));
             }
-            (State::Blocked, None) => {}
+            (State::Blocked, None) | (State::Diverged, None) => {}
+            (State::Diverged, Some(p)) => {
+                // Left as it is: it may be a forced one (`promote --force`), and it is
+                // no longer on the head that holds the hotfix, so it is not rebuilt.
+                actions.push(action(
+                    ActionKind::Hold,
+                    Some(p.head),
+                    &format!("diverged: {}", row.diverged.join("; ")),
+                ));
+            }
             (State::Due | State::Proposed, _) => {
                 let env = input.tenant.environment(&row.env);
                 let manual = env

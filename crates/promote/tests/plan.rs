@@ -67,6 +67,8 @@ fn load(tree: &MemTree) -> Tenant {
 struct FakeHistory {
     times: Vec<(&'static str, i64)>,
     asked: RefCell<Vec<(String, String, String)>>,
+    /// (file, value): values that never were in that file; every other value was.
+    never: Vec<(&'static str, &'static str)>,
 }
 
 fn id(n: u8) -> ObjectId {
@@ -95,16 +97,39 @@ impl History for FakeHistory {
                 subject: format!("bump {file}"),
             }))
     }
+
+    fn had_value(
+        &self,
+        _branch: &str,
+        file: &str,
+        _path: &str,
+        value: &yamledit::Value,
+    ) -> Result<bool, ladder_git::Error> {
+        Ok(!self
+            .never
+            .iter()
+            .any(|(f, v)| *f == file && *v == value.to_string()))
+    }
 }
 
 fn history(times: Vec<(&'static str, i64)>) -> FakeHistory {
     FakeHistory {
         times,
         asked: RefCell::new(Vec::new()),
+        never: Vec::new(),
     }
 }
 
 fn run(tree: &MemTree, history: &FakeHistory, proposals: &[Proposal]) -> serde_json::Value {
+    run_forced(tree, history, proposals, &[])
+}
+
+fn run_forced(
+    tree: &MemTree,
+    history: &FakeHistory,
+    proposals: &[Proposal],
+    force: &[(String, String)],
+) -> serde_json::Value {
     let tenant = load(tree);
     let prefix = branch_prefix(&tenant, false);
     let plan = plan(&PlanInput {
@@ -115,6 +140,7 @@ fn run(tree: &MemTree, history: &FakeHistory, proposals: &[Proposal]) -> serde_j
         now: NOW,
         proposals,
         branch_prefix: &prefix,
+        force,
     })
     .unwrap();
     serde_json::to_value(&plan).unwrap()
@@ -357,4 +383,42 @@ fn a_failed_checklist_item_holds_a_directory_app() {
             .iter()
             .any(|i| i["name"] == "livenessProbe" && i["result"] == "failed")
     );
+}
+
+#[test]
+fn a_hotfix_that_never_was_upstream_is_not_undone() {
+    // prod was hotfixed to v1.2.4; staging never had it and holds the older v1.2.3.
+    let t = tree("", "", ["v1.2.3", "v1.2.3", "v1.2.4"], ["d1", "d1"]);
+    let mut h = history(vec![("apps/web/env/staging.yaml", NOW - HOUR)]);
+    h.never.push(("apps/web/env/staging.yaml", "v1.2.4"));
+    let plan = run(&t, &h, &[]);
+    let prod = row(&plan, "web", "prod");
+    assert_eq!(prod["state"], "diverged", "{prod:#}");
+
+    // `promote --force` naming it lets it through.
+    let forced = run_forced(&t, &h, &[], &[("prod".into(), "web".into())]);
+    assert_eq!(row(&forced, "web", "prod")["state"], "due");
+
+    // A newer upstream version is promoted over the hotfix.
+    let t = tree("", "", ["v1.3.0", "v1.3.0", "v1.2.4"], ["d1", "d1"]);
+    let plan = run(&t, &h, &[]);
+    assert_eq!(row(&plan, "web", "prod")["state"], "due");
+
+    // Values that are not versions: the later change in history wins.
+    let t = tree("", "", ["main-abc", "main-abc", "hotfix-1"], ["d1", "d1"]);
+    let mut older = history(vec![
+        ("apps/web/env/staging.yaml", NOW - 2 * HOUR),
+        ("apps/web/env/prod.yaml", NOW - HOUR),
+    ]);
+    older.never.push(("apps/web/env/staging.yaml", "hotfix-1"));
+    assert_eq!(
+        row(&run(&t, &older, &[]), "web", "prod")["state"],
+        "diverged"
+    );
+    let mut newer = history(vec![
+        ("apps/web/env/prod.yaml", NOW - 2 * HOUR),
+        ("apps/web/env/staging.yaml", NOW - HOUR),
+    ]);
+    newer.never.push(("apps/web/env/staging.yaml", "hotfix-1"));
+    assert_eq!(row(&run(&t, &newer, &[]), "web", "prod")["state"], "due");
 }

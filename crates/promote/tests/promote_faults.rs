@@ -164,6 +164,7 @@ fn run(dir: &Path, fail_at: Option<usize>, after: bool) -> Result<Outcome, Strin
         now: 2_000_000_000,
         proposals: &proposals,
         branch_prefix: "ladder/",
+        force: &[],
     })
     .unwrap();
     let outcome = reconcile(
