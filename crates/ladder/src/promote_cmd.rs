@@ -132,6 +132,7 @@ fn verb(kind: ActionKind, dry_run: bool) -> &'static str {
         (ActionKind::Close, true) => "would close",
         (ActionKind::Keep, _) => "up to date",
         (ActionKind::Hold, _) => "held",
+        (ActionKind::Foreign, _) => "left alone",
     }
 }
 

@@ -47,11 +47,15 @@ fn tenant_files(tags: [&str; 3]) -> Vec<(String, String)> {
 }
 
 fn commit(origin: &Origin, message: &str, files: &[(String, String)]) -> String {
+    commit_on(origin, message, files, "main")
+}
+
+fn commit_on(origin: &Origin, message: &str, files: &[(String, String)], branch: &str) -> String {
     let files: Vec<(&str, Option<&[u8]>)> = files
         .iter()
         .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
         .collect();
-    origin.commit("main", message, &files)
+    origin.commit(branch, message, &files)
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -212,6 +216,19 @@ fn promote_keeps_exactly_one_commit_per_promotion_on_a_served_repo() {
         changed_lines(&git(&bare, &["diff", "main", "ladder/prod/web"])),
         ["-  tag: \"v1\" # the tag", "+  tag: \"v3\" # the tag"]
     );
+
+    // Someone pushes to ladder's branch: ladder neither overwrites nor deletes it.
+    commit_on(
+        &origin,
+        "a person's tweak",
+        &[("apps/web/env/prod.yaml".into(), values("web", "v9"))],
+        "ladder/prod/web",
+    );
+    let theirs = git(&bare, &["rev-parse", "ladder/prod/web"]);
+    let foreign = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&foreign), ["foreign ladder/prod/web"], "{foreign:#}");
+    assert_eq!(foreign["writes"], 0);
+    assert_eq!(git(&bare, &["rev-parse", "ladder/prod/web"]), theirs);
 
     // --env limits the reconcile to that environment.
     let only_staging = promote(&url, &cache, &["--env", "staging"]);

@@ -50,31 +50,33 @@ pub(crate) fn branches_under(
         .collect())
 }
 
-/// A commit's only parent and its tree; `None` when the commit is not in the repository
-/// or has not exactly one parent.
-pub(crate) fn parent_and_tree(
-    git_dir: &Path,
-    commit: ObjectId,
-) -> std::io::Result<Option<(ObjectId, ObjectId)>> {
+/// A commit as git stores it: its tree, its parents and its message.
+pub(crate) struct RawCommit {
+    pub tree: ObjectId,
+    pub parents: Vec<ObjectId>,
+    pub message: String,
+}
+
+/// The commit `commit`; `None` when it is not in the repository.
+pub(crate) fn read_commit(git_dir: &Path, commit: ObjectId) -> std::io::Result<Option<RawCommit>> {
     let Some(text) = run(git_dir, &["cat-file", "commit", &commit.to_string()])? else {
         return Ok(None);
     };
+    let (header, message) = text.split_once("\n\n").unwrap_or((&text, ""));
     let mut tree = None;
     let mut parents = Vec::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            break;
-        }
+    for line in header.lines() {
         if let Some(id) = line.strip_prefix("tree ") {
             tree = ObjectId::from_hex(id.as_bytes()).ok();
         } else if let Some(id) = line.strip_prefix("parent ") {
             parents.extend(ObjectId::from_hex(id.as_bytes()).ok());
         }
     }
-    Ok(match (tree, parents.as_slice()) {
-        (Some(tree), [parent]) => Some((*parent, tree)),
-        _ => None,
-    })
+    Ok(tree.map(|tree| RawCommit {
+        tree,
+        parents,
+        message: message.to_string(),
+    }))
 }
 
 /// Whether `ancestor` is an ancestor of (or equal to) `commit`; `None` when git cannot

@@ -85,6 +85,8 @@ pub enum ActionKind {
     Hold,
     /// No longer due: the proposal is closed and its branch deleted.
     Close,
+    /// Someone else pushed to the branch: ladder neither overwrites nor deletes it.
+    Foreign,
 }
 
 /// What a reconcile did.
@@ -249,6 +251,10 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         match (row.state, existing) {
             (State::InSync, None) => {}
             (State::InSync, Some(p)) => {
+                if read_tip(input, p)? == Tip::Foreign {
+                    actions.push(foreign(&branch, row));
+                    continue;
+                }
                 actions.push(action(
                     ActionKind::Close,
                     None,
@@ -286,17 +292,18 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 let Some((commit, tree)) = build_promotion(input, row)? else {
                     continue;
                 };
-                let same = match existing {
-                    Some(p) => {
-                        git_cli::parent_and_tree(input.repo.git_dir(), p.head).map_err(|e| {
-                            ReconcileError::Read {
-                                what: format!("the commit of {branch}"),
-                                source: e,
-                            }
-                        })? == Some((input.head, tree))
-                    }
-                    None => false,
+                let tip = match existing {
+                    Some(p) => Some(read_tip(input, p)?),
+                    None => None,
                 };
+                if let Some(Tip::Foreign) = tip {
+                    actions.push(foreign(&branch, row));
+                    continue;
+                }
+                let same = matches!(
+                    tip,
+                    Some(Tip::Ours { parent, tree: t }) if parent == input.head && t == tree
+                );
                 match existing {
                     Some(p) if same => {
                         actions.push(action(
@@ -350,6 +357,19 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             continue;
         }
         if !selected(input.apps, app) || !selected(input.envs, env) {
+            continue;
+        }
+        if read_tip(input, p)? == Tip::Foreign {
+            actions.push(Action {
+                branch: p.branch.clone(),
+                app: app.to_string(),
+                env: env.to_string(),
+                kind: ActionKind::Foreign,
+                commit: Some(p.head),
+                reason: FOREIGN.to_string(),
+                written: false,
+                error: None,
+            });
             continue;
         }
         actions.push(Action {
@@ -436,6 +456,59 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         }
     }
     Ok(outcome)
+}
+
+/// What a proposal branch holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Tip {
+    /// One commit ladder made for this promotion, on `parent`.
+    Ours { parent: ObjectId, tree: ObjectId },
+    /// Anything else: someone pushed to the branch (or the commit cannot be read).
+    Foreign,
+}
+
+const FOREIGN: &str = "someone else pushed to this branch; ladder leaves it alone (delete the branch to let ladder propose again)";
+
+fn foreign(branch: &str, row: &Row) -> Action {
+    Action {
+        branch: branch.to_string(),
+        app: row.app.clone(),
+        env: row.env.clone(),
+        kind: ActionKind::Foreign,
+        commit: None,
+        reason: FOREIGN.to_string(),
+        written: false,
+        error: None,
+    }
+}
+
+/// Whether `proposal`'s tip is ladder's one commit for its promotion: a single parent
+/// and the `Ladder-Promotion` trailer naming the branch's environment and app.
+fn read_tip(input: &ReconcileInput, proposal: &Proposal) -> Result<Tip, ReconcileError> {
+    let commit = git_cli::read_commit(input.repo.git_dir(), proposal.head).map_err(|e| {
+        ReconcileError::Read {
+            what: format!("the commit of {}", proposal.branch),
+            source: e,
+        }
+    })?;
+    let Some(commit) = commit else {
+        return Ok(Tip::Foreign);
+    };
+    let promotion = proposal
+        .branch
+        .strip_prefix(input.branch_prefix)
+        .unwrap_or(&proposal.branch);
+    let marked = commit
+        .message
+        .lines()
+        .any(|l| l.strip_prefix("Ladder-Promotion: ") == Some(promotion));
+    Ok(match commit.parents.as_slice() {
+        [parent] if marked => Tip::Ours {
+            parent: *parent,
+            tree: commit.tree,
+        },
+        _ => Tip::Foreign,
+    })
 }
 
 fn blocked_reason(row: &Row) -> String {

@@ -136,7 +136,19 @@ fn base_repo(dir: &Path) {
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "tenant"]);
-    git(dir, &["branch", "ladder/staging/gone", "main"]);
+    // ladder's proposal for an app that no longer exists.
+    let gone = git(
+        dir,
+        &[
+            "commit-tree",
+            "main^{tree}",
+            "-p",
+            "main",
+            "-m",
+            "Promote gone to staging: image.tag 1 -> 2\n\nLadder-Promotion: staging/gone",
+        ],
+    );
+    git(dir, &["branch", "ladder/staging/gone", gone.trim()]);
 }
 
 /// One `promote`: list proposals, plan, reconcile, through `forge`.
