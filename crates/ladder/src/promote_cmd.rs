@@ -163,6 +163,9 @@ fn report(args: &PromoteArgs, outcome: &Outcome) {
                     action.branch,
                     action.reason
                 );
+                if action.merged {
+                    println!("merged {} (auto-merge)", action.branch);
+                }
             }
         }
     }

@@ -21,6 +21,11 @@ fn values(app: &str, tag: &str) -> String {
 
 /// dev -> staging -> prod, app `web` at `tags`.
 fn tenant_files(tags: [&str; 3]) -> Vec<(String, String)> {
+    tenant_files_with(tags, "")
+}
+
+/// The same, with more of staging's `promotion` settings.
+fn tenant_files_with(tags: [&str; 3], staging: &str) -> Vec<(String, String)> {
     let mut files = vec![
         (
             "ladder.yaml".to_string(),
@@ -29,7 +34,7 @@ fn tenant_files(tags: [&str; 3]) -> Vec<(String, String)> {
         ("environments/dev.yaml".into(), env_file("dev", "")),
         (
             "environments/staging.yaml".into(),
-            env_file("staging", "promotion:\n  from: dev\n"),
+            env_file("staging", &format!("promotion:\n  from: dev\n{staging}")),
         ),
         (
             "environments/prod.yaml".into(),
@@ -350,4 +355,64 @@ fn a_prod_hotfix_is_diverged_and_only_forced_promotions_overwrite_it() {
         changed_lines(&git(&bare, &["diff", "main", "ladder/prod/web"])),
         ["-  tag: \"1.4.1\" # the tag", "+  tag: \"1.5.0\" # the tag"]
     );
+}
+
+#[test]
+fn auto_merge_fast_forwards_the_config_branch_of_a_served_repo_but_not_a_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    let files = tenant_files_with(["v1"; 3], "  mode: auto-merge\n");
+    commit(&origin, "tenant", &files);
+    commit(
+        &origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+
+    let merged = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&merged), ["open ladder/staging/web"]);
+    assert_eq!(merged["actions"][0]["merged"], true, "{merged:#}");
+    let branch_tip = git(&bare, &["rev-parse", "ladder/staging/web"]);
+    assert_eq!(git(&bare, &["rev-parse", "main"]), branch_tip);
+    // The next run deletes the merged branch and proposes prod (pull-request mode).
+    let next = promote(&url, &cache, &[]);
+    let mut got = kinds(&next);
+    got.sort();
+    assert_eq!(got, ["close ladder/staging/web", "open ladder/prod/web"]);
+    assert!(
+        next["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["merged"] == false)
+    );
+    assert_eq!(git(&bare, &["rev-parse", "main"]), branch_tip);
+
+    // In a folder, main is checked out: never moved; the branch waits for a person.
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    for (path, text) in tenant_files_with(["v2", "v1", "v1"], "  mode: auto-merge\n") {
+        let file = work.join(&path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "tenant"]);
+    let main = git(&work, &["rev-parse", "main"]);
+    let local = promote(work.to_str().unwrap(), &cache, &[]);
+    assert_eq!(kinds(&local), ["open ladder/staging/web"]);
+    assert_eq!(local["actions"][0]["merged"], false);
+    let reason = local["actions"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("main is checked out"), "{reason}");
+    assert_eq!(local["ok"], true);
+    assert_eq!(git(&work, &["rev-parse", "main"]), main);
 }

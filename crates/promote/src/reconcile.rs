@@ -16,7 +16,7 @@ use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId,
 use ladder_model::{ConfigTree, PromotionMode, Tenant};
 use serde::Serialize;
 
-use crate::forge::{BranchWrite, Forge, ForgeError, Proposal, ProposalText};
+use crate::forge::{BranchWrite, Checks, Forge, ForgeError, MergeState, Proposal, ProposalText};
 use crate::git_cli;
 use crate::plan::{Plan, PlanError, Row, State, proposal_branch, read_text};
 
@@ -63,6 +63,8 @@ pub struct Action {
     pub written: bool,
     /// The write's failure, if it failed; the next run retries.
     pub error: Option<String>,
+    /// Whether ladder merged the proposal (`mode: auto-merge`).
+    pub merged: bool,
 }
 
 fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
@@ -247,6 +249,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             reason: reason.to_string(),
             written: false,
             error: None,
+            merged: false,
         };
         match (row.state, existing) {
             (State::InSync, None) => {}
@@ -369,6 +372,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 reason: FOREIGN.to_string(),
                 written: false,
                 error: None,
+                merged: false,
             });
             continue;
         }
@@ -381,6 +385,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             reason: "the promotion no longer exists (app or environment removed)".into(),
             written: false,
             error: None,
+            merged: false,
         });
         writes.push(BranchWrite {
             branch: p.branch.clone(),
@@ -393,13 +398,82 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         writes: writes.len(),
         actions,
     };
-    if input.dry_run || writes.is_empty() {
-        if input.dry_run {
-            outcome.writes = 0;
-        }
+    if input.dry_run {
+        outcome.writes = 0;
         return Ok(outcome);
     }
+    if !writes.is_empty() {
+        write_and_open(input, forge, &writes, &mut outcome)?;
+    }
+    auto_merge(input, forge, &mut outcome);
+    Ok(outcome)
+}
 
+/// Merges one up-to-date proposal into an `auto-merge` environment, when the forge says
+/// it merges and its checks pass. One per run: a merge moves the target branch, on which
+/// the others are then rebuilt by the next run.
+fn auto_merge(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
+    let auto = |env: &str| {
+        input
+            .tenant
+            .environment(env)
+            .and_then(|e| e.promotion.as_ref())
+            .is_some_and(|p| p.mode == PromotionMode::AutoMerge)
+    };
+    let Some(action) = outcome.actions.iter_mut().find(|a| {
+        a.error.is_none()
+            && auto(&a.env)
+            && (a.kind == ActionKind::Keep
+                || (a.written && matches!(a.kind, ActionKind::Open | ActionKind::Update)))
+    }) else {
+        return;
+    };
+    let Some(head) = action.commit else {
+        return;
+    };
+    let known = input.proposals.iter().find(|p| p.branch == action.branch);
+    let proposal = Proposal {
+        branch: action.branch.clone(),
+        head,
+        number: known.and_then(|p| p.number),
+        url: known.and_then(|p| p.url.clone()),
+        title: None,
+    };
+    let result = forge
+        .merge_state(&proposal, input.branch)
+        .and_then(|state| match state {
+            MergeState::Mergeable {
+                checks: Checks::None | Checks::Passed,
+            } => forge
+                .merge(&proposal, input.branch, input.head)
+                .map(|()| None),
+            MergeState::Mergeable { checks } => {
+                Ok(Some(format!("not merged yet: checks {checks:?}")))
+            }
+            MergeState::Blocked => Ok(Some("not merged: it does not merge cleanly".into())),
+            MergeState::Unknown => Ok(Some("not merged yet: mergeability unknown".into())),
+        });
+    match result {
+        Ok(None) => action.merged = true,
+        Ok(Some(why)) => action.reason = format!("{}; {why}", action.reason),
+        Err(ForgeError::CheckedOut { branch, repo }) => {
+            action.reason = format!(
+                "{}; not merged: {branch} is checked out in {repo}, merge it by hand",
+                action.reason
+            );
+        }
+        Err(e) => action.error = Some(format!("merging: {e}")),
+    }
+}
+
+/// Closes, writes every branch in one batch, then opens or updates the proposal around
+/// each branch written.
+fn write_and_open(
+    input: &ReconcileInput,
+    forge: &dyn Forge,
+    writes: &[BranchWrite],
+    outcome: &mut Outcome,
+) -> Result<(), ReconcileError> {
     // Close first (forges with an API say why), then write every branch in one batch.
     for a in &outcome.actions {
         if a.kind == ActionKind::Close
@@ -408,7 +482,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             forge.close(p, &a.reason).map_err(Box::new)?;
         }
     }
-    let results = forge.write_branches(&writes).map_err(Box::new)?;
+    let results = forge.write_branches(writes).map_err(Box::new)?;
     for (write, result) in writes.iter().zip(results) {
         let Some(action) = outcome
             .actions
@@ -455,7 +529,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             action.error = Some(e.to_string());
         }
     }
-    Ok(outcome)
+    Ok(())
 }
 
 /// What a proposal branch holds.
@@ -479,6 +553,7 @@ fn foreign(branch: &str, row: &Row) -> Action {
         reason: FOREIGN.to_string(),
         written: false,
         error: None,
+        merged: false,
     }
 }
 
