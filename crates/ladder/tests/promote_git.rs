@@ -416,3 +416,82 @@ fn auto_merge_fast_forwards_the_config_branch_of_a_served_repo_but_not_a_checkou
     assert_eq!(local["ok"], true);
     assert_eq!(git(&work, &["rev-parse", "main"]), main);
 }
+
+/// `git diff main <branch>`'s changed lines in `dir`.
+fn branch_diff(dir: &Path, branch: &str) -> Vec<String> {
+    changed_lines(&git(dir, &["diff", "main", branch]))
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn helm_kustomize_and_directory_apps_of_the_example_promote_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("acme");
+    copy_tree(&example_repo(), &work);
+    // No soak and no sync window in prod: the test must not depend on the clock.
+    std::fs::write(
+        work.join("environments/prod.yaml"),
+        env_file("prod", "promotion:\n  from: staging\n"),
+    )
+    .unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "example"]);
+    let deployment = work.join("apps/docs/dev/deployment.yaml");
+    let text = std::fs::read_to_string(&deployment).unwrap();
+    std::fs::write(
+        &deployment,
+        text.replace("ghcr.io/acme/docs:0.9.0", "ghcr.io/acme/docs:0.9.1"),
+    )
+    .unwrap();
+    git(&work, &["commit", "-q", "-am", "docs 0.9.1 in dev"]);
+    let cache = dir.path().join("cache");
+
+    let outcome = promote(work.to_str().unwrap(), &cache, &[]);
+    let mut got = kinds(&outcome);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "open ladder/prod/docs",
+            "open ladder/staging/shop",
+            "open ladder/staging/web"
+        ],
+        "{outcome:#}"
+    );
+    // Helm values: the tag line, its comment kept.
+    assert_eq!(
+        branch_diff(&work, "ladder/staging/web"),
+        [
+            "-  tag: \"1.4.2\" # promoted by ladder",
+            "+  tag: \"1.5.0\" # promoted by ladder"
+        ]
+    );
+    // Kustomize: images[name=ghcr.io/acme/shop].newTag in the overlay.
+    assert_eq!(
+        branch_diff(&work, "ladder/staging/shop"),
+        [
+            "-    newTag: \"2.0.1\" # promoted by ladder",
+            "+    newTag: \"2.1.0\" # promoted by ladder"
+        ]
+    );
+    // A directory app's container image, from dev: docs is not deployed to staging.
+    assert_eq!(
+        branch_diff(&work, "ladder/prod/docs"),
+        [
+            "-          image: ghcr.io/acme/docs:0.9.0",
+            "+          image: ghcr.io/acme/docs:0.9.1"
+        ]
+    );
+    let subject = git(&work, &["log", "-1", "--format=%s", "ladder/prod/docs"]);
+    assert_eq!(
+        subject,
+        "Promote docs to prod: spec.template.spec.containers[name=docs].image ghcr.io/acme/docs:0.9.0 -> ghcr.io/acme/docs:0.9.1"
+    );
+    assert!(
+        git(&work, &["log", "-1", "--format=%B", "ladder/prod/docs"])
+            .contains("Ladder-Upstream: dev")
+    );
+}
