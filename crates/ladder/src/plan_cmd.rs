@@ -182,6 +182,7 @@ fn state_word(state: State) -> &'static str {
         State::Blocked => "blocked",
         State::Proposed => "proposed",
         State::Diverged => "diverged",
+        State::Held => "held",
     }
 }
 
@@ -209,6 +210,9 @@ fn print_text(config: &ConfigBranch, plan: &Plan) {
         }
         for why in &row.diverged {
             println!("  diverged: {why}");
+        }
+        for why in &row.held {
+            println!("  held: {why}");
         }
         for gate in row.gates.iter().filter(|g| !g.passed) {
             println!("  held: {}", gate.reason);

@@ -141,6 +141,9 @@ pub struct Row {
     /// Why the row is `diverged`: one line per hotfixed field.
     #[serde(skip)]
     pub diverged: Vec<String>,
+    /// Why the row is `held`: one line per field rolled back from its upstream value.
+    #[serde(skip)]
+    pub held: Vec<String>,
 }
 
 impl Row {
@@ -168,6 +171,9 @@ pub enum State {
     /// The environment holds a value that never was upstream (a hotfix) and the upstream
     /// value is not newer: no proposal overwrites it unless forced.
     Diverged,
+    /// The environment was rolled back from the upstream value: that value is not
+    /// proposed again; the next different one is.
+    Held,
 }
 
 /// A promoted value in the target environment and upstream.
@@ -409,10 +415,32 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     }
                 }
             }
+            let mut held = Vec::new();
+            if differs && !forced && diverged.is_empty() {
+                for field in fields.iter().filter(|f| f.differs()) {
+                    // The environment had the upstream value and moved away from it: a
+                    // rollback, which the same value must not undo.
+                    let had = input
+                        .history
+                        .had_value(input.branch, &field.file, &field.path, &field.upstream)
+                        .map_err(|source| PlanError::History {
+                            file: field.file.clone(),
+                            source: Box::new(source),
+                        })?;
+                    if had {
+                        held.push(format!(
+                            "{} {}: {} was rolled back from {}; the next different value of {} is promoted",
+                            field.file, field.path, env.name, field.upstream, upstream.name
+                        ));
+                    }
+                }
+            }
             let state = if !differs {
                 State::InSync
             } else if !diverged.is_empty() {
                 State::Diverged
+            } else if !held.is_empty() {
+                State::Held
             } else if gates.iter().any(|g| !g.passed) {
                 State::Blocked
             } else if proposal.is_some() {
@@ -430,6 +458,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 proposal,
                 sources: source_commits,
                 diverged,
+                held,
             });
         }
     }

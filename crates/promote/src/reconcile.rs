@@ -273,7 +273,14 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 let reason = blocked_reason(row);
                 actions.push(action(ActionKind::Hold, Some(p.head), &reason));
             }
-            (State::Blocked, None) | (State::Diverged, None) => {}
+            (State::Blocked | State::Diverged | State::Held, None) => {}
+            (State::Held, Some(p)) => {
+                actions.push(action(
+                    ActionKind::Hold,
+                    Some(p.head),
+                    &format!("held: {}", row.held.join("; ")),
+                ));
+            }
             (State::Diverged, Some(p)) => {
                 // Left as it is: it may be a forced one (`promote --force`), and it is
                 // no longer on the head that holds the hotfix, so it is not rebuilt.

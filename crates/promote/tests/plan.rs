@@ -67,8 +67,13 @@ fn load(tree: &MemTree) -> Tenant {
 struct FakeHistory {
     times: Vec<(&'static str, i64)>,
     asked: RefCell<Vec<(String, String, String)>>,
-    /// (file, value): values that never were in that file; every other value was.
+    /// (file, value): values that never were in that file, whatever `files` says.
     never: Vec<(&'static str, &'static str)>,
+    /// (file, value): values that were in that file too.
+    had: Vec<(&'static str, &'static str)>,
+    /// The values each promoted file had, as the normal flow leaves them: its own and
+    /// those of the environments downstream (which came from it). Filled by `run`.
+    files: RefCell<Vec<(String, String)>>,
 }
 
 fn id(n: u8) -> ObjectId {
@@ -105,10 +110,16 @@ impl History for FakeHistory {
         _path: &str,
         value: &yamledit::Value,
     ) -> Result<bool, ladder_git::Error> {
-        Ok(!self
-            .never
-            .iter()
-            .any(|(f, v)| *f == file && *v == value.to_string()))
+        let value = value.to_string();
+        if self.never.iter().any(|(f, v)| *f == file && *v == value) {
+            return Ok(false);
+        }
+        Ok(self.had.iter().any(|(f, v)| *f == file && *v == value)
+            || self
+                .files
+                .borrow()
+                .iter()
+                .any(|(f, v)| f == file && *v == value))
     }
 }
 
@@ -117,6 +128,8 @@ fn history(times: Vec<(&'static str, i64)>) -> FakeHistory {
         times,
         asked: RefCell::new(Vec::new()),
         never: Vec::new(),
+        had: Vec::new(),
+        files: RefCell::new(Vec::new()),
     }
 }
 
@@ -131,6 +144,26 @@ fn run_forced(
     force: &[(String, String)],
 ) -> serde_json::Value {
     let tenant = load(tree);
+    // The normal flow: each file had its own value and those downstream of it.
+    let mut files = Vec::new();
+    for app in &tenant.apps {
+        let envs: Vec<_> = tenant
+            .environments
+            .iter()
+            .filter(|e| app.deployed_to(&e.name))
+            .collect();
+        for (i, env) in envs.iter().enumerate() {
+            let field = &tenant.promoted_fields(app, env)[0];
+            for later in &envs[i..] {
+                let f = &tenant.promoted_fields(app, later)[0];
+                let text = String::from_utf8(tree.read(&f.file).unwrap().to_vec()).unwrap();
+                let path = yamledit::Path::parse(&f.path).unwrap();
+                let value = yamledit::get(&text, &yamledit::DocSelector::Auto, &path).unwrap();
+                files.push((field.file.clone(), value.to_string()));
+            }
+        }
+    }
+    *history.files.borrow_mut() = files;
     let prefix = branch_prefix(&tenant, false);
     let plan = plan(&PlanInput {
         tenant: &tenant,
@@ -421,4 +454,18 @@ fn a_hotfix_that_never_was_upstream_is_not_undone() {
     ]);
     newer.never.push(("apps/web/env/staging.yaml", "hotfix-1"));
     assert_eq!(row(&run(&t, &newer, &[]), "web", "prod")["state"], "due");
+}
+
+#[test]
+fn a_rolled_back_value_is_held_until_the_next_one() {
+    // staging went v1 -> v2 -> v1 (a rollback); dev still holds v2.
+    let t = tree("", "", ["v2", "v1", "v1"], ["d1", "d1"]);
+    let mut h = history(vec![("apps/web/env/dev.yaml", NOW - HOUR)]);
+    h.had.push(("apps/web/env/staging.yaml", "v2"));
+    let plan = run(&t, &h, &[]);
+    assert_eq!(row(&plan, "web", "staging")["state"], "held");
+    // The next different value in dev is promoted.
+    let t = tree("", "", ["v3", "v1", "v1"], ["d1", "d1"]);
+    let plan = run(&t, &h, &[]);
+    assert_eq!(row(&plan, "web", "staging")["state"], "due");
 }
