@@ -17,6 +17,7 @@ mod local;
 mod lock;
 mod push;
 mod read;
+mod refs;
 mod repo;
 mod transport;
 pub mod url;
@@ -32,6 +33,7 @@ pub use local::prune_cache;
 pub use lock::RepoLock;
 pub use push::{Lease, RefPush};
 pub use read::TreeAtCommit;
+pub use refs::CommitData;
 pub use repo::{FetchOutcome, RefUpdate, RemoteOptions, Repo};
 pub use url::{Credentials, RemoteUrl, Scheme};
 

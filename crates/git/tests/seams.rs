@@ -784,3 +784,61 @@ fn each_error_kind_says_whether_a_retry_may_help() {
     }
     // The errors the hung-server and credential tests provoke are checked there too.
 }
+
+#[test]
+fn branches_commits_and_ancestry_are_read_in_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Served {
+        mirror: repo,
+        daemon: _daemon,
+        ..
+    } = served(tmp.path(), "cache");
+    let main = repo.resolve("main").unwrap();
+    let a = commit_on(&repo, "main", "a.yaml", "a: 1\n");
+    let b = commit_on(&repo, "main", "b.yaml", "b: 1\n");
+    repo.push_refs(&[
+        RefPush::update("ladder/dev/a", a, Lease::Absent),
+        RefPush::update("ladder/prod/b", b, Lease::Absent),
+        RefPush::update("other", a, Lease::Absent),
+    ])
+    .unwrap();
+    assert_eq!(
+        repo.branches_under("ladder/").unwrap(),
+        vec![
+            ("ladder/dev/a".to_string(), a),
+            ("ladder/prod/b".to_string(), b)
+        ]
+    );
+    assert!(repo.branches_under("nothing/").unwrap().is_empty());
+
+    let data = repo.read_commit(a).unwrap().unwrap();
+    assert_eq!(data.parents, vec![main]);
+    assert_eq!(data.message, "write a.yaml\n");
+    assert_eq!(data.time, 1_700_000_000);
+    assert_eq!(
+        data.tree,
+        repo.tree_at(a)
+            .unwrap()
+            .commit_id()
+            .to_owned()
+            .pipe_tree(&repo)
+    );
+    let missing =
+        ladder_git::ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
+    assert!(repo.read_commit(missing).unwrap().is_none());
+
+    assert!(repo.is_ancestor(main, a).unwrap());
+    assert!(repo.is_ancestor(a, a).unwrap());
+    assert!(!repo.is_ancestor(a, main).unwrap());
+    assert!(!repo.is_ancestor(a, b).unwrap(), "siblings");
+    assert!(!repo.is_ancestor(missing, a).unwrap());
+}
+
+/// The tree of a commit, from the git program, to check `read_commit` against.
+fn tree_of(repo: &Repo, commit: ladder_git::ObjectId) -> ladder_git::ObjectId {
+    let text = git(
+        repo.git_dir(),
+        &["rev-parse", &format!("{commit}^{{tree}}")],
+    );
+    ladder_git::ObjectId::from_hex(text.trim().as_bytes()).unwrap()
+}
