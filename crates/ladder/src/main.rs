@@ -41,6 +41,7 @@ enum Command {
     Set(yaml_cmd::SetArgs),
     Plan(plan_cmd::PlanArgs),
     Promote(promote_cmd::PromoteArgs),
+    Rollback(promote_cmd::RollbackArgs),
 }
 
 impl Command {
@@ -53,6 +54,7 @@ impl Command {
             Command::Set(args) => args.output,
             Command::Plan(args) => args.output,
             Command::Promote(args) => args.output,
+            Command::Rollback(args) => args.output,
         }
     }
 }
@@ -152,6 +154,7 @@ fn main() -> ExitCode {
         Command::Set(args) => yaml_cmd::set(args),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Promote(args) => promote_cmd::run(args),
+        Command::Rollback(args) => promote_cmd::rollback(args),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "done");
     match result {

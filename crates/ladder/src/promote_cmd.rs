@@ -170,3 +170,121 @@ fn report(args: &PromoteArgs, outcome: &Outcome) {
         }
     }
 }
+
+/// Propose setting an app's promoted values in one environment back to their values at
+/// an earlier commit.
+///
+/// The proposal is the branch ladder/rollback/<env>/<app>: one commit on the config
+/// branch that changes only those values, with the reason in its message. Soak does not
+/// apply; a frozen environment or an active deny sync window refuses the rollback
+/// unless --force. Once merged, the environment is `held`: the value rolled back from is
+/// not promoted into it again, the next different one is.
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    /// The app to roll back.
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// The environment to roll it back in.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// The commit (or branch, tag) whose values are restored.
+    #[arg(long, value_name = "REV")]
+    pub to: String,
+
+    /// Why, for the commit message and the proposal.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Roll back into a frozen environment or during an active deny window.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print what would be done; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
+    use ladder_promote::rollback::{RollbackInput, rollback};
+    let config = match open_config_branch(&args.tenant)? {
+        Ok(config) => config,
+        Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
+    };
+    check_env_names(&config.tenant, std::slice::from_ref(&args.env))?;
+    check_app_names(&config.tenant, std::slice::from_ref(&args.app))?;
+    let repo = config.repo();
+    let to = repo.resolve(&args.to).map_err(|e| {
+        let exit = if matches!(e, ladder_git::Error::RevisionNotFound { .. }) {
+            Exit::Input
+        } else {
+            Exit::Environment
+        };
+        Failure::new(exit, format!("--to `{}`: {e}", args.to))
+    })?;
+    let forge = GitForge::new(repo);
+    let head = config
+        .opened
+        .commit()
+        .expect("the config branch is read from Git");
+    let prefix = config.prefix();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let outcome = rollback(
+        &RollbackInput {
+            tenant: &config.tenant,
+            tree: config.opened.tree(),
+            branch: &config.branch,
+            head,
+            repo,
+            subfolder: config.opened.subfolder(),
+            branch_prefix: &prefix,
+            app: &args.app,
+            env: &args.env,
+            to,
+            reason: args.reason.as_deref(),
+            force: args.force,
+            dry_run: args.dry_run,
+            now,
+            identity: Identity::new("ladder", "ladder@localhost"),
+        },
+        &forge,
+    )
+    .map_err(|e| {
+        let exit = if e.is_refusal() {
+            Exit::Input
+        } else {
+            Exit::Environment
+        };
+        Failure::new(exit, format!("rolling back: {e}"))
+    })?;
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"ok": true, "dryRun": args.dry_run, "rollback": outcome})
+        ),
+        OutputFormat::Text => match outcome.kind {
+            None => println!(
+                "nothing to roll back: {} in {} already has the values of {}",
+                args.app, args.env, args.to
+            ),
+            Some(kind) => println!(
+                "{} {}: {}",
+                verb(kind, args.dry_run),
+                outcome.branch,
+                outcome.title
+            ),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -495,3 +495,144 @@ fn helm_kustomize_and_directory_apps_of_the_example_promote_one_line_each() {
             .contains("Ladder-Upstream: dev")
     );
 }
+
+#[test]
+fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    commit(&origin, "tenant", &tenant_files(["v1"; 3]));
+    let before = commit(
+        &origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+    let c = cache.to_str().unwrap();
+
+    // v2 reaches staging.
+    promote(&url, &cache, &[]);
+    let tip = git(&bare, &["rev-parse", "ladder/staging/web"]);
+    git(&bare, &["update-ref", "refs/heads/main", &tip]);
+    promote(&url, &cache, &[]);
+
+    // Roll staging back to the values of `before`.
+    let args = [
+        "rollback",
+        "--repo",
+        &url,
+        "--cache-dir",
+        c,
+        "--app",
+        "web",
+        "--env",
+        "staging",
+        "--to",
+        &before,
+        "--reason",
+        "v2 crashes on start",
+    ];
+    let run = ladder(&args);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        stdout(&run).contains(
+            "opened ladder/rollback/staging/web: Roll back web in staging: image.tag v2 -> v1"
+        ),
+        "{}",
+        stdout(&run)
+    );
+    let branch = "ladder/rollback/staging/web";
+    assert_eq!(
+        branch_diff(&bare, branch),
+        ["-  tag: \"v2\" # the tag", "+  tag: \"v1\" # the tag"]
+    );
+    let message = git(&bare, &["log", "-1", "--format=%B", branch]);
+    assert!(message.contains("v2 crashes on start"), "{message}");
+    assert!(
+        message.contains(&format!("Ladder-Rollback-To: {before}")),
+        "{message}"
+    );
+    // Again: up to date, nothing written.
+    let rollback_tip = git(&bare, &["rev-parse", branch]);
+    let again = ladder(&args);
+    assert!(
+        stdout(&again).contains("up to date ladder/rollback/staging/web"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(git(&bare, &["rev-parse", branch]), rollback_tip);
+
+    // Merged: staging is held at v1 while dev holds the value rolled back from.
+    git(&bare, &["update-ref", "refs/heads/main", &rollback_tip]);
+    let plan = ladder(&["plan", "--repo", &url, "--cache-dir", c]);
+    assert!(
+        stdout(&plan).contains("staging/web: held (from dev)"),
+        "{}",
+        stdout(&plan)
+    );
+    let held = promote(&url, &cache, &[]);
+    assert!(
+        !kinds(&held).iter().any(|k| k.contains("staging/web")),
+        "{held:#}"
+    );
+    // The next different value is promoted.
+    commit(
+        &origin,
+        "web v3 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v3"))],
+    );
+    let next = promote(&url, &cache, &[]);
+    assert!(
+        kinds(&next).contains(&"open ladder/staging/web".to_string()),
+        "{next:#}"
+    );
+
+    // A frozen environment refuses a rollback unless forced.
+    commit(
+        &origin,
+        "freeze prod",
+        &[(
+            "environments/prod.yaml".into(),
+            env_file("prod", "promotion:\n  from: staging\n  frozen: true\n"),
+        )],
+    );
+    let prod = [
+        "rollback",
+        "--repo",
+        &url,
+        "--cache-dir",
+        c,
+        "--app",
+        "web",
+        "--env",
+        "prod",
+        "--to",
+        &before,
+    ];
+    commit(
+        &origin,
+        "hotfix prod",
+        &[("apps/web/env/prod.yaml".into(), values("web", "v1.1"))],
+    );
+    let refused = ladder(&prod);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("prod is frozen"),
+        "{}",
+        stderr(&refused)
+    );
+    let mut forced = prod.to_vec();
+    forced.push("--force");
+    let run = ladder(&forced);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        branch_diff(&bare, "ladder/rollback/prod/web"),
+        ["-  tag: \"v1.1\" # the tag", "+  tag: \"v1\" # the tag"]
+    );
+}

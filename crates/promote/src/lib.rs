@@ -9,6 +9,7 @@ pub mod git_forge;
 pub mod plan;
 pub mod readiness;
 pub mod reconcile;
+pub mod rollback;
 pub mod windows;
 
 mod git_cli;

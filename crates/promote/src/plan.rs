@@ -197,7 +197,7 @@ impl Field {
     }
 }
 
-fn value_json<S: serde::Serializer>(
+pub(crate) fn value_json<S: serde::Serializer>(
     value: &yamledit::Value,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
@@ -619,7 +619,12 @@ fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now
 
 /// The sync-window gate: an active `deny` window matching the app's Application holds
 /// the promotion (Argo CD would not sync it either).
-fn window_gate(tenant: &Tenant, app: &App, env: &Environment, now: i64) -> Result<Gate, PlanError> {
+pub(crate) fn window_gate(
+    tenant: &Tenant,
+    app: &App,
+    env: &Environment,
+    now: i64,
+) -> Result<Gate, PlanError> {
     use crate::windows::{BlockKind, WindowTarget, blocking_window};
     let application = app.application_name(&env.name);
     let namespace = tenant.app_namespace(app, env);

@@ -67,7 +67,7 @@ pub struct Action {
     pub merged: bool,
 }
 
-fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
     match id {
         Some(id) => s.serialize_str(&id.to_string()),
         None => s.serialize_none(),
