@@ -96,9 +96,9 @@ impl Repo {
                 seconds: target.time - CLOCK_SKEW,
             })
             .all()
-            .map_err(|e| walk_err(e.into()))?;
+            .map_err(|e| walk_err(e))?;
         for info in walk {
-            if info.map_err(|e| walk_err(e.into()))?.id == ancestor {
+            if info.map_err(|e| walk_err(e))?.id == ancestor {
                 return Ok(true);
             }
         }

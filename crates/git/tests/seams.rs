@@ -815,14 +815,7 @@ fn branches_commits_and_ancestry_are_read_in_process() {
     assert_eq!(data.parents, vec![main]);
     assert_eq!(data.message, "write a.yaml\n");
     assert_eq!(data.time, 1_700_000_000);
-    assert_eq!(
-        data.tree,
-        repo.tree_at(a)
-            .unwrap()
-            .commit_id()
-            .to_owned()
-            .pipe_tree(&repo)
-    );
+    assert_eq!(data.tree, tree_of(&repo, a));
     let missing =
         ladder_git::ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
     assert!(repo.read_commit(missing).unwrap().is_none());
