@@ -96,9 +96,9 @@ impl Repo {
                 seconds: target.time - CLOCK_SKEW,
             })
             .all()
-            .map_err(|e| walk_err(e))?;
+            .map_err(&walk_err)?;
         for info in walk {
-            if info.map_err(|e| walk_err(e))?.id == ancestor {
+            if info.map_err(&walk_err)?.id == ancestor {
                 return Ok(true);
             }
         }
