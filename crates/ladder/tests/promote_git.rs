@@ -636,3 +636,96 @@ fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
         ["-  tag: \"v1.1\" # the tag", "+  tag: \"v1\" # the tag"]
     );
 }
+
+#[test]
+fn a_grouped_environment_gets_one_proposal_for_every_due_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    let mut files = tenant_files_with(["v1"; 3], "  group: environment\n");
+    files.push((
+        "apps/api/app.yaml".into(),
+        "name: api\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: charts/api\nvalues:\n  - env/{env}.yaml\npromote:\n  - image.tag\n".into(),
+    ));
+    for env in ["dev", "staging", "prod"] {
+        files.push((format!("apps/api/env/{env}.yaml"), values("api", "a1")));
+    }
+    commit(&origin, "tenant", &files);
+    commit(
+        &origin,
+        "web v2 and api a2 in dev",
+        &[
+            ("apps/web/env/dev.yaml".into(), values("web", "v2")),
+            ("apps/api/env/dev.yaml".into(), values("api", "a2")),
+        ],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+
+    let first = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&first), ["open ladder/staging/_all"], "{first:#}");
+    assert_eq!(ladder_branches(&bare), ["ladder/staging/_all"]);
+    let diff = git(&bare, &["diff", "main", "ladder/staging/_all"]);
+    assert_eq!(
+        changed_lines(&diff),
+        [
+            "-  tag: \"a1\" # the tag",
+            "+  tag: \"a2\" # the tag",
+            "-  tag: \"v1\" # the tag",
+            "+  tag: \"v2\" # the tag"
+        ],
+        "{diff}"
+    );
+    assert_eq!(
+        git(&bare, &["log", "-1", "--format=%s", "ladder/staging/_all"]),
+        "Promote 2 apps to staging"
+    );
+    assert_eq!(
+        git(&bare, &["rev-list", "--count", "main..ladder/staging/_all"]),
+        "1"
+    );
+    let again = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&again), ["keep ladder/staging/_all"]);
+    assert_eq!(again["writes"], 0);
+
+    let run = ladder(&[
+        "plan",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    for app in ["api", "web"] {
+        let row = plan["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["app"] == app && r["env"] == "staging")
+            .unwrap();
+        assert_eq!(row["state"], "proposed");
+        assert_eq!(row["proposal"]["branch"], "ladder/staging/_all");
+    }
+
+    // Merged: the group is closed, prod (per app) gets one proposal per app.
+    let tip = git(&bare, &["rev-parse", "ladder/staging/_all"]);
+    git(&bare, &["update-ref", "refs/heads/main", &tip]);
+    let merged = promote(&url, &cache, &[]);
+    let mut got = kinds(&merged);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "close ladder/staging/_all",
+            "open ladder/prod/api",
+            "open ladder/prod/web"
+        ]
+    );
+}

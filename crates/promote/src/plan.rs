@@ -351,7 +351,14 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     upstream_file: source.file.clone(),
                 });
             }
-            let branch = proposal_branch(input.branch_prefix, &env.name, &app.name);
+            let branch = match promotion.group {
+                ladder_model::PromotionGroup::App => {
+                    proposal_branch(input.branch_prefix, &env.name, &app.name)
+                }
+                ladder_model::PromotionGroup::Environment => {
+                    proposal_branch(input.branch_prefix, &env.name, "_all")
+                }
+            };
             let proposal = input
                 .proposals
                 .iter()

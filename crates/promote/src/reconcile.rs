@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId, Repo};
-use ladder_model::{ConfigTree, PromotionMode, Tenant};
+use ladder_model::{ConfigTree, PromotionGroup, PromotionMode, Tenant};
 use serde::Serialize;
 
 use crate::forge::{BranchWrite, Checks, Forge, ForgeError, MergeState, Proposal, ProposalText};
@@ -155,8 +155,30 @@ pub fn build_promotion(
     input: &ReconcileInput,
     row: &Row,
 ) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
+    let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
+    let marker = format!("{}/{}", row.env, row.app);
+    build_commit_of(input, &[row], &title(row), &marker, &branch)
+}
+
+/// The title of an environment's grouped proposal.
+pub fn group_title(env: &str, rows: &[&Row]) -> String {
+    match rows {
+        [row] => title(row),
+        rows => format!("Promote {} apps to {env}", rows.len()),
+    }
+}
+
+/// One commit on `input.head` moving every changed value of `rows`, with the
+/// `Ladder-Promotion: <marker>` trailer.
+fn build_commit_of(
+    input: &ReconcileInput,
+    rows: &[&Row],
+    subject: &str,
+    marker: &str,
+    branch: &str,
+) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
     let mut per_file: BTreeMap<&str, Vec<yamledit::Edit>> = BTreeMap::new();
-    for (field, _) in row.changed() {
+    for (field, _) in rows.iter().flat_map(|r| r.changed()) {
         let path = yamledit::Path::parse(&field.path).map_err(|source| ReconcileError::Edit {
             file: field.file.clone(),
             source: Box::new(source),
@@ -177,32 +199,33 @@ pub fn build_promotion(
         edits.write(repo_path(input.subfolder, file), edited);
     }
     let mut body = String::new();
-    let mut trailers = vec![
-        (
-            "Ladder-Promotion".to_string(),
-            format!("{}/{}", row.env, row.app),
-        ),
-        ("Ladder-Upstream".to_string(), row.from.clone()),
-    ];
-    for (field, source) in row.changed() {
-        body.push_str(&format!(
-            "{} {}: {} -> {}\n",
-            field.file, field.path, field.current, field.upstream
-        ));
-        if let Some(source) = source {
-            let trailer = ("Ladder-Source-Commit".to_string(), source.id.to_string());
-            if !trailers.contains(&trailer) {
-                trailers.push(trailer);
+    let mut trailers = vec![("Ladder-Promotion".to_string(), marker.to_string())];
+    for row in rows {
+        let upstream = ("Ladder-Upstream".to_string(), row.from.clone());
+        if !trailers.contains(&upstream) {
+            trailers.push(upstream);
+        }
+    }
+    for row in rows {
+        for (field, source) in row.changed() {
+            body.push_str(&format!(
+                "{} {}: {} -> {}\n",
+                field.file, field.path, field.current, field.upstream
+            ));
+            if let Some(source) = source {
+                let trailer = ("Ladder-Source-Commit".to_string(), source.id.to_string());
+                if !trailers.contains(&trailer) {
+                    trailers.push(trailer);
+                }
             }
         }
     }
-    let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
     let request = CommitRequest {
         parent: input.head,
         edits,
         author: input.identity.clone(),
         committer: input.identity.clone(),
-        message: format!("{}\n\n{body}", title(row)),
+        message: format!("{subject}\n\n{body}"),
         trailers,
         time: None,
     };
@@ -210,7 +233,7 @@ pub fn build_promotion(
         Ok(CommitOutcome::Created { commit, tree }) => Ok(Some((commit, tree))),
         Ok(CommitOutcome::Unchanged) => Ok(None),
         Err(source) => Err(ReconcileError::Commit {
-            branch,
+            branch: branch.to_string(),
             source: Box::new(source),
         }),
     }
@@ -251,6 +274,26 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             error: None,
             merged: false,
         };
+        if grouped(input, &row.env) {
+            // The environment's promotions go together on `<env>/_all`.
+            if let Some(p) = existing {
+                if read_tip(input, p)? == Tip::Foreign {
+                    actions.push(foreign(&branch, row));
+                    continue;
+                }
+                actions.push(action(
+                    ActionKind::Close,
+                    None,
+                    "the environment's promotions are grouped now",
+                ));
+                writes.push(BranchWrite {
+                    branch: branch.clone(),
+                    new: None,
+                    lease: Lease::At(p.head),
+                });
+            }
+            continue;
+        }
         match (row.state, existing) {
             (State::InSync, None) => {}
             (State::InSync, Some(p)) => {
@@ -349,6 +392,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             }
         }
     }
+    reconcile_groups(input, &mut actions, &mut writes)?;
     // Proposals of promotions that no longer exist (the app or the environment was
     // removed, or no longer promotes).
     for p in input.proposals {
@@ -505,15 +549,19 @@ fn write_and_open(
     }
     // Then the proposal around each branch written.
     for action in outcome.actions.iter_mut().filter(|a| a.written) {
-        let Some(row) = input
-            .plan
-            .promotions
-            .iter()
-            .find(|r| r.app == action.app && r.env == action.env)
-        else {
-            continue;
+        let text = if action.app == "_all" {
+            group_text(input, &action.env)
+        } else {
+            let Some(row) = input
+                .plan
+                .promotions
+                .iter()
+                .find(|r| r.app == action.app && r.env == action.env)
+            else {
+                continue;
+            };
+            proposal_text(input, row)
         };
-        let text = proposal_text(input, row);
         let result = match action.kind {
             ActionKind::Open => forge.open(&action.branch, input.branch, &text).map(|_| ()),
             ActionKind::Update => {
@@ -537,6 +585,157 @@ fn write_and_open(
         }
     }
     Ok(())
+}
+
+/// Whether `env` groups its promotions into one proposal (`group: environment`).
+fn grouped(input: &ReconcileInput, env: &str) -> bool {
+    input
+        .tenant
+        .environment(env)
+        .and_then(|e| e.promotion.as_ref())
+        .is_some_and(|p| p.group == PromotionGroup::Environment)
+}
+
+/// The due rows of a grouped environment.
+fn group_rows<'p>(input: &'p ReconcileInput, env: &str) -> Vec<&'p Row> {
+    input
+        .plan
+        .promotions
+        .iter()
+        .filter(|r| r.env == env && matches!(r.state, State::Due | State::Proposed))
+        .collect()
+}
+
+/// One proposal per grouped environment, `<env>/_all`, holding every due app; and the
+/// `_all` proposals of environments that are no longer grouped, closed.
+fn reconcile_groups(
+    input: &ReconcileInput,
+    actions: &mut Vec<Action>,
+    writes: &mut Vec<BranchWrite>,
+) -> Result<(), ReconcileError> {
+    for env in &input.tenant.environments {
+        let Some(promotion) = &env.promotion else {
+            continue;
+        };
+        if !selected(input.envs, &env.name) {
+            continue;
+        }
+        let branch = proposal_branch(input.branch_prefix, &env.name, "_all");
+        let existing = input.proposals.iter().find(|p| p.branch == branch);
+        let action = |kind, commit, reason: String| Action {
+            branch: branch.clone(),
+            app: "_all".to_string(),
+            env: env.name.clone(),
+            kind,
+            commit,
+            reason,
+            written: false,
+            error: None,
+            merged: false,
+        };
+        let is_grouped = promotion.group == PromotionGroup::Environment;
+        let rows = if is_grouped {
+            group_rows(input, &env.name)
+        } else {
+            Vec::new()
+        };
+        let manual = promotion.mode == PromotionMode::Manual;
+        let opens = !manual || existing.is_some() || input.envs.contains(&env.name);
+        if rows.is_empty() || !opens {
+            let Some(p) = existing else {
+                continue;
+            };
+            if read_tip(input, p)? == Tip::Foreign {
+                actions.push(action(ActionKind::Foreign, Some(p.head), FOREIGN.into()));
+                continue;
+            }
+            let held = input.plan.promotions.iter().any(|r| {
+                r.env == env.name
+                    && matches!(r.state, State::Blocked | State::Diverged | State::Held)
+            });
+            if is_grouped && held {
+                actions.push(action(
+                    ActionKind::Hold,
+                    Some(p.head),
+                    "held: the environment's promotions are blocked".into(),
+                ));
+                continue;
+            }
+            let reason = if is_grouped {
+                "no app is due"
+            } else {
+                "the environment's promotions are no longer grouped"
+            };
+            actions.push(action(ActionKind::Close, None, reason.into()));
+            writes.push(BranchWrite {
+                branch: branch.clone(),
+                new: None,
+                lease: Lease::At(p.head),
+            });
+            continue;
+        }
+        let title = group_title(&env.name, &rows);
+        let marker = format!("{}/_all", env.name);
+        let Some((commit, tree)) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
+            continue;
+        };
+        let tip = match existing {
+            Some(p) => Some(read_tip(input, p)?),
+            None => None,
+        };
+        match (existing, tip) {
+            (Some(p), Some(Tip::Foreign)) => {
+                actions.push(action(ActionKind::Foreign, Some(p.head), FOREIGN.into()));
+            }
+            (Some(p), Some(Tip::Ours { parent, tree: t })) if parent == input.head && t == tree => {
+                actions.push(action(
+                    ActionKind::Keep,
+                    Some(p.head),
+                    "the proposal is up to date".into(),
+                ));
+            }
+            (Some(p), _) => {
+                actions.push(action(
+                    ActionKind::Update,
+                    Some(commit),
+                    format!("{title} (the target branch or the upstream values moved)"),
+                ));
+                writes.push(BranchWrite {
+                    branch: branch.clone(),
+                    new: Some(commit),
+                    lease: Lease::At(p.head),
+                });
+            }
+            (None, _) => {
+                actions.push(action(ActionKind::Open, Some(commit), title));
+                writes.push(BranchWrite {
+                    branch: branch.clone(),
+                    new: Some(commit),
+                    lease: Lease::Absent,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The proposal of a grouped environment: every due app's fields and gates.
+fn group_text(input: &ReconcileInput, env: &str) -> ProposalText {
+    let rows = group_rows(input, env);
+    let mut text = ProposalText {
+        title: group_title(env, &rows),
+        ..ProposalText::default()
+    };
+    text.body = format!("<!-- ladder:promotion {env}/_all -->\n");
+    for row in &rows {
+        let one = proposal_text(input, row);
+        text.body.push_str(&format!("\n## {}\n\n", row.app));
+        text.body
+            .push_str(one.body.split_once('\n').map_or("", |(_, rest)| rest));
+        text.labels = one.labels;
+        text.reviewers = one.reviewers;
+    }
+    text
 }
 
 /// What a proposal branch holds.
