@@ -729,3 +729,61 @@ fn a_grouped_environment_gets_one_proposal_for_every_due_app() {
         ]
     );
 }
+
+#[test]
+fn backflow_proposes_a_prod_hotfix_back_to_staging() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "acme.git".into(),
+    };
+    let mut files = tenant_files(["1.4.0"; 3]);
+    for (path, text) in &mut files {
+        if path == "environments/prod.yaml" {
+            *text = env_file("prod", "promotion:\n  from: staging\n  backflow: true\n");
+        }
+    }
+    commit(&origin, "tenant", &files);
+    commit(
+        &origin,
+        "hotfix straight to prod",
+        &[("apps/web/env/prod.yaml".into(), values("web", "1.4.1"))],
+    );
+    let bare = origin.path();
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("acme.git");
+    let cache = dir.path().join("cache");
+
+    let first = promote(&url, &cache, &[]);
+    assert_eq!(
+        kinds(&first),
+        ["open ladder/backflow/staging/web"],
+        "{first:#}"
+    );
+    let branch = "ladder/backflow/staging/web";
+    let diff = git(&bare, &["diff", "main", branch]);
+    assert!(diff.contains("apps/web/env/staging.yaml"), "{diff}");
+    assert_eq!(
+        changed_lines(&diff),
+        ["-  tag: \"1.4.0\" # the tag", "+  tag: \"1.4.1\" # the tag"]
+    );
+    assert_eq!(
+        git(&bare, &["log", "-1", "--format=%s", branch]),
+        "Backflow web to staging: image.tag 1.4.0 -> 1.4.1"
+    );
+    let again = promote(&url, &cache, &[]);
+    assert_eq!(kinds(&again), ["keep ladder/backflow/staging/web"]);
+    assert_eq!(again["writes"], 0);
+
+    // Merged: prod and staging agree; the backflow branch goes.
+    let tip = git(&bare, &["rev-parse", branch]);
+    git(&bare, &["update-ref", "refs/heads/main", &tip]);
+    let merged = promote(&url, &cache, &[]);
+    assert_eq!(
+        kinds(&merged),
+        ["close ladder/backflow/staging/web"],
+        "{merged:#}"
+    );
+    assert!(ladder_branches(&bare).is_empty());
+}

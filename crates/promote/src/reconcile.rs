@@ -65,6 +65,9 @@ pub struct Action {
     pub error: Option<String>,
     /// Whether ladder merged the proposal (`mode: auto-merge`).
     pub merged: bool,
+    /// The proposal's title, when ladder wrote its commit.
+    #[serde(skip)]
+    pub title: Option<String>,
 }
 
 pub(crate) fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
@@ -273,6 +276,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             written: false,
             error: None,
             merged: false,
+            title: None,
         };
         if grouped(input, &row.env) {
             // The environment's promotions go together on `<env>/_all`.
@@ -393,6 +397,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         }
     }
     reconcile_groups(input, &mut actions, &mut writes)?;
+    reconcile_backflow(input, &mut actions, &mut writes)?;
     // Proposals of promotions that no longer exist (the app or the environment was
     // removed, or no longer promotes).
     for p in input.proposals {
@@ -424,6 +429,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 written: false,
                 error: None,
                 merged: false,
+                title: None,
             });
             continue;
         }
@@ -437,6 +443,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             written: false,
             error: None,
             merged: false,
+            title: None,
         });
         writes.push(BranchWrite {
             branch: p.branch.clone(),
@@ -549,8 +556,22 @@ fn write_and_open(
     }
     // Then the proposal around each branch written.
     for action in outcome.actions.iter_mut().filter(|a| a.written) {
+        let backflow = format!("{}backflow/", input.branch_prefix);
         let text = if action.app == "_all" {
             group_text(input, &action.env)
+        } else if action.branch.starts_with(&backflow) {
+            let title = action.title.clone().unwrap_or_default();
+            ProposalText {
+                body: format!(
+                    "<!-- ladder:{} -->\nA hotfix, proposed back upstream (`backflow: true`).\n",
+                    action
+                        .branch
+                        .strip_prefix(input.branch_prefix)
+                        .unwrap_or_default()
+                ),
+                title,
+                ..ProposalText::default()
+            }
         } else {
             let Some(row) = input
                 .plan
@@ -632,6 +653,7 @@ fn reconcile_groups(
             written: false,
             error: None,
             merged: false,
+            title: None,
         };
         let is_grouped = promotion.group == PromotionGroup::Environment;
         let rows = if is_grouped {
@@ -679,42 +701,190 @@ fn reconcile_groups(
         let Some((commit, tree)) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
             continue;
         };
-        let tip = match existing {
-            Some(p) => Some(read_tip(input, p)?),
-            None => None,
-        };
-        match (existing, tip) {
-            (Some(p), Some(Tip::Foreign)) => {
-                actions.push(action(ActionKind::Foreign, Some(p.head), FOREIGN.into()));
+        let (kind, lease) = converge(input, existing, tree)?;
+        push_branch_action(
+            actions,
+            writes,
+            action(kind, None, String::new()),
+            commit,
+            lease,
+            &title,
+            existing,
+        );
+    }
+    Ok(())
+}
+
+/// What to do with a proposal branch whose desired commit has `tree`:
+/// keep it, update it, open it, or leave it alone (someone else's). The lease is the
+/// write's.
+fn converge(
+    input: &ReconcileInput,
+    existing: Option<&Proposal>,
+    tree: ObjectId,
+) -> Result<(ActionKind, Lease), ReconcileError> {
+    Ok(match existing {
+        None => (ActionKind::Open, Lease::Absent),
+        Some(p) => match read_tip(input, p)? {
+            Tip::Foreign => (ActionKind::Foreign, Lease::At(p.head)),
+            Tip::Ours { parent, tree: t } if parent == input.head && t == tree => {
+                (ActionKind::Keep, Lease::At(p.head))
             }
-            (Some(p), Some(Tip::Ours { parent, tree: t })) if parent == input.head && t == tree => {
-                actions.push(action(
-                    ActionKind::Keep,
-                    Some(p.head),
-                    "the proposal is up to date".into(),
-                ));
-            }
-            (Some(p), _) => {
-                actions.push(action(
-                    ActionKind::Update,
-                    Some(commit),
-                    format!("{title} (the target branch or the upstream values moved)"),
-                ));
-                writes.push(BranchWrite {
-                    branch: branch.clone(),
-                    new: Some(commit),
-                    lease: Lease::At(p.head),
-                });
-            }
-            (None, _) => {
-                actions.push(action(ActionKind::Open, Some(commit), title));
-                writes.push(BranchWrite {
-                    branch: branch.clone(),
-                    new: Some(commit),
-                    lease: Lease::Absent,
-                });
-            }
+            Tip::Ours { .. } => (ActionKind::Update, Lease::At(p.head)),
+        },
+    })
+}
+
+/// Records `action` (whose kind `converge` chose) and, for an open or update, its write.
+fn push_branch_action(
+    actions: &mut Vec<Action>,
+    writes: &mut Vec<BranchWrite>,
+    mut action: Action,
+    commit: ObjectId,
+    lease: Lease,
+    title: &str,
+    existing: Option<&Proposal>,
+) {
+    let head = existing.map(|p| p.head);
+    match action.kind {
+        ActionKind::Foreign => {
+            action.commit = head;
+            action.reason = FOREIGN.into();
         }
+        ActionKind::Keep => {
+            action.commit = head;
+            action.reason = "the proposal is up to date".into();
+        }
+        ActionKind::Update | ActionKind::Open => {
+            action.commit = Some(commit);
+            action.title = Some(title.to_string());
+            action.reason = if action.kind == ActionKind::Update {
+                format!("{title} (the target branch or the upstream values moved)")
+            } else {
+                title.to_string()
+            };
+            writes.push(BranchWrite {
+                branch: action.branch.clone(),
+                new: Some(commit),
+                lease,
+            });
+        }
+        ActionKind::Hold | ActionKind::Close => {}
+    }
+    actions.push(action);
+}
+
+/// Backflow (`promotion.backflow: true` on the downstream environment): a diverged
+/// value (a hotfix) is proposed back to the environment it promotes from, on
+/// `backflow/<from>/<app>`, so the ladder converges again. Backflow branches whose
+/// hotfix reached upstream (or was replaced) are closed.
+fn reconcile_backflow(
+    input: &ReconcileInput,
+    actions: &mut Vec<Action>,
+    writes: &mut Vec<BranchWrite>,
+) -> Result<(), ReconcileError> {
+    let prefix = format!("{}backflow/", input.branch_prefix);
+    let backflows = |row: &Row| {
+        row.state == State::Diverged
+            && input
+                .tenant
+                .environment(&row.env)
+                .and_then(|e| e.promotion.as_ref())
+                .is_some_and(|p| p.backflow)
+    };
+    let wanted: Vec<String> = input
+        .plan
+        .promotions
+        .iter()
+        .filter(|r| backflows(r))
+        .map(|r| format!("{prefix}{}/{}", r.from, r.app))
+        .collect();
+    for row in input.plan.promotions.iter().filter(|r| backflows(r)) {
+        if !selected(input.apps, &row.app) || !selected(input.envs, &row.env) {
+            continue;
+        }
+        let branch = format!("{prefix}{}/{}", row.from, row.app);
+        let existing = input.proposals.iter().find(|p| p.branch == branch);
+        // The same promotion, turned around: the hotfix into the upstream's file.
+        let mut back = row.clone();
+        back.env = row.from.clone();
+        back.from = row.env.clone();
+        for field in &mut back.fields {
+            std::mem::swap(&mut field.file, &mut field.upstream_file);
+            std::mem::swap(&mut field.current, &mut field.upstream);
+        }
+        back.sources = vec![None; back.fields.len()];
+        let title = match back.changed().collect::<Vec<_>>().as_slice() {
+            [(f, _)] => format!(
+                "Backflow {} to {}: {} {} -> {}",
+                row.app, row.from, f.path, f.current, f.upstream
+            ),
+            many => format!(
+                "Backflow {} to {}: {} values",
+                row.app,
+                row.from,
+                many.len()
+            ),
+        };
+        let marker = format!("backflow/{}/{}", row.from, row.app);
+        let Some((commit, tree)) = build_commit_of(input, &[&back], &title, &marker, &branch)?
+        else {
+            continue;
+        };
+        let (kind, lease) = converge(input, existing, tree)?;
+        let action = Action {
+            branch,
+            app: row.app.clone(),
+            env: row.from.clone(),
+            kind,
+            commit: None,
+            reason: String::new(),
+            written: false,
+            error: None,
+            merged: false,
+            title: None,
+        };
+        push_branch_action(actions, writes, action, commit, lease, &title, existing);
+    }
+    for p in input.proposals {
+        let Some((env, app)) = p
+            .branch
+            .strip_prefix(&prefix)
+            .and_then(|r| r.split_once('/'))
+        else {
+            continue;
+        };
+        if wanted.contains(&p.branch) || !selected(input.apps, app) {
+            continue;
+        }
+        let tip = read_tip(input, p)?;
+        let (kind, reason) = if tip == Tip::Foreign {
+            (ActionKind::Foreign, FOREIGN.to_string())
+        } else {
+            (
+                ActionKind::Close,
+                "the hotfix is no longer diverged (it reached upstream, or was replaced)".into(),
+            )
+        };
+        if kind == ActionKind::Close {
+            writes.push(BranchWrite {
+                branch: p.branch.clone(),
+                new: None,
+                lease: Lease::At(p.head),
+            });
+        }
+        actions.push(Action {
+            branch: p.branch.clone(),
+            app: app.to_string(),
+            env: env.to_string(),
+            kind,
+            commit: Some(p.head),
+            reason,
+            written: false,
+            error: None,
+            merged: false,
+            title: None,
+        });
     }
     Ok(())
 }
@@ -760,6 +930,7 @@ fn foreign(branch: &str, row: &Row) -> Action {
         written: false,
         error: None,
         merged: false,
+        title: None,
     }
 }
 
