@@ -787,3 +787,46 @@ fn backflow_proposes_a_prod_hotfix_back_to_staging() {
     );
     assert!(ladder_branches(&bare).is_empty());
 }
+
+#[test]
+fn a_tenant_in_a_monorepo_subfolder_prefixes_its_branches_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let bare = served.join("platform.git");
+    ladder_testkit::example_platform(
+        &example_repo(),
+        &dir.path().join("work"),
+        Some("tenants/acme"),
+        "main",
+        &bare,
+    );
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("platform.git");
+    let cache = dir.path().join("cache");
+
+    let outcome = promote(&url, &cache, &["--subfolder", "tenants/acme"]);
+    let mut got = kinds(&outcome);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "open ladder/acme/staging/shop",
+            "open ladder/acme/staging/web"
+        ],
+        "{outcome:#}"
+    );
+    let diff = git(&bare, &["diff", "main", "ladder/acme/staging/web"]);
+    assert!(
+        diff.contains("tenants/acme/apps/web/env/staging.yaml"),
+        "{diff}"
+    );
+    assert_eq!(
+        changed_lines(&diff),
+        [
+            "-  tag: \"1.4.2\" # promoted by ladder",
+            "+  tag: \"1.5.0\" # promoted by ladder"
+        ]
+    );
+    let again = promote(&url, &cache, &["--subfolder", "tenants/acme"]);
+    assert_eq!(again["writes"], 0, "{again:#}");
+}
