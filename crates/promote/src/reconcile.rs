@@ -256,6 +256,13 @@ fn selected(names: &[String], name: &str) -> bool {
 
 /// Converges the forge's proposals on the plan: see the module documentation.
 pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, ReconcileError> {
+    let heads: Vec<ObjectId> = input.proposals.iter().map(|p| p.head).collect();
+    let tips = &git_cli::read_commits(input.repo.git_dir(), &heads).map_err(|source| {
+        ReconcileError::Read {
+            what: "the commits of the proposal branches".into(),
+            source,
+        }
+    })?;
     let mut actions = Vec::new();
     let mut writes = Vec::new();
     let mut covered = Vec::new();
@@ -281,7 +288,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         if grouped(input, &row.env) {
             // The environment's promotions go together on `<env>/_all`.
             if let Some(p) = existing {
-                if read_tip(input, p)? == Tip::Foreign {
+                if read_tip(input, tips, p)? == Tip::Foreign {
                     actions.push(foreign(&branch, row));
                     continue;
                 }
@@ -301,7 +308,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         match (row.state, existing) {
             (State::InSync, None) => {}
             (State::InSync, Some(p)) => {
-                if read_tip(input, p)? == Tip::Foreign {
+                if read_tip(input, tips, p)? == Tip::Foreign {
                     actions.push(foreign(&branch, row));
                     continue;
                 }
@@ -350,7 +357,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                     continue;
                 };
                 let tip = match existing {
-                    Some(p) => Some(read_tip(input, p)?),
+                    Some(p) => Some(read_tip(input, tips, p)?),
                     None => None,
                 };
                 if let Some(Tip::Foreign) = tip {
@@ -396,8 +403,8 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             }
         }
     }
-    reconcile_groups(input, &mut actions, &mut writes)?;
-    reconcile_backflow(input, &mut actions, &mut writes)?;
+    reconcile_groups(input, tips, &mut actions, &mut writes)?;
+    reconcile_backflow(input, tips, &mut actions, &mut writes)?;
     // Proposals of promotions that no longer exist (the app or the environment was
     // removed, or no longer promotes).
     for p in input.proposals {
@@ -418,7 +425,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         if !selected(input.apps, app) || !selected(input.envs, env) {
             continue;
         }
-        if read_tip(input, p)? == Tip::Foreign {
+        if read_tip(input, tips, p)? == Tip::Foreign {
             actions.push(Action {
                 branch: p.branch.clone(),
                 app: app.to_string(),
@@ -631,6 +638,7 @@ fn group_rows<'p>(input: &'p ReconcileInput, env: &str) -> Vec<&'p Row> {
 /// `_all` proposals of environments that are no longer grouped, closed.
 fn reconcile_groups(
     input: &ReconcileInput,
+    tips: &Tips,
     actions: &mut Vec<Action>,
     writes: &mut Vec<BranchWrite>,
 ) -> Result<(), ReconcileError> {
@@ -667,7 +675,7 @@ fn reconcile_groups(
             let Some(p) = existing else {
                 continue;
             };
-            if read_tip(input, p)? == Tip::Foreign {
+            if read_tip(input, tips, p)? == Tip::Foreign {
                 actions.push(action(ActionKind::Foreign, Some(p.head), FOREIGN.into()));
                 continue;
             }
@@ -701,7 +709,7 @@ fn reconcile_groups(
         let Some((commit, tree)) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
             continue;
         };
-        let (kind, lease) = converge(input, existing, tree)?;
+        let (kind, lease) = converge(input, tips, existing, tree)?;
         push_branch_action(
             actions,
             writes,
@@ -720,12 +728,13 @@ fn reconcile_groups(
 /// write's.
 fn converge(
     input: &ReconcileInput,
+    tips: &Tips,
     existing: Option<&Proposal>,
     tree: ObjectId,
 ) -> Result<(ActionKind, Lease), ReconcileError> {
     Ok(match existing {
         None => (ActionKind::Open, Lease::Absent),
-        Some(p) => match read_tip(input, p)? {
+        Some(p) => match read_tip(input, tips, p)? {
             Tip::Foreign => (ActionKind::Foreign, Lease::At(p.head)),
             Tip::Ours { parent, tree: t } if parent == input.head && t == tree => {
                 (ActionKind::Keep, Lease::At(p.head))
@@ -780,6 +789,7 @@ fn push_branch_action(
 /// hotfix reached upstream (or was replaced) are closed.
 fn reconcile_backflow(
     input: &ReconcileInput,
+    tips: &Tips,
     actions: &mut Vec<Action>,
     writes: &mut Vec<BranchWrite>,
 ) -> Result<(), ReconcileError> {
@@ -831,7 +841,7 @@ fn reconcile_backflow(
         else {
             continue;
         };
-        let (kind, lease) = converge(input, existing, tree)?;
+        let (kind, lease) = converge(input, tips, existing, tree)?;
         let action = Action {
             branch,
             app: row.app.clone(),
@@ -857,7 +867,7 @@ fn reconcile_backflow(
         if wanted.contains(&p.branch) || !selected(input.apps, app) {
             continue;
         }
-        let tip = read_tip(input, p)?;
+        let tip = read_tip(input, tips, p)?;
         let (kind, reason) = if tip == Tip::Foreign {
             (ActionKind::Foreign, FOREIGN.to_string())
         } else {
@@ -936,14 +946,15 @@ fn foreign(branch: &str, row: &Row) -> Action {
 
 /// Whether `proposal`'s tip is ladder's one commit for its promotion: a single parent
 /// and the `Ladder-Promotion` trailer naming the branch's environment and app.
-fn read_tip(input: &ReconcileInput, proposal: &Proposal) -> Result<Tip, ReconcileError> {
-    let commit = git_cli::read_commit(input.repo.git_dir(), proposal.head).map_err(|e| {
-        ReconcileError::Read {
-            what: format!("the commit of {}", proposal.branch),
-            source: e,
-        }
-    })?;
-    let Some(commit) = commit else {
+/// The commits of the proposal branches' tips, read once.
+type Tips = std::collections::HashMap<ObjectId, git_cli::RawCommit>;
+
+fn read_tip(
+    input: &ReconcileInput,
+    tips: &Tips,
+    proposal: &Proposal,
+) -> Result<Tip, ReconcileError> {
+    let Some(commit) = tips.get(&proposal.head) else {
         return Ok(Tip::Foreign);
     };
     let promotion = proposal
