@@ -25,6 +25,8 @@ pub struct Proposal {
     pub url: Option<String>,
     /// The title the forge holds, when it holds one.
     pub title: Option<String>,
+    /// The labels it carries, on forges that have them.
+    pub labels: Vec<String>,
 }
 
 /// What a proposal says about itself.
@@ -165,7 +167,11 @@ pub trait Forge {
 
     fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError>;
 
+    /// Adds `labels` to the proposal (those it has already stay).
     fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError>;
+
+    /// Removes `labels` from the proposal.
+    fn unlabel(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError>;
 
     fn request_reviewers(
         &self,

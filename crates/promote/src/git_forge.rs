@@ -130,6 +130,7 @@ impl Forge for GitForge<'_> {
                 head,
                 number: None,
                 title: None,
+                labels: Vec::new(),
             })
             .collect())
     }
@@ -195,6 +196,7 @@ impl Forge for GitForge<'_> {
             number: None,
             url: self.compare_url(base, branch),
             title: None,
+            labels: Vec::new(),
         })
     }
 
@@ -222,6 +224,10 @@ impl Forge for GitForge<'_> {
 
     fn label(&self, _proposal: &Proposal, _labels: &[String]) -> Result<(), ForgeError> {
         Err(Self::unsupported("label"))
+    }
+
+    fn unlabel(&self, _proposal: &Proposal, _labels: &[String]) -> Result<(), ForgeError> {
+        Err(Self::unsupported("unlabel"))
     }
 
     fn request_reviewers(

@@ -470,8 +470,45 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
     if !writes.is_empty() {
         write_and_open(input, forge, &writes, &mut outcome)?;
     }
+    mark_held(input, forge, &mut outcome);
     auto_merge(input, forge, &mut outcome);
     Ok(outcome)
+}
+
+/// The label of a proposal a gate holds, on forges that have labels.
+pub const HELD_LABEL: &str = "ladder:held";
+
+/// A call a forge may not support: `Unsupported` is nothing to do.
+fn optional(result: Result<(), ForgeError>) -> Option<String> {
+    match result {
+        Ok(()) | Err(ForgeError::Unsupported { .. }) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// Marks held proposals with [`HELD_LABEL`] and unmarks those that are no longer held,
+/// writing only when the label is not already as it should be.
+fn mark_held(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
+    for action in &mut outcome.actions {
+        let held = match action.kind {
+            ActionKind::Hold => true,
+            ActionKind::Keep | ActionKind::Update if action.error.is_none() => false,
+            _ => continue,
+        };
+        let Some(p) = input.proposals.iter().find(|p| p.branch == action.branch) else {
+            continue;
+        };
+        let marked = p.labels.iter().any(|l| l == HELD_LABEL);
+        let label = [HELD_LABEL.to_string()];
+        let error = match (held, marked) {
+            (true, false) => optional(forge.label(p, &label)),
+            (false, true) => optional(forge.unlabel(p, &label)),
+            _ => None,
+        };
+        if error.is_some() {
+            action.error = error;
+        }
+    }
 }
 
 /// Merges one up-to-date proposal into an `auto-merge` environment, when the forge says
@@ -503,6 +540,7 @@ fn auto_merge(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) 
         number: known.and_then(|p| p.number),
         url: known.and_then(|p| p.url.clone()),
         title: None,
+        labels: known.map(|p| p.labels.clone()).unwrap_or_default(),
     };
     let result = forge
         .merge_state(&proposal, input.branch)
@@ -591,7 +629,27 @@ fn write_and_open(
             proposal_text(input, row)
         };
         let result = match action.kind {
-            ActionKind::Open => forge.open(&action.branch, input.branch, &text).map(|_| ()),
+            ActionKind::Open => {
+                forge
+                    .open(&action.branch, input.branch, &text)
+                    .and_then(|opened| {
+                        let mut failed = None;
+                        if !text.labels.is_empty() {
+                            failed = failed.or(optional(forge.label(&opened, &text.labels)));
+                        }
+                        if !text.reviewers.is_empty() {
+                            failed = failed
+                                .or(optional(forge.request_reviewers(&opened, &text.reviewers)));
+                        }
+                        match failed {
+                            Some(message) => Err(ForgeError::Api {
+                                message,
+                                transient: true,
+                            }),
+                            None => Ok(()),
+                        }
+                    })
+            }
             ActionKind::Update => {
                 match input.proposals.iter().find(|p| p.branch == action.branch) {
                     Some(p) => forge

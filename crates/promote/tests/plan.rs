@@ -296,6 +296,7 @@ fn frozen_blocks_and_an_open_proposal_shows() {
         number: Some(7),
         url: Some("https://example.com/pr/7".into()),
         title: None,
+        labels: Vec::new(),
     }];
     let plan = run(&t, &h, &proposals);
     let prod = row(&plan, "web", "prod");

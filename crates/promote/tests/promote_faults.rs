@@ -74,6 +74,9 @@ impl Forge for Faulty<'_> {
     fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
         self.step(|| self.inner.label(proposal, labels))
     }
+    fn unlabel(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
+        self.step(|| self.inner.unlabel(proposal, labels))
+    }
     fn request_reviewers(
         &self,
         proposal: &Proposal,
