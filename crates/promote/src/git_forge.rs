@@ -16,7 +16,6 @@ use crate::forge::{
     ApiCommit, BranchWrite, Checks, ClosedProposal, Forge, ForgeError, MergeState, Proposal,
     ProposalText,
 };
-use crate::git_cli;
 
 const NAME: &str = "git";
 
@@ -50,10 +49,12 @@ impl<'a> GitForge<'a> {
     }
 
     fn branches_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>, ForgeError> {
-        git_cli::branches_under(self.repo.git_dir(), prefix).map_err(|e| ForgeError::Api {
-            message: format!("cannot list the branches of the repo: {e}"),
-            transient: false,
-        })
+        self.repo
+            .branches_under(prefix)
+            .map_err(|source| ForgeError::Git {
+                context: "listing proposal branches".into(),
+                source: Box::new(source),
+            })
     }
 
     fn checked_out(&self) -> Result<Vec<String>, ForgeError> {
@@ -243,19 +244,19 @@ impl Forge for GitForge<'_> {
             return Ok(MergeState::Blocked);
         };
         // Fast-forward only: mergeable when the base is an ancestor of the proposal.
-        let ancestor =
-            git_cli::is_ancestor(self.repo.git_dir(), base_tip, proposal.head).map_err(|e| {
-                ForgeError::Api {
-                    message: format!("cannot run git merge-base: {e}"),
-                    transient: false,
-                }
+        let ancestor = self
+            .repo
+            .is_ancestor(base_tip, proposal.head)
+            .map_err(|source| ForgeError::Git {
+                context: format!("comparing {} with {base}", proposal.branch),
+                source: Box::new(source),
             })?;
-        Ok(match ancestor {
-            Some(true) => MergeState::Mergeable {
+        Ok(if ancestor {
+            MergeState::Mergeable {
                 checks: Checks::None,
-            },
-            Some(false) => MergeState::Blocked,
-            None => MergeState::Unknown,
+            }
+        } else {
+            MergeState::Blocked
         })
     }
 

@@ -12,8 +12,6 @@ pub mod reconcile;
 pub mod rollback;
 pub mod windows;
 
-mod git_cli;
-
 pub use forge::{Forge, ForgeError, Proposal};
 pub use git_forge::GitForge;
 pub use plan::{GitHistory, History, Plan, PlanError, PlanInput, Row, State, plan};

@@ -17,7 +17,6 @@ use ladder_model::{ConfigTree, PromotionGroup, PromotionMode, Tenant};
 use serde::Serialize;
 
 use crate::forge::{BranchWrite, Checks, Forge, ForgeError, MergeState, Proposal, ProposalText};
-use crate::git_cli;
 use crate::plan::{Plan, PlanError, Row, State, proposal_branch, read_text};
 
 /// What to reconcile, and how.
@@ -131,7 +130,7 @@ pub enum ReconcileError {
     Read {
         what: String,
         #[source]
-        source: std::io::Error,
+        source: Box<ladder_git::Error>,
     },
 }
 
@@ -256,13 +255,18 @@ fn selected(names: &[String], name: &str) -> bool {
 
 /// Converges the forge's proposals on the plan: see the module documentation.
 pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, ReconcileError> {
-    let heads: Vec<ObjectId> = input.proposals.iter().map(|p| p.head).collect();
-    let tips = &git_cli::read_commits(input.repo.git_dir(), &heads).map_err(|source| {
-        ReconcileError::Read {
-            what: "the commits of the proposal branches".into(),
-            source,
-        }
-    })?;
+    let mut tips = Tips::new();
+    for p in input.proposals {
+        let commit = input
+            .repo
+            .read_commit(p.head)
+            .map_err(|source| ReconcileError::Read {
+                what: format!("the commit of {}", p.branch),
+                source: Box::new(source),
+            })?;
+        tips.extend(commit.map(|c| (p.head, c)));
+    }
+    let tips = &tips;
     let mut actions = Vec::new();
     let mut writes = Vec::new();
     let mut covered = Vec::new();
@@ -1005,7 +1009,7 @@ fn foreign(branch: &str, row: &Row) -> Action {
 /// Whether `proposal`'s tip is ladder's one commit for its promotion: a single parent
 /// and the `Ladder-Promotion` trailer naming the branch's environment and app.
 /// The commits of the proposal branches' tips, read once.
-type Tips = std::collections::HashMap<ObjectId, git_cli::RawCommit>;
+type Tips = std::collections::HashMap<ObjectId, ladder_git::CommitData>;
 
 fn read_tip(
     input: &ReconcileInput,

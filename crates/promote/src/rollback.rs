@@ -8,7 +8,6 @@ use ladder_tree::SubTree;
 use serde::Serialize;
 
 use crate::forge::{BranchWrite, Forge, ForgeError, Proposal, ProposalText};
-use crate::git_cli;
 use crate::plan::{PlanError, read_text, read_value};
 use crate::reconcile::ActionKind;
 
@@ -98,12 +97,9 @@ pub enum RollbackError {
     },
     #[error("{branch}: someone else pushed to it; ladder leaves it alone")]
     Foreign { branch: String },
-    #[error("reading {what}: {source}")]
-    Read {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The tenant's folder does not exist at the commit rolled back to.
+    #[error("the tenant's folder `{folder}` does not exist at {commit}")]
+    NoTenantFolder { folder: String, commit: String },
     #[error(transparent)]
     Forge(#[from] Box<ForgeError>),
 }
@@ -120,6 +116,7 @@ impl RollbackError {
                 | RollbackError::NothingPromoted { .. }
                 | RollbackError::Refused { .. }
                 | RollbackError::NotAtCommit { .. }
+                | RollbackError::NoTenantFolder { .. }
                 | RollbackError::Edit { .. }
                 | RollbackError::Foreign { .. }
         )
@@ -185,10 +182,11 @@ pub fn rollback(
         .repo
         .tree_at(input.to)
         .map_err(git_err(format!("reading commit {}", input.to)))?;
-    let old_tree = SubTree::new(old_tree, input.subfolder).ok_or_else(|| RollbackError::Read {
-        what: format!("the tenant's folder at {}", input.to),
-        source: std::io::Error::other("not a folder"),
-    })?;
+    let old_tree =
+        SubTree::new(old_tree, input.subfolder).ok_or_else(|| RollbackError::NoTenantFolder {
+            folder: input.subfolder.to_string(),
+            commit: input.to.to_string(),
+        })?;
     let mut fields = Vec::new();
     for field in tenant.promoted_fields(app, env) {
         let restored = read_value(&old_tree, &field.file, &field.path).map_err(|source| {
@@ -301,12 +299,10 @@ pub fn rollback(
     let (kind, lease) = match &existing {
         None => (ActionKind::Open, Lease::Absent),
         Some(p) => {
-            let tip = git_cli::read_commit(input.repo.git_dir(), p.head).map_err(|source| {
-                RollbackError::Read {
-                    what: format!("the commit of {branch}"),
-                    source,
-                }
-            })?;
+            let tip = input
+                .repo
+                .read_commit(p.head)
+                .map_err(git_err(format!("reading the commit of {branch}")))?;
             let marker = format!("Ladder-Rollback: {}/{}", env.name, app.name);
             match tip {
                 Some(c) if c.parents == [input.head] && c.tree == tree => {
