@@ -22,8 +22,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 ///
 /// ladder reads a tenant config repo (ladder.yaml, environments/, apps/, templates/),
 /// renders one Argo CD AppProject and one Application per app for every environment,
-/// and edits single values of YAML files in place (get, set). Watching the repo and
-/// promoting values between environments through pull requests are coming.
+/// plans and proposes promotions between environments as branches of the config repo
+/// (plan, promote, rollback), and edits single values of YAML files in place (get,
+/// set). Pull requests on GitHub and a daemon that watches repos are coming.
 ///
 /// Set LADDER_LOG=debug for ladder's steps and timings on stderr.
 #[derive(Parser)]
