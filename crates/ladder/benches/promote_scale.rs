@@ -1,0 +1,236 @@
+//! The issue 10 benchmark: a generated tenant of 1,000 Helm apps x 3 environments (dev,
+//! staging from dev, prod from staging) in a bare repo served by `git daemon` on
+//! loopback, and one commit bumping `image.tag` of 500 apps in dev. Times the real
+//! release binary as a child process (wall time, and peak RSS read with `wait4`):
+//! `ladder plan`, a full `ladder promote` (500 proposals opened) and a second `ladder
+//! promote` with nothing to do. A `post-receive` hook in the served repo logs every push
+//! (one line per receive-pack run, with the number of refs it updated), and every ref of
+//! the served repo is compared before and after the idle runs.
+//!
+//! `cargo bench -p ladder --bench promote_scale`
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ladder_testkit::{GitDaemon, Origin};
+
+const APPS: usize = 1000;
+const BUMPED: usize = 500;
+const RUNS: usize = 5;
+
+fn env_file(name: &str, promotion: &str) -> String {
+    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
+}
+
+fn values(app: &str, tag: &str) -> String {
+    format!("replicas: 2\nimage:\n  repository: ghcr.io/bench/{app}\n  tag: \"{tag}\"\n")
+}
+
+fn tenant() -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "ladder.yaml".to_string(),
+            "version: 1\ntenant: bench\nconfigRepo:\n  url: https://git.example/bench/config.git\n  branch: main\n".to_string(),
+        ),
+        ("environments/dev.yaml".into(), env_file("dev", "")),
+        (
+            "environments/staging.yaml".into(),
+            env_file("staging", "promotion:\n  from: dev\n"),
+        ),
+        (
+            "environments/prod.yaml".into(),
+            env_file("prod", "promotion:\n  from: staging\n"),
+        ),
+    ];
+    for i in 0..APPS {
+        let name = format!("app{i:04}");
+        files.push((
+            format!("apps/{name}/app.yaml"),
+            format!(
+                "name: {name}\nsource:\n  type: helm\n  repoURL: https://git.example/charts/{name}.git\n  targetRevision: v1.0.0\n  path: chart\nvalues:\n  - env/{{env}}.yaml\npromote:\n  - image.tag\n"
+            ),
+        ));
+        for env in ["dev", "staging", "prod"] {
+            files.push((
+                format!("apps/{name}/env/{env}.yaml"),
+                values(&name, "1.0.0"),
+            ));
+        }
+    }
+    files
+}
+
+fn commit(origin: &Origin, message: &str, files: &[(String, String)]) {
+    let files: Vec<(&str, Option<&[u8]>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
+        .collect();
+    origin.commit("main", message, &files);
+}
+
+/// Runs a command and returns its wall time and peak RSS in KiB.
+fn measure(command: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    // Reaped by wait4 below, which `Child::wait` cannot replace (it discards rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = command.spawn().expect("ladder starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    assert_eq!(waited, pid, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{command:?} failed"
+    );
+    (elapsed, usage.ru_maxrss as u64)
+}
+
+fn report(label: &str, mut samples: Vec<(Duration, u64)>) {
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    let max_rss = samples.iter().map(|s| s.1).max().unwrap();
+    println!(
+        "{label:<46} runs {:>2}  min {:>8.1} ms  median {:>8.1} ms  peak RSS {:>6.1} MB",
+        samples.len(),
+        samples[0].0.as_secs_f64() * 1e3,
+        median.0.as_secs_f64() * 1e3,
+        max_rss as f64 / 1024.0
+    );
+}
+
+fn refs(bare: &Path) -> String {
+    ladder_testkit::git(bare, &["for-each-ref", "--format=%(objectname) %(refname)"])
+}
+
+/// The pushes the served repo received: one entry per receive-pack run, the number of
+/// refs it updated.
+fn pushes(log: &Path) -> Vec<usize> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+/// Runs `ladder` with its JSON output in `out`; returns the time, RSS and the output.
+fn ladder(args: &[&str], out: &Path) -> ((Duration, u64), serde_json::Value) {
+    let file = std::fs::File::create(out).unwrap();
+    let sample = measure(
+        Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(args)
+            .stdout(file)
+            .stderr(Stdio::null()),
+    );
+    let text = std::fs::read_to_string(out).unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (sample, json)
+}
+
+fn count(outcome: &serde_json::Value, kind: &str) -> usize {
+    outcome["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == kind)
+        .count()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    let origin = Origin {
+        base: served.clone(),
+        name: "bench.git".into(),
+    };
+    commit(&origin, "tenant", &tenant());
+    let bump: Vec<(String, String)> = (0..BUMPED)
+        .map(|i| {
+            let name = format!("app{i:04}");
+            (format!("apps/{name}/env/dev.yaml"), values(&name, "1.1.0"))
+        })
+        .collect();
+    commit(&origin, "bump 500 apps in dev", &bump);
+    let bare = origin.path();
+    let log = dir.path().join("pushes.log");
+    let hook = bare.join("hooks/post-receive");
+    std::fs::write(&hook, format!("#!/bin/sh\nwc -l >> '{}'\n", log.display())).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let daemon = GitDaemon::start(&served);
+    let url = daemon.url("bench.git");
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let out = dir.path().join("out.json");
+    println!(
+        "tenant: {APPS} Helm apps x 3 environments, one commit bumping image.tag of {BUMPED} apps in dev; served by git daemon at {url}"
+    );
+
+    let plan_args = ["plan", "--repo", &url, "--cache-dir", cache, "-o", "json"];
+    let (cold, plan) = ladder(&plan_args, &out);
+    let rows = plan["promotions"].as_array().map(Vec::len).unwrap_or(0);
+    report("plan, empty cache (includes the clone)", vec![cold]);
+    let mut warm = Vec::new();
+    for _ in 0..RUNS {
+        warm.push(ladder(&plan_args, &out).0);
+    }
+    report("plan", warm);
+    println!("  plan rows: {rows}");
+
+    let promote_args = [
+        "promote",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache,
+        "-o",
+        "json",
+    ];
+    let before = refs(&bare);
+    let (full, outcome) = ladder(&promote_args, &out);
+    report("promote, 500 proposals to open", vec![full]);
+    let branches = ladder_testkit::git(&bare, &["for-each-ref", "refs/heads/ladder/"])
+        .lines()
+        .count();
+    let log_full = pushes(&log);
+    println!(
+        "  opened {}, writes {}, ladder/ branches on the server {branches}, pushes received {} (refs per push: {:?})",
+        count(&outcome, "open"),
+        outcome["writes"],
+        log_full.len(),
+        log_full
+    );
+    assert_eq!(count(&outcome, "open"), BUMPED, "{outcome:#}");
+    assert_eq!(branches, BUMPED);
+    assert_ne!(before, refs(&bare));
+
+    let before = refs(&bare);
+    let mut idle = Vec::new();
+    let mut writes = Vec::new();
+    let mut kept = 0;
+    for _ in 0..RUNS {
+        let (sample, outcome) = ladder(&promote_args, &out);
+        idle.push(sample);
+        writes.push(outcome["writes"].as_u64().unwrap());
+        kept = count(&outcome, "keep");
+    }
+    report("promote, nothing to do (500 up to date)", idle);
+    let unchanged = before == refs(&bare);
+    let log_idle = pushes(&log);
+    println!(
+        "  kept {kept}, writes per run {writes:?}, all {} refs unchanged: {unchanged}, pushes received during the idle runs: {}",
+        before.lines().count(),
+        log_idle.len() - log_full.len()
+    );
+    assert_eq!(kept, BUMPED);
+    assert!(unchanged, "an idle promote changed refs");
+    assert_eq!(log_idle.len(), log_full.len(), "an idle promote pushed");
+    assert!(writes.iter().all(|w| *w == 0));
+}
