@@ -176,6 +176,81 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// The id of the tree [`Repo::build_commit`] would build from the commit `parent`
+    /// and `edits`, computed in memory: blobs and trees are hashed, nothing is written.
+    /// Comparing it with a commit's tree tells whether building the commit again would
+    /// give the same tree, without writing a single object.
+    pub fn tree_after_edits(&self, parent: ObjectId, edits: &Edits) -> Result<ObjectId> {
+        use gix::objs::WriteTo;
+        let _guard = self.lock.read();
+        let repo = self.local();
+        let gix_err = |what: &str| {
+            let what = what.to_string();
+            move |e: gix::Error| Error::gix(what.clone(), e)
+        };
+        let hash = repo.object_hash();
+        let parent_commit = repo
+            .find_commit(parent)
+            .map_err(|_| Error::RevisionNotFound {
+                repo: self.name(),
+                rev: parent.to_string(),
+            })?;
+        let parent_tree = parent_commit
+            .tree()
+            .map_err(gix_err("cannot read the parent tree"))?;
+        let mut editor = parent_tree
+            .edit()
+            .map_err(gix_err("cannot start editing the tree"))?
+            .detach();
+        for (path, change) in &edits.changes {
+            let components = split_path(path)?;
+            if components.is_empty() {
+                return Err(Error::InvalidPath {
+                    path: path.clone(),
+                    reason: "empty path",
+                });
+            }
+            if components.contains(&".git") {
+                return Err(Error::InvalidPath {
+                    path: path.clone(),
+                    reason: "'.git' cannot be written",
+                });
+            }
+            match change {
+                Some(bytes) => {
+                    let kind = match parent_tree
+                        .lookup_entry(components.iter().map(|c| c.as_bytes()))
+                        .map_err(gix_err("cannot look up an edited path"))?
+                    {
+                        Some(e) if e.mode().kind() == GitKind::BlobExecutable => {
+                            GitKind::BlobExecutable
+                        }
+                        _ => GitKind::Blob,
+                    };
+                    let blob = gix::objs::compute_hash(hash, gix::objs::Kind::Blob, bytes)
+                        .map_err(|e| Error::gix("cannot hash a blob", e))?;
+                    editor
+                        .upsert(components.iter().copied(), kind, blob)
+                        .map_err(|e| Error::gix("cannot edit the tree", e))?;
+                }
+                None => {
+                    editor
+                        .remove(components.iter().copied())
+                        .map_err(|e| Error::gix("cannot edit the tree", e))?;
+                }
+            }
+        }
+        editor.write(|tree| {
+            let mut bytes = Vec::new();
+            tree.write_to(&mut bytes)
+                .map_err(|e| Error::gix("cannot encode a tree", e))?;
+            gix::objs::compute_hash(hash, gix::objs::Kind::Tree, &bytes)
+                .map_err(|e| Error::gix("cannot hash a tree", e))
+        })
+    }
+}
+
 /// Message, a blank line, then `Key: value` trailers, as `git interpret-trailers` reads them.
 fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<String> {
     let mut out = message.trim_end().to_string();

@@ -769,3 +769,67 @@ fn edits_keep_the_executable_bit_and_refuse_bad_paths() {
         Err(Error::InvalidCommit { .. })
     ));
 }
+
+#[test]
+fn tree_after_edits_is_the_built_tree_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join("bin")).unwrap();
+    std::fs::create_dir_all(work.join("apps/api/env")).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("bin/run.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    std::fs::set_permissions(
+        work.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(work.join("apps/api/env/prod.yaml"), env_yaml(1, 1)).unwrap();
+    std::fs::write(work.join("apps/api/env/staging.yaml"), env_yaml(1, 2)).unwrap();
+    std::fs::write(work.join("README.md"), "hello\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "init"]);
+    let repo = Repo::open_local(&work).unwrap();
+    let head = repo.resolve("HEAD").unwrap();
+    let objects = || git(&work, &["count-objects", "-v"]);
+
+    type Case = Vec<(&'static str, Option<Vec<u8>>)>;
+    let cases: Vec<Case> = vec![
+        vec![("apps/api/env/prod.yaml", Some(env_yaml(1, 2)))],
+        vec![
+            ("apps/api/env/prod.yaml", Some(env_yaml(1, 3))),
+            ("bin/run.sh", Some(b"#!/bin/sh\necho 2\n".to_vec())),
+            ("apps/web/env/prod.yaml", Some(env_yaml(2, 1))),
+        ],
+        vec![("README.md", None), ("apps/api/env/staging.yaml", None)],
+    ];
+    for case in cases {
+        let mut edits = Edits::new();
+        for (path, change) in &case {
+            match change {
+                Some(bytes) => edits.write(*path, bytes.clone()),
+                None => edits.delete(*path),
+            };
+        }
+        let before = objects();
+        let computed = repo.tree_after_edits(head, &edits).unwrap();
+        assert_eq!(objects(), before, "computing the tree wrote objects");
+        let CommitOutcome::Created { tree, .. } = repo.build_commit(&request(head, edits)).unwrap()
+        else {
+            panic!("{case:?}: the edits change something")
+        };
+        assert_eq!(computed, tree, "{case:?}");
+    }
+
+    // No edit that changes anything: the parent's own tree.
+    let mut same = Edits::new();
+    same.write("README.md", "hello\n");
+    let head_tree = oid(&git(&work, &["rev-parse", "HEAD^{tree}"]));
+    assert_eq!(repo.tree_after_edits(head, &same).unwrap(), head_tree);
+    let mut bad = Edits::new();
+    bad.write("../x", "x");
+    assert!(matches!(
+        repo.tree_after_edits(head, &bad),
+        Err(Error::InvalidPath { .. })
+    ));
+}

@@ -233,4 +233,7 @@ fn main() {
     assert!(unchanged, "an idle promote changed refs");
     assert_eq!(log_idle.len(), log_full.len(), "an idle promote pushed");
     assert!(writes.iter().all(|w| *w == 0));
+    if std::env::var_os("PROMOTE_SCALE_KEEP").is_some() {
+        println!("kept for inspection: {}", dir.keep().display());
+    }
 }

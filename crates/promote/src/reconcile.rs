@@ -179,6 +179,17 @@ fn build_commit_of(
     marker: &str,
     branch: &str,
 ) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
+    let request = commit_request(input, rows, subject, marker)?;
+    build(input, &request, branch)
+}
+
+/// The commit request of [`build_commit_of`]: the edits and the message.
+fn commit_request(
+    input: &ReconcileInput,
+    rows: &[&Row],
+    subject: &str,
+    marker: &str,
+) -> Result<CommitRequest, ReconcileError> {
     let mut per_file: BTreeMap<&str, Vec<yamledit::Edit>> = BTreeMap::new();
     for (field, _) in rows.iter().flat_map(|r| r.changed()) {
         let path = yamledit::Path::parse(&field.path).map_err(|source| ReconcileError::Edit {
@@ -231,7 +242,17 @@ fn build_commit_of(
         trailers,
         time: None,
     };
-    match input.repo.build_commit(&request) {
+    Ok(request)
+}
+
+/// Builds `request` in `input.repo` (no ref moves): the commit and its tree, `None` when
+/// the edits change nothing.
+fn build(
+    input: &ReconcileInput,
+    request: &CommitRequest,
+    branch: &str,
+) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
+    match input.repo.build_commit(request) {
         Ok(CommitOutcome::Created { commit, tree }) => Ok(Some((commit, tree))),
         Ok(CommitOutcome::Unchanged) => Ok(None),
         Err(source) => Err(ReconcileError::Commit {
@@ -239,6 +260,36 @@ fn build_commit_of(
             source: Box::new(source),
         }),
     }
+}
+
+/// Whether `tree` is what building `request` would give, and building it would not be
+/// a no-op (an edit that changes nothing builds no commit, so there is nothing to keep).
+/// The same comparison as building the commit and comparing trees, but the tree id is
+/// computed in memory: nothing is written.
+fn up_to_date(
+    input: &ReconcileInput,
+    tree: ObjectId,
+    request: &CommitRequest,
+    branch: &str,
+) -> Result<bool, ReconcileError> {
+    let read = |source| ReconcileError::Read {
+        what: format!("the tree of {branch}"),
+        source: Box::new(source),
+    };
+    let built = input
+        .repo
+        .tree_after_edits(request.parent, &request.edits)
+        .map_err(read)?;
+    if built != tree {
+        return Ok(false);
+    }
+    // The edits change nothing when the tree is the head's own.
+    let head_tree = input
+        .repo
+        .read_commit(request.parent)
+        .map_err(read)?
+        .map(|c| c.tree);
+    Ok(head_tree != Some(tree))
 }
 
 fn repo_path(subfolder: &str, file: &str) -> String {
@@ -357,12 +408,28 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 if manual && existing.is_none() && !named {
                     continue;
                 }
-                let Some((commit, tree)) = build_promotion(input, row)? else {
-                    continue;
-                };
+                let marker = format!("{}/{}", row.env, row.app);
+                let request = commit_request(input, &[row], &title(row), &marker)?;
                 let tip = match existing {
                     Some(p) => Some(read_tip(input, tips, p)?),
                     None => None,
+                };
+                // Up to date, decided by reading: the proposal's one commit sits on the
+                // head and its tree is the head's with exactly these edits (what
+                // building the commit would compare, without writing 500 commits).
+                if let (Some(p), Some(Tip::Ours { parent, tree })) = (existing, &tip)
+                    && *parent == input.head
+                    && up_to_date(input, *tree, &request, &branch)?
+                {
+                    actions.push(action(
+                        ActionKind::Keep,
+                        Some(p.head),
+                        "the proposal is up to date",
+                    ));
+                    continue;
+                }
+                let Some((commit, tree)) = build(input, &request, &branch)? else {
+                    continue;
                 };
                 if let Some(Tip::Foreign) = tip {
                     actions.push(foreign(&branch, row));
