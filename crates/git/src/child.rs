@@ -5,6 +5,7 @@
 //! `git` itself dies, so killing only `git` would leave them running and keep the caller
 //! waiting for the pipes to close.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::limits::Limits;
 
-/// The only variables a child of ladder's inherits (plus what the caller sets): what
+/// The variables a child of ladder's may inherit (plus what ladder sets itself): what
 /// git and ssh need to run (the ssh agent, proxies, HOME for ssh's known hosts), and
-/// nothing else of the process's environment: no credentials of another repo, no
-/// `GIT_CONFIG_*` or `GIT_SSH*` that could redirect the call.
+/// nothing else: no credentials of another repo, no `GIT_CONFIG_*` or `GIT_SSH*` that
+/// could redirect the call.
 const INHERITED: [&str; 15] = [
     "PATH",
     "HOME",
@@ -36,15 +37,35 @@ const INHERITED: [&str; 15] = [
     "SYSTEMROOT",
 ];
 
-/// Clears `cmd`'s environment down to [`INHERITED`], ignores the user's and the
-/// system's git configuration (an `insteadOf` rule there could send a call to another
-/// host), and keeps git's messages in English (they are classified).
-pub(crate) fn hermetic(cmd: &mut Command) -> &mut Command {
+/// The environment the `git` and `ssh` processes ladder starts run with. The library
+/// reads no process environment: the caller hands it the variables it wants children to
+/// have ([`ChildEnv::from_vars`], e.g. with `std::env::vars_os()`), and only the
+/// allowlisted ones are kept. Empty by default: git is then found on the parent's PATH
+/// and ssh on the shell's default one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChildEnv {
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl ChildEnv {
+    /// Keeps the allowlisted variables of `vars` (PATH, HOME, the ssh agent, proxies).
+    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> ChildEnv {
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(name, _)| INHERITED.iter().any(|allowed| name == allowed))
+            .collect();
+        vars.sort();
+        ChildEnv { vars }
+    }
+}
+
+/// Clears `cmd`'s environment down to `env`, ignores the user's and the system's git
+/// configuration (an `insteadOf` rule there could send a call to another host), and
+/// keeps git's messages in English (they are classified).
+pub(crate) fn hermetic<'c>(cmd: &'c mut Command, env: &ChildEnv) -> &'c mut Command {
     cmd.env_clear();
-    for name in INHERITED {
-        if let Some(value) = std::env::var_os(name) {
-            cmd.env(name, value);
-        }
+    for (name, value) in &env.vars {
+        cmd.env(name, value);
     }
     cmd.env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -137,4 +158,24 @@ fn drain(
         }
         let _ = done.send(String::from_utf8_lossy(&collected).into_owned());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowlisted_variables_reach_children() {
+        let env = ChildEnv::from_vars([
+            ("PATH".into(), "/usr/bin".into()),
+            ("LADDER_GIT_PASSWORD".into(), "secret".into()),
+            ("GIT_SSH_COMMAND".into(), "evil".into()),
+            ("SSH_AUTH_SOCK".into(), "/run/agent".into()),
+        ]);
+        let names: Vec<_> = env.vars.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(
+            names,
+            vec![OsString::from("PATH"), OsString::from("SSH_AUTH_SOCK")]
+        );
+    }
 }

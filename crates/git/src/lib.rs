@@ -23,6 +23,7 @@ mod transport;
 pub mod url;
 pub mod yamlpath;
 
+pub use child::ChildEnv;
 pub use commit::{CommitOutcome, CommitRequest, Edits, Identity};
 pub use error::{Error, Result};
 pub use gix::ObjectId;

@@ -148,7 +148,7 @@ impl Repo {
     pub fn maintain(&self) -> Result<()> {
         let _guard = self.lock.write(&self.limits)?;
         let mut cmd = Command::new("git");
-        hermetic(&mut cmd);
+        hermetic(&mut cmd, &self.child_env);
         cmd.arg("--git-dir")
             .arg(&self.git_dir)
             // gc detaches into the background by default, which would run it outside

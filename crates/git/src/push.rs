@@ -95,7 +95,7 @@ impl Repo {
         let _guard = self.lock.write(limits)?;
         let askpass = ensure_askpass(&self.git_dir)?;
         let mut cmd = Command::new("git");
-        hermetic(&mut cmd);
+        hermetic(&mut cmd, &self.child_env);
         cmd.arg("--git-dir")
             .arg(&self.git_dir)
             // Neither the user's credential helpers nor a configured askpass may see or

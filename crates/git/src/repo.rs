@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use gix::ObjectId;
 use gix::remote::Direction;
 
+use crate::child::ChildEnv;
 use crate::error::{Error, Result};
 use crate::history::HistoryCache;
 use crate::limits::Limits;
@@ -32,6 +33,7 @@ pub struct Repo {
     /// Only ever sent to `remote`'s scheme, host and port.
     pub(crate) credentials: Option<Credentials>,
     pub(crate) ssh_command: Option<String>,
+    pub(crate) child_env: ChildEnv,
     pub(crate) limits: Limits,
     pub(crate) repo: gix::ThreadSafeRepository,
     pub(crate) lock: RepoLock,
@@ -78,6 +80,8 @@ pub struct RemoteOptions {
     /// The ssh program and its options (as `GIT_SSH_COMMAND` would give them); `None`
     /// means `ssh`. ladder adds the options that bound a hung server.
     pub ssh_command: Option<String>,
+    /// The variables the `git` and `ssh` processes started for this repo inherit.
+    pub child_env: ChildEnv,
 }
 
 impl Repo {
@@ -94,6 +98,7 @@ impl Repo {
             remote: None,
             credentials: None,
             ssh_command: None,
+            child_env: ChildEnv::default(),
             limits: Limits::default(),
             repo: repo.into_sync(),
             lock,
@@ -169,6 +174,7 @@ impl Repo {
             remote: Some(remote),
             credentials,
             ssh_command: options.ssh_command,
+            child_env: options.child_env,
             limits: options.limits,
             repo: repo.into_sync(),
             lock,
@@ -185,6 +191,7 @@ impl Repo {
             remote: self.remote.clone(),
             credentials: self.credentials.clone(),
             ssh_command: self.ssh_command.clone(),
+            child_env: self.child_env.clone(),
             limits,
             repo: self.repo.clone(),
             lock: self.lock.clone(),
@@ -239,6 +246,7 @@ impl Repo {
             url,
             self.credentials.as_ref(),
             self.ssh_command.as_deref(),
+            &self.child_env,
             &self.limits,
             guard,
         )?;

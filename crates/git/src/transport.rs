@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use gix::remote::Direction;
 
+use crate::child::ChildEnv;
 use crate::error::Error;
 use crate::limits::{Fired, Limits, Watchdog};
 use crate::url::{Credentials, RemoteUrl, Scheme};
@@ -201,6 +202,7 @@ pub(crate) fn connect<'r>(
     url: &RemoteUrl,
     credentials: Option<&Credentials>,
     ssh_command_base: Option<&str>,
+    child_env: &ChildEnv,
     limits: &Limits,
     guard: &CallGuard,
 ) -> gix::Result<Connection<'r>> {
@@ -210,7 +212,7 @@ pub(crate) fn connect<'r>(
             return Ok(remote.to_connection_with_transport(transport));
         }
         Scheme::Ssh => {
-            let transport = connect_ssh(url, ssh_command_base, limits, guard)?;
+            let transport = connect_ssh(url, ssh_command_base, child_env, limits, guard)?;
             return Ok(remote.to_connection_with_transport(transport));
         }
         _ => {}
@@ -315,6 +317,7 @@ fn connect_git_daemon(
 fn connect_ssh(
     url: &RemoteUrl,
     ssh_command_base: Option<&str>,
+    child_env: &ChildEnv,
     limits: &Limits,
     guard: &CallGuard,
 ) -> gix::Result<BoxedTransport> {
@@ -333,7 +336,7 @@ fn connect_ssh(
     let path = String::from_utf8_lossy(&parsed.path).into_owned();
     let ssh = ssh_command(ssh_command_base, limits);
     let mut cmd = Command::new("sh");
-    crate::child::hermetic(&mut cmd);
+    crate::child::hermetic(&mut cmd, child_env);
     cmd.arg("-c")
         .arg(format!("{ssh} \"$@\""))
         .arg("ladder-ssh")

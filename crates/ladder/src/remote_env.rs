@@ -46,6 +46,12 @@ fn credentials_from(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Opti
     }))
 }
 
+/// What the git and ssh processes ladder starts may inherit from this process (the
+/// git layer keeps only PATH, HOME, the ssh agent and proxies).
+pub fn child_env() -> ladder_git::ChildEnv {
+    ladder_git::ChildEnv::from_vars(std::env::vars_os())
+}
+
 /// The ssh command the user configured for git, if any.
 pub fn ssh_command() -> Option<String> {
     std::env::var("GIT_SSH_COMMAND")

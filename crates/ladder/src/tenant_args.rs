@@ -101,6 +101,7 @@ impl TenantArgs {
         let mut remote = ladder_git::RemoteOptions {
             limits: ladder_git::Limits::idle(Duration::from_secs(self.timeout)),
             ssh_command: remote_env::ssh_command(),
+            child_env: remote_env::child_env(),
             ..Default::default()
         };
         if matches!(spec, RepoSpec::Url(_)) {

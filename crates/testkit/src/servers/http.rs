@@ -77,7 +77,6 @@ impl Site {
         let mut cmd = Command::new("git");
         cmd.arg("http-backend")
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_PROJECT_ROOT", &self.root)
