@@ -16,5 +16,5 @@ mod pipeline;
 mod source;
 
 pub use error::Error;
-pub use pipeline::{Loaded, load, load_and_render, render};
+pub use pipeline::{ConfigBranch, Loaded, load, load_and_render, open_config_branch, render};
 pub use source::{OpenOptions, OpenedRepo, RepoSpec, open};

@@ -5,7 +5,7 @@ use ladder_model::{LoadError, LoadOptions, Problems, Tenant};
 use ladder_render::{RenderOptions, Rendering};
 
 use crate::error::Error;
-use crate::source::OpenedRepo;
+use crate::source::{OpenOptions, OpenedRepo, RepoSpec, open};
 
 /// A tenant that loaded, or every problem its config has.
 pub type Loaded<T> = Result<T, Problems>;
@@ -57,4 +57,59 @@ pub fn render(
     let rendered = ladder_render::render(tenant, &options);
     tracing::debug!(elapsed = ?started.elapsed(), "rendered");
     rendered
+}
+
+/// A tenant's config branch opened from Git, with the tenant loaded from it: what the
+/// promoter plans from. Built only by [`open_config_branch`], which guarantees that the
+/// repo was read from Git.
+pub struct ConfigBranch {
+    pub opened: OpenedRepo,
+    pub tenant: Tenant,
+    /// The branch read: the ref asked for, else the tenant's `configRepo.branch`.
+    pub branch: String,
+}
+
+impl ConfigBranch {
+    /// The mirror or local repository the branch was read from.
+    pub fn repo(&self) -> &ladder_git::Repo {
+        self.opened
+            .repo()
+            .expect("open_config_branch only builds a ConfigBranch read from Git")
+    }
+}
+
+/// Opens `spec` at `options.git_ref`, or else at the tenant's `configRepo.branch`, which
+/// takes a first read (at the remote's default branch, or the folder on disk) to learn.
+/// `Ok(Err(problems))` when the config is wrong.
+pub fn open_config_branch(
+    spec: &RepoSpec,
+    options: &OpenOptions,
+    policy: &LoadOptions,
+) -> Result<Loaded<ConfigBranch>, Error> {
+    let opened = open(spec, options)?;
+    let tenant = match load(&opened, policy)? {
+        Ok(tenant) => tenant,
+        Err(problems) => return Ok(Err(problems)),
+    };
+    let branch = options
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| tenant.settings.config_repo.branch.clone());
+    if opened.repo().is_some() && opened.git_ref() == Some(branch.as_str()) {
+        return Ok(Ok(ConfigBranch {
+            opened,
+            tenant,
+            branch,
+        }));
+    }
+    let at_branch = OpenOptions {
+        git_ref: Some(branch.clone()),
+        ..options.clone()
+    };
+    let opened = open(spec, &at_branch)?;
+    Ok(load(&opened, policy)?.map(|tenant| ConfigBranch {
+        opened,
+        tenant,
+        branch,
+    }))
 }

@@ -1,11 +1,11 @@
-//! `ladder plan`: what the promoter would do, and why. Also the opening of the config
-//! branch that `plan` and `promote` share.
+//! `ladder plan`: what the promoter would do, and why, on the config branch the engine
+//! opens (`ladder_engine::open_config_branch`, shared with `promote` and `rollback`).
 
 use std::process::ExitCode;
 
 use clap::Args;
-use ladder_engine::OpenedRepo;
-use ladder_model::{Problems, Tenant};
+use ladder_engine::ConfigBranch;
+use ladder_model::Problems;
 use ladder_promote::forge::{Forge, Proposal};
 use ladder_promote::plan::{GitHistory, Plan, PlanInput, branch_prefix, proposal_branch};
 use ladder_promote::{GitForge, PlanError, State};
@@ -31,58 +31,15 @@ pub struct PlanArgs {
     pub output: OutputFormat,
 }
 
-/// The config branch of a tenant, opened from Git.
-pub struct ConfigBranch {
-    pub opened: OpenedRepo,
-    pub tenant: Tenant,
-    pub branch: String,
-}
-
-impl ConfigBranch {
-    pub fn repo(&self) -> &ladder_git::Repo {
-        self.opened.repo().expect("opened from Git")
-    }
-
-    pub fn prefix(&self) -> String {
-        branch_prefix(&self.tenant, !self.opened.subfolder().is_empty())
-    }
-}
-
-/// Opens `--repo` at `--ref`, or else at the tenant's `configRepo.branch` (which takes a
-/// first read to learn). `Err(problems)` inside when the config is wrong.
+/// The config branch of `--repo` (see [`TenantArgs::open_config_branch`]).
 pub fn open_config_branch(args: &TenantArgs) -> anyhow::Result<Result<ConfigBranch, Problems>> {
-    let (opened, loaded) = args.load()?;
-    let tenant = match loaded {
-        Ok(tenant) => tenant,
-        Err(problems) => return Ok(Err(problems)),
-    };
-    let branch = args
-        .git_ref
-        .clone()
-        .unwrap_or_else(|| tenant.settings.config_repo.branch.clone());
-    if opened.repo().is_some() && opened.git_ref() == Some(branch.as_str()) {
-        return Ok(Ok(ConfigBranch {
-            opened,
-            tenant,
-            branch,
-        }));
-    }
-    let again = TenantArgs {
-        repo: args.repo.clone(),
-        git_ref: Some(branch.clone()),
-        subfolder: args.subfolder.clone(),
-        cache_dir: args.cache_dir.clone(),
-        timeout: args.timeout,
-        deny_namespaces: args.deny_namespaces.clone(),
-        deny_kinds: args.deny_kinds.clone(),
-        schema_dir: args.schema_dir.clone(),
-    };
-    let (opened, loaded) = again.load()?;
-    Ok(loaded.map(|tenant| ConfigBranch {
-        opened,
-        tenant,
-        branch,
-    }))
+    args.open_config_branch()
+}
+
+/// The prefix of this tenant's proposal branches (`ladder/`, or `ladder/<tenant>/` for
+/// a tenant in a monorepo folder).
+pub fn prefix(config: &ConfigBranch) -> String {
+    branch_prefix(&config.tenant, !config.opened.subfolder().is_empty())
 }
 
 /// The plan of an opened config branch, with the forge's open proposals; `force` names
@@ -92,7 +49,7 @@ pub fn compute(
     forge: &dyn Forge,
     force: &[(String, String)],
 ) -> anyhow::Result<(Plan, Vec<Proposal>)> {
-    let prefix = config.prefix();
+    let prefix = prefix(config);
     let proposals = forge
         .proposals(&prefix)
         .map_err(|e| Failure::new(Exit::Environment, format!("listing proposals: {e}")))?;
@@ -191,7 +148,7 @@ fn print_text(config: &ConfigBranch, plan: &Plan) {
         println!("no promotions: no environment promotes from another, or no app promotes values");
         return;
     }
-    let prefix = config.prefix();
+    let prefix = prefix(config);
     for row in &plan.promotions {
         println!(
             "{}/{}: {} (from {})",

@@ -70,7 +70,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         .opened
         .commit()
         .expect("the config branch is read from Git");
-    let prefix = config.prefix();
+    let prefix = crate::plan_cmd::prefix(&config);
     let input = ReconcileInput {
         tenant: &config.tenant,
         plan: &plan,
@@ -235,7 +235,7 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
         .opened
         .commit()
         .expect("the config branch is read from Git");
-    let prefix = config.prefix();
+    let prefix = crate::plan_cmd::prefix(&config);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

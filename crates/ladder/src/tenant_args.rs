@@ -94,10 +94,9 @@ impl TenantArgs {
             .context("loading --schema-dir")
     }
 
-    /// Opens `--repo` with the credentials and ssh command of this process's
+    /// How to open `--repo`: the credentials and ssh command of this process's
     /// environment, for this repo only.
-    pub fn open(&self) -> anyhow::Result<OpenedRepo> {
-        let spec = RepoSpec::parse(&self.repo);
+    fn open_options(&self, spec: &RepoSpec) -> anyhow::Result<OpenOptions> {
         let mut remote = ladder_git::RemoteOptions {
             limits: ladder_git::Limits::idle(Duration::from_secs(self.timeout)),
             ssh_command: remote_env::ssh_command(),
@@ -107,20 +106,49 @@ impl TenantArgs {
         if matches!(spec, RepoSpec::Url(_)) {
             remote.credentials = remote_env::credentials()?;
         }
-        let options = OpenOptions {
+        Ok(OpenOptions {
             git_ref: self.git_ref.clone(),
             subfolder: self.subfolder.clone(),
             cache_dir: self.cache_dir.clone().unwrap_or_else(default_cache_dir),
             remote,
-        };
-        let started = std::time::Instant::now();
-        let opened = ladder_engine::open(&spec, &options).map_err(|e| match e {
+        })
+    }
+
+    /// The engine's error with what to do about it from the command line.
+    fn engine_error(&self, e: ladder_engine::Error) -> anyhow::Error {
+        match e {
             ladder_engine::Error::NotARepo { .. } => anyhow::anyhow!(
                 "--repo `{}` is not a folder or a Git URL; give the root of a tenant config repo (the folder that holds ladder.yaml) or a Git URL",
                 self.repo
             ),
             e => with_advice(e, self),
-        })?;
+        }
+    }
+
+    /// Opens the tenant's config branch from Git (`--ref`, else `configRepo.branch`)
+    /// and loads it: `Err(problems)` inside when the config is wrong.
+    pub fn open_config_branch(
+        &self,
+    ) -> anyhow::Result<Result<ladder_engine::ConfigBranch, Problems>> {
+        let spec = RepoSpec::parse(&self.repo);
+        let options = self.open_options(&spec)?;
+        let loaded = ladder_engine::open_config_branch(&spec, &options, &self.policy())
+            .map_err(|e| self.engine_error(e))?;
+        if let Ok(config) = &loaded
+            && let Some(description) = config.opened.description()
+        {
+            eprintln!("reading {description}");
+        }
+        Ok(loaded)
+    }
+
+    /// Opens `--repo` with the credentials and ssh command of this process's
+    /// environment, for this repo only.
+    pub fn open(&self) -> anyhow::Result<OpenedRepo> {
+        let spec = RepoSpec::parse(&self.repo);
+        let options = self.open_options(&spec)?;
+        let started = std::time::Instant::now();
+        let opened = ladder_engine::open(&spec, &options).map_err(|e| self.engine_error(e))?;
         tracing::debug!(repo = %self.repo, elapsed = ?started.elapsed(), "opened");
         if let Some(description) = opened.description() {
             eprintln!("reading {description}");
