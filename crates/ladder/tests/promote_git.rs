@@ -51,6 +51,22 @@ fn tenant_files_with(tags: [&str; 3], staging: &str) -> Vec<(String, String)> {
     files
 }
 
+/// The bare origin `acme.git` under `<dir>/served` (created by the first commit).
+fn acme_origin(dir: &Path) -> Origin {
+    Origin {
+        base: dir.join("served"),
+        name: "acme.git".into(),
+    }
+}
+
+/// `git daemon` serving `origin`, its URL, and a cache folder for ladder's mirror. The
+/// daemon stops when the returned handle is dropped.
+fn serve(origin: &Origin, dir: &Path) -> (GitDaemon, String, std::path::PathBuf) {
+    let daemon = GitDaemon::start(&origin.base);
+    let url = daemon.url(&origin.name);
+    (daemon, url, dir.join("cache"))
+}
+
 fn commit(origin: &Origin, message: &str, files: &[(String, String)]) -> String {
     commit_on(origin, message, files, "main")
 }
@@ -126,11 +142,7 @@ fn ladder_branches(repo: &Path) -> Vec<String> {
 #[test]
 fn promote_keeps_exactly_one_commit_per_promotion_on_a_served_repo() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     commit(&origin, "tenant", &tenant_files(["v1"; 3]));
     let bump = commit(
         &origin,
@@ -138,9 +150,7 @@ fn promote_keeps_exactly_one_commit_per_promotion_on_a_served_repo() {
         &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
 
     // A dry run writes nothing.
     let dry = promote(&url, &cache, &["--dry-run"]);
@@ -287,11 +297,7 @@ fn promote_in_a_folder_creates_the_branch_locally_and_leaves_the_checkout_alone(
 #[test]
 fn a_prod_hotfix_is_diverged_and_only_forced_promotions_overwrite_it() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     commit(&origin, "tenant", &tenant_files(["1.4.0"; 3]));
     commit(
         &origin,
@@ -299,9 +305,7 @@ fn a_prod_hotfix_is_diverged_and_only_forced_promotions_overwrite_it() {
         &[("apps/web/env/prod.yaml".into(), values("web", "1.4.1"))],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
 
     let run = ladder(&[
         "plan",
@@ -360,11 +364,7 @@ fn a_prod_hotfix_is_diverged_and_only_forced_promotions_overwrite_it() {
 #[test]
 fn auto_merge_fast_forwards_the_config_branch_of_a_served_repo_but_not_a_checkout() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     let files = tenant_files_with(["v1"; 3], "  mode: auto-merge\n");
     commit(&origin, "tenant", &files);
     commit(
@@ -373,9 +373,7 @@ fn auto_merge_fast_forwards_the_config_branch_of_a_served_repo_but_not_a_checkou
         &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
 
     let merged = promote(&url, &cache, &[]);
     assert_eq!(kinds(&merged), ["open ladder/staging/web"]);
@@ -499,11 +497,7 @@ fn helm_kustomize_and_directory_apps_of_the_example_promote_one_line_each() {
 #[test]
 fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     commit(&origin, "tenant", &tenant_files(["v1"; 3]));
     let before = commit(
         &origin,
@@ -511,9 +505,7 @@ fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
         &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
     let c = cache.to_str().unwrap();
 
     // v2 reaches staging.
@@ -640,11 +632,7 @@ fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
 #[test]
 fn a_grouped_environment_gets_one_proposal_for_every_due_app() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     let mut files = tenant_files_with(["v1"; 3], "  group: environment\n");
     files.push((
         "apps/api/app.yaml".into(),
@@ -663,9 +651,7 @@ fn a_grouped_environment_gets_one_proposal_for_every_due_app() {
         ],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
 
     let first = promote(&url, &cache, &[]);
     assert_eq!(kinds(&first), ["open ladder/staging/_all"], "{first:#}");
@@ -733,11 +719,7 @@ fn a_grouped_environment_gets_one_proposal_for_every_due_app() {
 #[test]
 fn backflow_proposes_a_prod_hotfix_back_to_staging() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    let origin = Origin {
-        base: served.clone(),
-        name: "acme.git".into(),
-    };
+    let origin = acme_origin(dir.path());
     let mut files = tenant_files(["1.4.0"; 3]);
     for (path, text) in &mut files {
         if path == "environments/prod.yaml" {
@@ -751,9 +733,7 @@ fn backflow_proposes_a_prod_hotfix_back_to_staging() {
         &[("apps/web/env/prod.yaml".into(), values("web", "1.4.1"))],
     );
     let bare = origin.path();
-    let daemon = GitDaemon::start(&served);
-    let url = daemon.url("acme.git");
-    let cache = dir.path().join("cache");
+    let (_daemon, url, cache) = serve(&origin, dir.path());
 
     let first = promote(&url, &cache, &[]);
     assert_eq!(
