@@ -53,6 +53,13 @@ impl Edits {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// Every change, by path: the new contents, or `None` for a deletion.
+    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&[u8]>)> {
+        self.changes
+            .iter()
+            .map(|(path, change)| (path.as_str(), change.as_deref()))
+    }
 }
 
 /// Everything needed to make one commit.
@@ -70,6 +77,13 @@ pub struct CommitRequest {
     /// Commit time as (seconds since epoch, UTC offset in seconds); `None` means now, UTC.
     /// Fixing it makes commits reproducible.
     pub time: Option<(i64, i32)>,
+}
+
+impl CommitRequest {
+    /// The whole message the commit gets: the message, then the trailer block.
+    pub fn full_message(&self) -> Result<String> {
+        compose_message(&self.message, &self.trailers)
+    }
 }
 
 /// Result of [`Repo::build_commit`].

@@ -199,6 +199,24 @@ impl Repo {
         }
     }
 
+    /// Another handle on the same repository whose fetches and pushes use
+    /// `credentials`: a forge whose tokens expire (GitHub App installation tokens) hands
+    /// each batch of pushes its current one. Refused, like at open, for a remote that
+    /// does not take credentials (plain http to a non-loopback host).
+    pub fn with_credentials(&self, credentials: Credentials) -> Result<Repo> {
+        if let Some(remote) = &self.remote {
+            remote.check_credentials_allowed(Some(&credentials))?;
+        }
+        let mut repo = self.with_limits(self.limits.clone());
+        repo.credentials = Some(credentials);
+        Ok(repo)
+    }
+
+    /// Whether fetches and pushes carry credentials.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
     /// The limits this handle's calls run under.
     pub fn limits(&self) -> &Limits {
         &self.limits

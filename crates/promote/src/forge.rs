@@ -43,8 +43,23 @@ pub struct ProposalText {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BranchWrite {
     pub branch: String,
+    /// The commit (in the local repository) the branch is to hold; `None` deletes it.
     pub new: Option<ObjectId>,
     pub lease: Lease,
+    /// The same commit as content (its parent, the files it writes, its message), for
+    /// forges that recreate it through their API instead of pushing `new`
+    /// (`commitMode: api`). The recreated commit has the same tree and message.
+    pub content: Option<CommitContent>,
+}
+
+/// A one-parent commit described by what it writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitContent {
+    pub parent: ObjectId,
+    /// Files written (paths from the repository root) and their whole new contents.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The whole message, trailers included.
+    pub message: String,
 }
 
 /// Whether a proposal can be merged now.
@@ -68,23 +83,44 @@ pub enum Checks {
     Failed,
 }
 
+impl CommitContent {
+    /// What building `request` commits: its parent, the files it writes, its whole
+    /// message. Fails only on a trailer that cannot be written.
+    pub fn of(request: &ladder_git::CommitRequest) -> Result<CommitContent, ladder_git::Error> {
+        Ok(CommitContent {
+            parent: request.parent,
+            files: request
+                .edits
+                .changes()
+                .filter_map(|(path, bytes)| bytes.map(|b| (path.to_string(), b.to_vec())))
+                .collect(),
+            message: request.full_message()?,
+        })
+    }
+}
+
 /// A proposal that was closed, found by its branch (on forges that keep them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClosedProposal {
     pub branch: String,
+    /// The head commit when it was closed.
     pub head: ObjectId,
     pub number: Option<u64>,
+    pub url: Option<String>,
+    /// Merged (by anyone), as opposed to closed without merging.
     pub merged: bool,
+    /// Its body as it was closed: ladder's hidden marker in it says which values it
+    /// proposed.
+    pub body: String,
 }
 
-/// A commit made through a forge's API instead of a push (signed by the forge).
+/// A commit made through a forge's API instead of a push (signed by the forge), and
+/// the branch moved to it under `lease`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiCommit {
     pub branch: String,
-    pub parent: ObjectId,
-    /// Files written (tenant-repo paths from the repository root) and their contents.
-    pub files: Vec<(String, Vec<u8>)>,
-    pub message: String,
+    pub lease: Lease,
+    pub content: CommitContent,
 }
 
 /// What a forge call can fail with.
@@ -146,14 +182,16 @@ pub trait Forge {
 
     /// Publishes the commits of `writes` (already in the local repository) in one
     /// batch, each branch under its own lease. The outer error fails the whole batch;
-    /// each write has its own result, in order.
+    /// each write has its own result, in order: the commit the branch holds now (`new`,
+    /// or the forge's own commit when it recreated it through its API), `None` for a
+    /// deletion.
     fn write_branches(
         &self,
         writes: &[BranchWrite],
-    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError>;
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError>;
 
-    /// Makes a commit through the forge's API instead of a push (signed by the forge);
-    /// returns its id.
+    /// Makes a commit through the forge's API instead of a push (signed by the forge)
+    /// and moves the branch to it under the lease; returns its id.
     fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError>;
 
     /// Opens the proposal of `branch` (already written) into `base`.
@@ -185,6 +223,12 @@ pub trait Forge {
     /// Merges `proposal` into `base`, which must still be at `base_tip`.
     fn merge(&self, proposal: &Proposal, base: &str, base_tip: ObjectId) -> Result<(), ForgeError>;
 
-    /// The most recent closed proposal of `branch`, if the forge keeps them.
+    /// The most recent closed proposal of `branch`, merged or not, if the forge keeps
+    /// them.
     fn closed_proposal(&self, branch: &str) -> Result<Option<ClosedProposal>, ForgeError>;
+
+    /// What is left of the forge's API budget (GitHub's rate limit), as last reported.
+    fn rate_limit_remaining(&self) -> Option<u64> {
+        None
+    }
 }

@@ -148,7 +148,7 @@ impl Forge for GitForge<'_> {
     fn write_branches(
         &self,
         writes: &[BranchWrite],
-    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError> {
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
@@ -156,7 +156,7 @@ impl Forge for GitForge<'_> {
             let checked_out = self.checked_out()?;
             return Ok(writes
                 .iter()
-                .map(|w| self.local_write(w, &checked_out))
+                .map(|w| self.local_write(w, &checked_out).map(|()| w.new))
                 .collect());
         }
         let pushes: Vec<RefPush> = writes
@@ -177,7 +177,10 @@ impl Forge for GitForge<'_> {
         Ok(results
             .into_iter()
             .zip(writes)
-            .map(|(r, w)| r.map_err(|source| moved_or(&w.branch, source, "pushing")))
+            .map(|(r, w)| {
+                r.map(|()| w.new)
+                    .map_err(|source| moved_or(&w.branch, source, "pushing"))
+            })
             .collect())
     }
 
@@ -265,10 +268,12 @@ impl Forge for GitForge<'_> {
             branch: base.to_string(),
             new: Some(proposal.head),
             lease: Lease::At(base_tip),
+            content: None,
         };
         self.write_branches(std::slice::from_ref(&write))?
             .pop()
             .expect("one result per write")
+            .map(|_| ())
     }
 
     fn closed_proposal(&self, _branch: &str) -> Result<Option<ClosedProposal>, ForgeError> {

@@ -16,7 +16,9 @@ use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId,
 use ladder_model::{ConfigTree, PromotionGroup, PromotionMode, Tenant};
 use serde::Serialize;
 
-use crate::forge::{BranchWrite, Checks, Forge, ForgeError, MergeState, Proposal, ProposalText};
+use crate::forge::{
+    BranchWrite, Checks, CommitContent, Forge, ForgeError, MergeState, Proposal, ProposalText,
+};
 use crate::plan::{Plan, PlanError, Row, State, proposal_branch, read_text};
 
 /// What to reconcile, and how.
@@ -159,7 +161,7 @@ pub fn build_promotion(
 ) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
     let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
     let marker = format!("{}/{}", row.env, row.app);
-    build_commit_of(input, &[row], &title(row), &marker, &branch)
+    Ok(build_commit_of(input, &[row], &title(row), &marker, &branch)?.map(|b| (b.commit, b.tree)))
 }
 
 /// The title of an environment's grouped proposal.
@@ -178,9 +180,29 @@ fn build_commit_of(
     subject: &str,
     marker: &str,
     branch: &str,
-) -> Result<Option<(ObjectId, ObjectId)>, ReconcileError> {
+) -> Result<Option<Built>, ReconcileError> {
     let request = commit_request(input, rows, subject, marker)?;
-    build(input, &request, branch)
+    Ok(build(input, &request, branch)?.map(|(commit, tree)| Built {
+        commit,
+        tree,
+        request,
+    }))
+}
+
+/// A proposal commit built in the local repository, and the request it was built from
+/// (for forges that recreate it through their API).
+struct Built {
+    commit: ObjectId,
+    tree: ObjectId,
+    request: CommitRequest,
+}
+
+/// `request` as content: what a forge needs to recreate the commit through its API.
+fn content_of(request: &CommitRequest) -> Result<CommitContent, ReconcileError> {
+    CommitContent::of(request).map_err(|source| ReconcileError::Commit {
+        branch: String::new(),
+        source: Box::new(source),
+    })
 }
 
 /// The commit request of [`build_commit_of`]: the edits and the message.
@@ -356,6 +378,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                     branch: branch.clone(),
                     new: None,
                     lease: Lease::At(p.head),
+                    content: None,
                 });
             }
             continue;
@@ -376,6 +399,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                     branch: branch.clone(),
                     new: None,
                     lease: Lease::At(p.head),
+                    content: None,
                 });
             }
             (State::Blocked, Some(p)) => {
@@ -460,6 +484,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                             branch: branch.clone(),
                             new: Some(commit),
                             lease: Lease::At(p.head),
+                            content: Some(content_of(&request)?),
                         });
                     }
                     None => {
@@ -468,6 +493,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                             branch: branch.clone(),
                             new: Some(commit),
                             lease: Lease::Absent,
+                            content: Some(content_of(&request)?),
                         });
                     }
                 }
@@ -527,6 +553,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             branch: p.branch.clone(),
             new: None,
             lease: Lease::At(p.head),
+            content: None,
         });
     }
 
@@ -666,7 +693,13 @@ fn write_and_open(
             continue;
         };
         match result {
-            Ok(()) => action.written = true,
+            Ok(tip) => {
+                action.written = true;
+                // A forge that recreated the commit through its API holds its own.
+                if tip.is_some() {
+                    action.commit = tip;
+                }
+            }
             Err(e) => action.error = Some(e.to_string()),
         }
     }
@@ -830,24 +863,25 @@ fn reconcile_groups(
                 branch: branch.clone(),
                 new: None,
                 lease: Lease::At(p.head),
+                content: None,
             });
             continue;
         }
         let title = group_title(&env.name, &rows);
         let marker = format!("{}/_all", env.name);
-        let Some((commit, tree)) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
+        let Some(built) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
             continue;
         };
-        let (kind, lease) = converge(input, tips, existing, tree)?;
+        let (kind, lease) = converge(input, tips, existing, built.tree)?;
         push_branch_action(
             actions,
             writes,
             action(kind, None, String::new()),
-            commit,
+            &built,
             lease,
             &title,
             existing,
-        );
+        )?;
     }
     Ok(())
 }
@@ -878,11 +912,12 @@ fn push_branch_action(
     actions: &mut Vec<Action>,
     writes: &mut Vec<BranchWrite>,
     mut action: Action,
-    commit: ObjectId,
+    built: &Built,
     lease: Lease,
     title: &str,
     existing: Option<&Proposal>,
-) {
+) -> Result<(), ReconcileError> {
+    let commit = built.commit;
     let head = existing.map(|p| p.head);
     match action.kind {
         ActionKind::Foreign => {
@@ -905,11 +940,13 @@ fn push_branch_action(
                 branch: action.branch.clone(),
                 new: Some(commit),
                 lease,
+                content: Some(content_of(&built.request)?),
             });
         }
         ActionKind::Hold | ActionKind::Close => {}
     }
     actions.push(action);
+    Ok(())
 }
 
 /// Backflow (`promotion.backflow: true` on the downstream environment): a diverged
@@ -966,11 +1003,10 @@ fn reconcile_backflow(
             ),
         };
         let marker = format!("backflow/{}/{}", row.from, row.app);
-        let Some((commit, tree)) = build_commit_of(input, &[&back], &title, &marker, &branch)?
-        else {
+        let Some(built) = build_commit_of(input, &[&back], &title, &marker, &branch)? else {
             continue;
         };
-        let (kind, lease) = converge(input, tips, existing, tree)?;
+        let (kind, lease) = converge(input, tips, existing, built.tree)?;
         let action = Action {
             branch,
             app: row.app.clone(),
@@ -983,7 +1019,7 @@ fn reconcile_backflow(
             merged: false,
             title: None,
         };
-        push_branch_action(actions, writes, action, commit, lease, &title, existing);
+        push_branch_action(actions, writes, action, &built, lease, &title, existing)?;
     }
     for p in input.proposals {
         let Some((env, app)) = p
@@ -1010,6 +1046,7 @@ fn reconcile_backflow(
                 branch: p.branch.clone(),
                 new: None,
                 lease: Lease::At(p.head),
+                content: None,
             });
         }
         actions.push(Action {

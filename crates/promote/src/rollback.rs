@@ -7,7 +7,7 @@ use ladder_model::{ConfigTree, Tenant};
 use ladder_tree::SubTree;
 use serde::Serialize;
 
-use crate::forge::{BranchWrite, Forge, ForgeError, Proposal, ProposalText};
+use crate::forge::{BranchWrite, CommitContent, Forge, ForgeError, Proposal, ProposalText};
 use crate::plan::{PlanError, read_text, read_value};
 use crate::reconcile::ActionKind;
 
@@ -327,6 +327,10 @@ pub fn rollback(
         branch: branch.clone(),
         new: Some(commit),
         lease,
+        content: Some(
+            CommitContent::of(&request)
+                .map_err(git_err(format!("composing the message of {branch}")))?,
+        ),
     };
     forge
         .write_branches(std::slice::from_ref(&write))

@@ -53,7 +53,7 @@ impl Forge for Faulty<'_> {
     fn write_branches(
         &self,
         writes: &[BranchWrite],
-    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError> {
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
         self.step(|| self.inner.write_branches(writes))
     }
     fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {

@@ -70,11 +70,13 @@ fn writes_to_a_remote_go_in_one_batch_each_under_its_own_lease() {
                 branch: "ladder/staging/a".into(),
                 new: Some(a),
                 lease: Lease::Absent,
+                content: None,
             },
             BranchWrite {
                 branch: "ladder/staging/b".into(),
                 new: Some(b),
                 lease: Lease::Absent,
+                content: None,
             },
         ])
         .unwrap();
@@ -104,11 +106,13 @@ fn writes_to_a_remote_go_in_one_batch_each_under_its_own_lease() {
                 branch: "ladder/staging/a".into(),
                 new: Some(b),
                 lease: Lease::At(main),
+                content: None,
             },
             BranchWrite {
                 branch: "ladder/staging/b".into(),
                 new: None,
                 lease: Lease::At(b),
+                content: None,
             },
         ])
         .unwrap();
@@ -162,11 +166,13 @@ fn a_folder_is_updated_in_place_and_its_checked_out_branch_never_moves() {
                 branch: "main".into(),
                 new: Some(next),
                 lease: Lease::At(main),
+                content: None,
             },
             BranchWrite {
                 branch: "ladder/staging/a".into(),
                 new: Some(next),
                 lease: Lease::Absent,
+                content: None,
             },
         ])
         .unwrap();
@@ -183,6 +189,7 @@ fn a_folder_is_updated_in_place_and_its_checked_out_branch_never_moves() {
             branch: "ladder/staging/a".into(),
             new: None,
             lease: Lease::At(main),
+            content: None,
         }])
         .unwrap();
     assert!(

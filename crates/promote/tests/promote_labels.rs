@@ -45,7 +45,7 @@ impl Forge for Labelled<'_> {
     fn write_branches(
         &self,
         writes: &[BranchWrite],
-    ) -> Result<Vec<Result<(), ForgeError>>, ForgeError> {
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
         self.inner.write_branches(writes)
     }
     fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
