@@ -3,9 +3,9 @@ CARGO ?= cargo
 
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
-.PHONY: test fmt lint msrv unit bench render
+.PHONY: test fmt lint msrv unit bench render reference
 
-test: fmt lint msrv unit
+test: fmt lint msrv reference unit
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -23,8 +23,26 @@ msrv:
 		echo "Rust $(MSRV) is not installed (rustup toolchain install $(MSRV)); rust-version not checked"; \
 	fi
 
-unit:
+unit: reference
 	$(CARGO) test --workspace --locked
+
+# GitHub's published descriptions, which the fake GitHub in crates/testkit is checked
+# against: the REST API's OpenAPI description (@octokit/openapi) and real webhook
+# payloads (@octokit/webhooks-examples), fetched from the npm registry once, checked
+# against the registry's sha1, and unpacked under target/reference.
+REFERENCE := target/reference
+OPENAPI_VERSION := 23.0.2
+OPENAPI_SHA1 := 743435033357133786d56271b48a67991a614b0a
+WEBHOOKS_VERSION := 7.6.1
+WEBHOOKS_SHA1 := ed0ecd42fa3fc559252448562b60980e15cef8b5
+
+reference: $(REFERENCE)/openapi/package/generated/api.github.com.json $(REFERENCE)/webhooks-examples/package/package.json
+
+$(REFERENCE)/openapi/package/generated/api.github.com.json:
+	./scripts/fetch-npm @octokit/openapi $(OPENAPI_VERSION) $(OPENAPI_SHA1) $(REFERENCE)/openapi
+
+$(REFERENCE)/webhooks-examples/package/package.json:
+	./scripts/fetch-npm @octokit/webhooks-examples $(WEBHOOKS_VERSION) $(WEBHOOKS_SHA1) $(REFERENCE)/webhooks-examples
 
 bench:
 	$(CARGO) bench --workspace --locked
