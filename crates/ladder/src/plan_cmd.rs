@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use ladder_engine::ConfigBranch;
 use ladder_model::Problems;
-use ladder_promote::forge::{Forge, Proposal};
-use ladder_promote::plan::{GitHistory, Plan, PlanInput, branch_prefix, proposal_branch};
-use ladder_promote::{GitForge, PlanError, State};
+use ladder_promote::plan::{Plan, branch_prefix, proposal_branch};
+use ladder_promote::{
+    ConfigHead, GitForge, PlanError, ReconcileError, RunError, State, plan_promotions,
+};
 
 use crate::OutputFormat;
 use crate::report::{Exit, Failure};
@@ -42,53 +43,54 @@ pub fn prefix(config: &ConfigBranch) -> String {
     branch_prefix(&config.tenant, !config.opened.subfolder().is_empty())
 }
 
-/// The plan of an opened config branch, with the forge's open proposals; `force` names
-/// the promotions (`(env, app)`) that may overwrite a diverged value.
-pub fn compute(
-    config: &ConfigBranch,
-    forge: &dyn Forge,
-    force: &[(String, String)],
-) -> anyhow::Result<(Plan, Vec<Proposal>)> {
-    let prefix = prefix(config);
-    let proposals = forge
-        .proposals(&prefix)
-        .map_err(|e| Failure::new(Exit::Environment, format!("listing proposals: {e}")))?;
-    let history = GitHistory {
-        repo: config.repo(),
-        subfolder: config.opened.subfolder(),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let plan = ladder_promote::plan(&PlanInput {
+/// The promoter's view of an opened config branch.
+pub fn config_head(config: &ConfigBranch) -> ConfigHead<'_> {
+    ConfigHead {
         tenant: &config.tenant,
         tree: config.opened.tree(),
         branch: &config.branch,
-        history: &history,
-        now,
-        proposals: &proposals,
-        branch_prefix: &prefix,
-        force,
-    })
-    .map_err(plan_failure)?;
-    Ok((plan, proposals))
+        head: config
+            .opened
+            .commit()
+            .expect("the config branch is read from Git"),
+        repo: config.repo(),
+        subfolder: config.opened.subfolder(),
+    }
 }
 
-fn plan_failure(e: PlanError) -> anyhow::Error {
+/// Seconds since the Unix epoch, for soak and sync windows.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The exit status of a promoter failure: the config (exit 1) or the environment (3).
+pub fn run_failure(e: RunError) -> anyhow::Error {
     let exit = match &e {
-        PlanError::Tree { .. } | PlanError::History { .. } => Exit::Environment,
-        PlanError::Readiness { source, .. }
-            if matches!(**source, ladder_promote::readiness::ReadinessError::Tree(_)) =>
-        {
-            Exit::Environment
-        }
-        PlanError::MissingFile { .. }
-        | PlanError::Value { .. }
-        | PlanError::Window { .. }
-        | PlanError::Readiness { .. } => Exit::Input,
+        RunError::Proposals(_) | RunError::Closed { .. } => Exit::Environment,
+        RunError::Plan(e) => match &**e {
+            PlanError::Tree { .. } | PlanError::History { .. } => Exit::Environment,
+            PlanError::Readiness { source, .. }
+                if matches!(**source, ladder_promote::readiness::ReadinessError::Tree(_)) =>
+            {
+                Exit::Environment
+            }
+            PlanError::MissingFile { .. }
+            | PlanError::Value { .. }
+            | PlanError::Window { .. }
+            | PlanError::Readiness { .. } => Exit::Input,
+        },
+        RunError::Reconcile(e) => match &**e {
+            ReconcileError::Edit { .. } => Exit::Input,
+            ReconcileError::Plan(_)
+            | ReconcileError::Commit { .. }
+            | ReconcileError::Forge(_)
+            | ReconcileError::Read { .. } => Exit::Environment,
+        },
     };
-    Failure::new(exit, format!("planning: {e}")).into()
+    Failure::new(exit, e.to_string()).into()
 }
 
 pub fn report_problems(problems: &Problems, tenant: &TenantArgs, output: OutputFormat) -> ExitCode {
@@ -116,7 +118,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };
     let forge = GitForge::new(config.repo());
-    let (mut plan, _) = compute(&config, &forge, &[])?;
+    let mut plan = plan_promotions(&config_head(&config), &forge, now(), &[])
+        .map_err(run_failure)?
+        .plan;
     // The git forge's proposals have no URL of their own: show the compare view.
     for row in &mut plan.promotions {
         if let Some(p) = &mut row.proposal

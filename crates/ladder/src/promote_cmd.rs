@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 use ladder_git::Identity;
-use ladder_promote::reconcile::{ActionKind, Outcome, ReconcileInput, reconcile};
-use ladder_promote::{GitForge, ReconcileError};
+use ladder_promote::reconcile::{ActionKind, Outcome};
+use ladder_promote::{GitForge, PromoteOptions, promote};
 
 use crate::OutputFormat;
-use crate::plan_cmd::{compute, open_config_branch, report_problems};
+use crate::plan_cmd::{config_head, now, open_config_branch, report_problems, run_failure};
 use crate::report::{Exit, Failure};
 use crate::tenant_args::{TenantArgs, check_env_names};
 
@@ -65,28 +65,20 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let (plan, proposals) = compute(&config, &forge, &force)?;
-    let head = config
-        .opened
-        .commit()
-        .expect("the config branch is read from Git");
-    let prefix = crate::plan_cmd::prefix(&config);
-    let input = ReconcileInput {
-        tenant: &config.tenant,
-        plan: &plan,
-        tree: config.opened.tree(),
-        branch: &config.branch,
-        head,
-        repo: config.repo(),
-        subfolder: config.opened.subfolder(),
-        proposals: &proposals,
-        branch_prefix: &prefix,
-        apps: &args.apps,
-        envs: &args.envs,
-        dry_run: args.dry_run,
-        identity: Identity::new("ladder", "ladder@localhost"),
-    };
-    let outcome = reconcile(&input, &forge).map_err(reconcile_failure)?;
+    let promoted = promote(
+        &config_head(&config),
+        &forge,
+        &PromoteOptions {
+            apps: &args.apps,
+            envs: &args.envs,
+            force: &force,
+            dry_run: args.dry_run,
+            identity: Identity::new("ladder", "ladder@localhost"),
+            now: now(),
+        },
+    )
+    .map_err(run_failure)?;
+    let outcome = promoted.outcome;
     report(args, &outcome);
     Ok(if outcome.failed() {
         Exit::Environment.code()
@@ -109,17 +101,6 @@ fn check_app_names(tenant: &ladder_model::Tenant, names: &[String]) -> anyhow::R
         }
     }
     Ok(())
-}
-
-fn reconcile_failure(e: ReconcileError) -> anyhow::Error {
-    let exit = match &e {
-        ReconcileError::Edit { .. } => Exit::Input,
-        ReconcileError::Plan(_)
-        | ReconcileError::Commit { .. }
-        | ReconcileError::Forge(_)
-        | ReconcileError::Read { .. } => Exit::Environment,
-    };
-    Failure::new(exit, format!("promoting: {e}")).into()
 }
 
 fn verb(kind: ActionKind, dry_run: bool) -> &'static str {
@@ -236,10 +217,6 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
         .commit()
         .expect("the config branch is read from Git");
     let prefix = crate::plan_cmd::prefix(&config);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     let outcome = rollback(
         &RollbackInput {
             tenant: &config.tenant,
@@ -255,7 +232,7 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
             reason: args.reason.as_deref(),
             force: args.force,
             dry_run: args.dry_run,
-            now,
+            now: now(),
             identity: Identity::new("ladder", "ladder@localhost"),
         },
         &forge,

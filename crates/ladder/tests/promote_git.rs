@@ -570,8 +570,25 @@ fn a_rollback_restores_the_old_tag_and_holds_the_environment() {
     );
     let held = promote(&url, &cache, &[]);
     assert!(
-        !kinds(&held).iter().any(|k| k.contains("staging/web")),
+        !kinds(&held)
+            .iter()
+            .any(|k| k.contains("ladder/staging/web")),
         "{held:#}"
+    );
+    // The merged rollback's branch goes, and only once.
+    assert!(
+        kinds(&held).contains(&"close ladder/rollback/staging/web".to_string()),
+        "{held:#}"
+    );
+    assert!(
+        !ladder_branches(&bare).contains(&branch.to_string()),
+        "the merged rollback branch is deleted: {:?}",
+        ladder_branches(&bare)
+    );
+    let after = promote(&url, &cache, &[]);
+    assert!(
+        !kinds(&after).iter().any(|k| k.contains("rollback")),
+        "{after:#}"
     );
     // The next different value is promoted.
     commit(

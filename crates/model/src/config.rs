@@ -25,6 +25,75 @@ pub struct Settings {
     pub tenant: String,
     pub config_repo: ConfigRepo,
     pub argocd: ArgoSettings,
+    pub forge: ForgeSettings,
+}
+
+/// `forge`: where the tenant's promotion proposals live. Only what the tenant may
+/// choose; where the forge's API is and who ladder is there are the operator's settings,
+/// never read from the tenant's repo.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgeSettings {
+    #[serde(rename = "type")]
+    pub kind: ForgeKind,
+    /// `owner/name` on the forge; `None`: the last two path segments of the repo URL
+    /// ladder reads.
+    pub repository: Option<String>,
+    pub commit_mode: CommitMode,
+    pub merge_method: MergeMethod,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForgeKind {
+    /// No forge API: a proposal is a branch of the repo.
+    #[default]
+    Git,
+    /// GitHub or GitHub Enterprise pull requests.
+    #[serde(rename = "github")]
+    GitHub,
+}
+
+impl Keyword for ForgeKind {
+    const WHAT: &'static str = "forge type";
+    const WORDS: &'static [(&'static str, Self)] =
+        &[("git", ForgeKind::Git), ("github", ForgeKind::GitHub)];
+}
+
+/// How a forge with an API gets proposal commits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// Built locally and pushed with compare-and-swap.
+    #[default]
+    Push,
+    /// Created through the forge's API, which signs them (no push rights needed).
+    Api,
+}
+
+impl Keyword for CommitMode {
+    const WHAT: &'static str = "commit mode";
+    const WORDS: &'static [(&'static str, Self)] =
+        &[("push", CommitMode::Push), ("api", CommitMode::Api)];
+}
+
+/// How `auto-merge` merges a pull request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeMethod {
+    #[default]
+    Merge,
+    Squash,
+    Rebase,
+}
+
+impl Keyword for MergeMethod {
+    const WHAT: &'static str = "merge method";
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("merge", MergeMethod::Merge),
+        ("squash", MergeMethod::Squash),
+        ("rebase", MergeMethod::Rebase),
+    ];
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -18,9 +18,10 @@ mod tree;
 pub mod yaml;
 
 pub use config::{
-    App, ArgoSettings, ConfigRepo, EnvPositions, Environment, Finalizer, Keyword, PromoteField,
-    Promotion, PromotionGroup, PromotionMode, RESOURCES_FINALIZER, ResolvedField, Settings, Source,
-    SourceType, SyncMode, TemplateFile, Tenant, same_repo,
+    App, ArgoSettings, CommitMode, ConfigRepo, EnvPositions, Environment, Finalizer, ForgeKind,
+    ForgeSettings, Keyword, MergeMethod, PromoteField, Promotion, PromotionGroup, PromotionMode,
+    RESOURCES_FINALIZER, ResolvedField, Settings, Source, SourceType, SyncMode, TemplateFile,
+    Tenant, same_repo,
 };
 pub use diag::{Problem, Problems, did_you_mean};
 pub use duration::{DurationError, format_duration, parse_duration};

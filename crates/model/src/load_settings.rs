@@ -1,6 +1,6 @@
 //! `ladder.yaml`: tenant-wide settings.
 
-use crate::config::{ArgoSettings, ConfigRepo, Environment, Settings};
+use crate::config::{ArgoSettings, ConfigRepo, Environment, ForgeSettings, Settings};
 use crate::decode::Decoder;
 use crate::diag::Problem;
 use crate::load::SETTINGS_FILE;
@@ -8,7 +8,8 @@ use crate::names::check_dns_label;
 use crate::pattern::EnvPattern;
 use crate::yaml::{Node, Position, Scalar};
 
-const KEYS: [&str; 4] = ["version", "tenant", "configRepo", "argocd"];
+const KEYS: [&str; 5] = ["version", "tenant", "configRepo", "argocd", "forge"];
+const FORGE_KEYS: [&str; 4] = ["type", "repository", "commitMode", "mergeMethod"];
 const REPO_KEYS: [&str; 2] = ["url", "branch"];
 const ARGOCD_KEYS: [&str; 4] = ["namespace", "project", "renderProjects", "sourceRepos"];
 
@@ -82,11 +83,16 @@ pub(crate) fn settings(node: &Node, d: &mut Decoder) -> Option<LoadedSettings> {
                 .collect();
         }
     }
+    let forge = match fields.get("forge") {
+        Some(n) => forge(n, d)?,
+        None => ForgeSettings::default(),
+    };
     Some(LoadedSettings {
         settings: Settings {
             tenant: tenant?,
             config_repo: config_repo?,
             argocd,
+            forge,
         },
         project_at,
         namespace_at,
@@ -113,6 +119,57 @@ pub(crate) fn check_argocd_namespace(
         Some(at) => Problem::at(SETTINGS_FILE, at, message),
         None => Problem::in_file(SETTINGS_FILE, message),
     });
+}
+
+fn forge(node: &Node, d: &mut Decoder) -> Option<ForgeSettings> {
+    let fields = d.fields(node, "forge", &FORGE_KEYS)?;
+    let mut forge = ForgeSettings::default();
+    let mut ok = true;
+    if let Some(n) = fields.get("type") {
+        match d.keyword(n, "forge.type") {
+            Some(kind) => forge.kind = kind,
+            None => ok = false,
+        }
+    }
+    if let Some(n) = fields.get("repository") {
+        match d.string(n, "forge.repository") {
+            Some(r) if is_owner_name(&r) => forge.repository = Some(r),
+            Some(r) => {
+                d.problem(
+                    n,
+                    format!("`forge.repository` `{r}` is not `owner/name`; write it like `acme/platform-config`, or leave it out to take it from the repo URL"),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    if let Some(n) = fields.get("commitMode") {
+        match d.keyword(n, "forge.commitMode") {
+            Some(mode) => forge.commit_mode = mode,
+            None => ok = false,
+        }
+    }
+    if let Some(n) = fields.get("mergeMethod") {
+        match d.keyword(n, "forge.mergeMethod") {
+            Some(method) => forge.merge_method = method,
+            None => ok = false,
+        }
+    }
+    ok.then_some(forge)
+}
+
+/// `owner/name` as GitHub spells them: two non-empty segments of letters, digits, `-`,
+/// `_` and `.`, and neither `.` nor `..` alone.
+fn is_owner_name(text: &str) -> bool {
+    let segment = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    matches!(text.split_once('/'), Some((owner, name)) if segment(owner) && segment(name))
 }
 
 fn config_repo(node: &Node, d: &mut Decoder) -> Option<ConfigRepo> {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ladder_model::{
-    Finalizer, FsTree, LoadError, LoadOptions, Promotion, PromotionGroup, PromotionMode,
-    ResolvedField, Tenant, load,
+    CommitMode, Finalizer, ForgeKind, FsTree, LoadError, LoadOptions, MergeMethod, Promotion,
+    PromotionGroup, PromotionMode, ResolvedField, Tenant, load,
 };
 use ladder_testkit::MemTree;
 
@@ -717,4 +717,72 @@ fn a_quoted_version_is_named_as_written() {
             "ladder.yaml:1:10: this ladder reads config format version 1, found the quoted string \"1\"; write `version: 1`, unquoted"
         ]
     );
+}
+
+/// The example's `ladder.yaml` with a `forge:` block appended (it starts on line
+/// `FORGE_LINE`).
+fn with_forge(forge_body: &str) -> MemTree {
+    let settings = std::fs::read_to_string(example_dir().join("ladder.yaml")).unwrap();
+    example().with(
+        "ladder.yaml",
+        format!(
+            "{}forge:\n{forge_body}",
+            settings.trim_end().to_string() + "\n"
+        ),
+    )
+}
+
+#[test]
+fn the_forge_block_defaults_to_the_git_forge_and_takes_what_the_tenant_may_choose() {
+    let plain = loaded(&example());
+    assert_eq!(plain.settings.forge.kind, ForgeKind::Git);
+    assert_eq!(plain.settings.forge.repository, None);
+
+    let github = loaded(&with_forge(
+        "  type: github\n  repository: acme/platform-config\n  commitMode: api\n  mergeMethod: squash\n",
+    ));
+    let forge = &github.settings.forge;
+    assert_eq!(forge.kind, ForgeKind::GitHub);
+    assert_eq!(forge.repository.as_deref(), Some("acme/platform-config"));
+    assert_eq!(forge.commit_mode, CommitMode::Api);
+    assert_eq!(forge.merge_method, MergeMethod::Squash);
+}
+
+#[test]
+fn bad_forge_settings_are_reported_where_written() {
+    let settings = std::fs::read_to_string(example_dir().join("ladder.yaml")).unwrap();
+    // The first key of the block is on the line after `forge:`.
+    let line = settings.trim_end().lines().count() + 2;
+    let cases: [(&str, String); 5] = [
+        (
+            "  type: gitlab\n",
+            format!("ladder.yaml:{line}:9: unknown forge type `gitlab`; known: git, github"),
+        ),
+        (
+            "  type: github\n  repository: platform-config\n",
+            format!(
+                "ladder.yaml:{}:15: `forge.repository` `platform-config` is not `owner/name`; write it like `acme/platform-config`, or leave it out to take it from the repo URL",
+                line + 1
+            ),
+        ),
+        (
+            "  commitMode: sign\n",
+            format!("ladder.yaml:{line}:15: unknown commit mode `sign`; known: push, api"),
+        ),
+        (
+            "  mergeMethod: fast-forward\n",
+            format!(
+                "ladder.yaml:{line}:16: unknown merge method `fast-forward`; known: merge, squash, rebase"
+            ),
+        ),
+        (
+            "  token: abc\n",
+            format!(
+                "ladder.yaml:{line}:3: unknown key `token` in `forge`; known keys: type, repository, commitMode, mergeMethod"
+            ),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(problems(&with_forge(body)), [expected], "{body}");
+    }
 }

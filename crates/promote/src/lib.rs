@@ -10,9 +10,11 @@ pub mod plan;
 pub mod readiness;
 pub mod reconcile;
 pub mod rollback;
+pub mod run;
 pub mod windows;
 
 pub use forge::{Forge, ForgeError, Proposal};
 pub use git_forge::GitForge;
 pub use plan::{GitHistory, History, Plan, PlanError, PlanInput, Row, State, plan};
 pub use reconcile::{Action, ActionKind, Outcome, ReconcileError, ReconcileInput, reconcile};
+pub use run::{ConfigHead, Planned, PromoteOptions, Promoted, RunError, plan_promotions, promote};

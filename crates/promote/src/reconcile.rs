@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::forge::{
     BranchWrite, Checks, CommitContent, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
-use crate::plan::{Plan, PlanError, Row, State, proposal_branch, read_text};
+use crate::plan::{GateName, Plan, PlanError, Row, State, proposal_branch, read_text};
 
 /// What to reconcile, and how.
 pub struct ReconcileInput<'a> {
@@ -488,11 +488,15 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                         });
                     }
                     None => {
+                        let Some(lease) = open_lease(input, &branch)? else {
+                            actions.push(foreign(&branch, row));
+                            continue;
+                        };
                         actions.push(action(ActionKind::Open, Some(commit), &title(row)));
                         writes.push(BranchWrite {
                             branch: branch.clone(),
                             new: Some(commit),
-                            lease: Lease::Absent,
+                            lease,
                             content: Some(content_of(&request)?),
                         });
                     }
@@ -502,6 +506,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
     }
     reconcile_groups(input, tips, &mut actions, &mut writes)?;
     reconcile_backflow(input, tips, &mut actions, &mut writes)?;
+    reconcile_rollbacks(input, tips, &mut actions, &mut writes)?;
     // Proposals of promotions that no longer exist (the app or the environment was
     // removed, or no longer promotes).
     for p in input.proposals {
@@ -568,13 +573,19 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
     if !writes.is_empty() {
         write_and_open(input, forge, &writes, &mut outcome)?;
     }
-    mark_held(input, forge, &mut outcome);
+    mark(input, forge, &mut outcome);
     auto_merge(input, forge, &mut outcome);
     Ok(outcome)
 }
 
-/// The label of a proposal a gate holds, on forges that have labels.
-pub const HELD_LABEL: &str = "ladder:held";
+/// The label of a proposal a freeze holds (`frozen: true`, or an active deny sync
+/// window), on forges that have labels. Added with one comment saying why; removed once
+/// the freeze ends.
+pub const FROZEN_LABEL: &str = "ladder/frozen";
+
+/// The label of a proposal whose branch someone else pushed to, on forges that have
+/// labels: ladder says so once (a comment when it adds the label), not on every run.
+pub const FOREIGN_LABEL: &str = "ladder/foreign";
 
 /// A call a forge may not support: `Unsupported` is nothing to do.
 fn optional(result: Result<(), ForgeError>) -> Option<String> {
@@ -584,25 +595,68 @@ fn optional(result: Result<(), ForgeError>) -> Option<String> {
     }
 }
 
-/// Marks held proposals with [`HELD_LABEL`] and unmarks those that are no longer held,
-/// writing only when the label is not already as it should be.
-fn mark_held(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
+/// Whether a freeze (not soak or readiness) holds `env`'s promotion of `app` (`_all`:
+/// any of the environment's).
+fn frozen(input: &ReconcileInput, env: &str, app: &str) -> Option<String> {
+    let reasons: Vec<&str> = input
+        .plan
+        .promotions
+        .iter()
+        .filter(|r| r.env == env && (app == "_all" || r.app == app))
+        .flat_map(|r| &r.gates)
+        .filter(|g| !g.passed && matches!(g.name, GateName::Frozen | GateName::SyncWindow))
+        .map(|g| g.reason.as_str())
+        .collect();
+    (!reasons.is_empty()).then(|| {
+        let mut reasons = reasons;
+        reasons.dedup();
+        reasons.join("; ")
+    })
+}
+
+/// Marks proposals a freeze holds with [`FROZEN_LABEL`] and those someone else pushed
+/// to with [`FOREIGN_LABEL`], each with one comment saying why when the label is added;
+/// removes a mark that no longer applies. Writes only when a label is not as it should
+/// be, so a steady state costs no API write.
+fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
     for action in &mut outcome.actions {
-        let held = match action.kind {
-            ActionKind::Hold => true,
-            ActionKind::Keep | ActionKind::Update if action.error.is_none() => false,
-            _ => continue,
-        };
         let Some(p) = input.proposals.iter().find(|p| p.branch == action.branch) else {
             continue;
         };
-        let marked = p.labels.iter().any(|l| l == HELD_LABEL);
-        let label = [HELD_LABEL.to_string()];
-        let error = match (held, marked) {
-            (true, false) => optional(forge.label(p, &label)),
-            (false, true) => optional(forge.unlabel(p, &label)),
-            _ => None,
+        let wanted: Vec<(&str, String)> = match action.kind {
+            ActionKind::Hold => frozen(input, &action.env, &action.app)
+                .map(|why| {
+                    (
+                        FROZEN_LABEL,
+                        format!(
+                            "ladder holds this promotion: {why}. It stays open and is brought up to date when that ends."
+                        ),
+                    )
+                })
+                .into_iter()
+                .collect(),
+            ActionKind::Foreign => vec![(FOREIGN_LABEL, format!("ladder: {FOREIGN}."))],
+            ActionKind::Keep | ActionKind::Update if action.error.is_none() => Vec::new(),
+            _ => continue,
         };
+        let mut error = None;
+        for (label, why) in &wanted {
+            if p.labels.iter().any(|l| l == label) {
+                continue;
+            }
+            let labels = [label.to_string()];
+            match forge.label(p, &labels) {
+                Ok(()) => error = error.or(optional(forge.comment(p, why))),
+                Err(ForgeError::Unsupported { .. }) => {}
+                Err(e) => error = error.or(Some(e.to_string())),
+            }
+        }
+        for label in [FROZEN_LABEL, FOREIGN_LABEL] {
+            let marked = p.labels.iter().any(|l| l == label);
+            if marked && !wanted.iter().any(|(l, _)| *l == label) {
+                error = error.or(optional(forge.unlabel(p, &[label.to_string()])));
+            }
+        }
         if error.is_some() {
             action.error = error;
         }
@@ -872,7 +926,7 @@ fn reconcile_groups(
         let Some(built) = build_commit_of(input, &rows, &title, &marker, &branch)? else {
             continue;
         };
-        let (kind, lease) = converge(input, tips, existing, built.tree)?;
+        let (kind, lease) = converge(input, tips, &branch, existing, built.tree)?;
         push_branch_action(
             actions,
             writes,
@@ -892,11 +946,15 @@ fn reconcile_groups(
 fn converge(
     input: &ReconcileInput,
     tips: &Tips,
+    branch: &str,
     existing: Option<&Proposal>,
     tree: ObjectId,
 ) -> Result<(ActionKind, Lease), ReconcileError> {
     Ok(match existing {
-        None => (ActionKind::Open, Lease::Absent),
+        None => match open_lease(input, branch)? {
+            Some(lease) => (ActionKind::Open, lease),
+            None => (ActionKind::Foreign, Lease::Absent),
+        },
         Some(p) => match read_tip(input, tips, p)? {
             Tip::Foreign => (ActionKind::Foreign, Lease::At(p.head)),
             Tip::Ours { parent, tree: t } if parent == input.head && t == tree => {
@@ -1006,7 +1064,7 @@ fn reconcile_backflow(
         let Some(built) = build_commit_of(input, &[&back], &title, &marker, &branch)? else {
             continue;
         };
-        let (kind, lease) = converge(input, tips, existing, built.tree)?;
+        let (kind, lease) = converge(input, tips, &branch, existing, built.tree)?;
         let action = Action {
             branch,
             app: row.app.clone(),
@@ -1065,6 +1123,99 @@ fn reconcile_backflow(
     Ok(())
 }
 
+/// Rollback proposals (`rollback/<env>/<app>`, opened by `ladder rollback`) are not
+/// planned, but once merged (by a merge, a squash or a fast-forward: the config
+/// branch's values are the rollback's) or left without their app or environment, their
+/// branch is closed like any other. Someone else's commit on one is left alone.
+fn reconcile_rollbacks(
+    input: &ReconcileInput,
+    tips: &Tips,
+    actions: &mut Vec<Action>,
+    writes: &mut Vec<BranchWrite>,
+) -> Result<(), ReconcileError> {
+    let prefix = format!("{}rollback/", input.branch_prefix);
+    for p in input.proposals {
+        let Some((env, app)) = p
+            .branch
+            .strip_prefix(&prefix)
+            .and_then(|r| r.split_once('/'))
+        else {
+            continue;
+        };
+        if !selected(input.apps, app) || !selected(input.envs, env) {
+            continue;
+        }
+        let marker = format!("Ladder-Rollback: {env}/{app}");
+        let ours = tips
+            .get(&p.head)
+            .is_some_and(|c| c.parents.len() == 1 && c.message.lines().any(|l| l == marker));
+        let action = |kind, reason: &str| Action {
+            branch: p.branch.clone(),
+            app: app.to_string(),
+            env: env.to_string(),
+            kind,
+            commit: Some(p.head),
+            reason: reason.to_string(),
+            written: false,
+            error: None,
+            merged: false,
+            title: None,
+        };
+        if !ours {
+            actions.push(action(ActionKind::Foreign, FOREIGN));
+            continue;
+        }
+        let reason = match rollback_merged(input, p.head, env, app)? {
+            Some(reason) => reason,
+            None => continue,
+        };
+        actions.push(action(ActionKind::Close, reason));
+        writes.push(BranchWrite {
+            branch: p.branch.clone(),
+            new: None,
+            lease: Lease::At(p.head),
+            content: None,
+        });
+    }
+    Ok(())
+}
+
+/// Why the rollback whose commit is `tip` is done, or `None` while it is still pending.
+fn rollback_merged(
+    input: &ReconcileInput,
+    tip: ObjectId,
+    env: &str,
+    app: &str,
+) -> Result<Option<&'static str>, ReconcileError> {
+    let tenant = input.tenant;
+    let (Some(env), Some(app)) = (
+        tenant.environment(env),
+        tenant.apps.iter().find(|a| a.name == app),
+    ) else {
+        return Ok(Some("its app or environment no longer exists"));
+    };
+    if !app.deployed_to(&env.name) {
+        return Ok(Some("its app is no longer deployed to the environment"));
+    }
+    let read = |source| ReconcileError::Read {
+        what: format!("the rollback commit {tip}"),
+        source: Box::new(source),
+    };
+    if input.repo.is_ancestor(tip, input.head).map_err(read)? {
+        return Ok(Some("merged: the rollback is on the config branch"));
+    }
+    let tip_tree = input.repo.tree_at(tip).map_err(read)?;
+    let Some(tip_tree) = ladder_tree::SubTree::new(tip_tree, input.subfolder) else {
+        return Ok(None);
+    };
+    let merged = tenant.promoted_fields(app, env).iter().all(|field| {
+        let rolled = crate::plan::read_value(&tip_tree, &field.file, &field.path).ok();
+        let now = crate::plan::read_value(input.tree, &field.file, &field.path).ok();
+        rolled.is_some() && rolled == now
+    });
+    Ok(merged.then_some("merged: the config branch holds the rolled-back values"))
+}
+
 /// The proposal of a grouped environment: every due app's fields and gates.
 fn group_text(input: &ReconcileInput, env: &str) -> ProposalText {
     let rows = group_rows(input, env);
@@ -1082,6 +1233,29 @@ fn group_text(input: &ReconcileInput, env: &str) -> ProposalText {
         text.reviewers = one.reviewers;
     }
     text
+}
+
+/// The lease of a new proposal's branch. On forges whose proposals are more than their
+/// branch (pull requests), the branch may outlive its proposal: one closed or merged, or
+/// a run that died between pushing the branch and opening its pull request. ladder
+/// takes such a branch over when it holds ladder's own commit for this promotion
+/// (`Lease::At` its tip) and leaves it alone (`None`) when someone else's commit is on it.
+fn open_lease(input: &ReconcileInput, branch: &str) -> Result<Option<Lease>, ReconcileError> {
+    let read = |source| ReconcileError::Read {
+        what: format!("the branch {branch}"),
+        source: Box::new(source),
+    };
+    let Some(tip) = input.repo.branch_tip(branch).map_err(read)? else {
+        return Ok(Some(Lease::Absent));
+    };
+    let promotion = branch.strip_prefix(input.branch_prefix).unwrap_or(branch);
+    let ours = input.repo.read_commit(tip).map_err(read)?.is_some_and(|c| {
+        c.parents.len() == 1
+            && c.message
+                .lines()
+                .any(|l| l.strip_prefix("Ladder-Promotion: ") == Some(promotion))
+    });
+    Ok(ours.then_some(Lease::At(tip)))
 }
 
 /// What a proposal branch holds.
@@ -1150,11 +1324,48 @@ fn blocked_reason(row: &Row) -> String {
     format!("held: {}", reasons.join("; "))
 }
 
+/// The hidden marker at the top of a proposal's body: which promotion it is and which
+/// values it proposes, so a proposal a person closed without merging is recognised and
+/// not opened again for the same values (see [`proposes_same_values`]).
+pub fn marker(row: &Row) -> String {
+    format!(
+        "<!-- ladder:promotion {}/{} values={} -->",
+        row.env,
+        row.app,
+        proposed_values(row)
+    )
+}
+
+/// The values `row` proposes, as one line of JSON that cannot end an HTML comment.
+fn proposed_values(row: &Row) -> String {
+    let values: Vec<serde_json::Value> = row
+        .changed()
+        .map(|(f, _)| {
+            let value: serde_json::Value =
+                serde_json::from_str(&f.upstream.to_json()).unwrap_or(serde_json::Value::Null);
+            serde_json::json!([f.file, f.path, value])
+        })
+        .collect();
+    serde_json::Value::Array(values)
+        .to_string()
+        .replace("--", "-\\u002d")
+}
+
+/// Whether a proposal body (a closed pull request's) proposed exactly `row`'s values.
+pub fn proposes_same_values(body: &str, row: &Row) -> bool {
+    body.lines()
+        .next()
+        .is_some_and(|first| first.trim() == marker(row))
+}
+
 /// The proposal's title, body and the environment's labels and reviewers.
 pub fn proposal_text(input: &ReconcileInput, row: &Row) -> ProposalText {
     let mut body = format!(
-        "<!-- ladder:promotion {}/{} -->\nPromotes {} from {} to {}.\n\n",
-        row.env, row.app, row.app, row.from, row.env
+        "{}\nPromotes {} from {} to {}.\n\n",
+        marker(row),
+        row.app,
+        row.from,
+        row.env
     );
     for (field, source) in row.changed() {
         body.push_str(&format!(

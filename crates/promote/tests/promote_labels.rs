@@ -1,5 +1,6 @@
 //! On forges with labels and reviewers: a new proposal gets the environment's labels and
-//! reviewers; a held one is marked once, and unmarked once it moves again; a proposal
+//! reviewers; a frozen one is marked once (label and comment), and unmarked once it
+//! moves again; one someone else pushed to is marked once and left alone; a proposal
 //! that is up to date costs no API write.
 
 use std::cell::RefCell;
@@ -13,7 +14,7 @@ use ladder_promote::forge::{
     ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
 use ladder_promote::plan::{GitHistory, PlanInput, plan};
-use ladder_promote::reconcile::{HELD_LABEL, ReconcileInput, reconcile};
+use ladder_promote::reconcile::{FOREIGN_LABEL, FROZEN_LABEL, ReconcileInput, reconcile};
 use ladder_testkit::git;
 
 /// The git forge plus labels and reviewers kept in memory, with every write recorded.
@@ -65,7 +66,13 @@ impl Forge for Labelled<'_> {
         self.inner.close(proposal, reason)
     }
     fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError> {
-        self.inner.comment(proposal, text)
+        let first_words: Vec<&str> = text.split_whitespace().take(4).collect();
+        self.calls.borrow_mut().push(format!(
+            "comment {} {}",
+            proposal.branch,
+            first_words.join(" ")
+        ));
+        Ok(())
     }
     fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
         self.calls
@@ -218,7 +225,13 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
     // Frozen: the open proposal stays and is marked, once.
     write(work, "environments/staging.yaml", &staging(true));
     git(work, &["commit", "-q", "-am", "freeze staging"]);
-    assert_eq!(run(work, &labels), [format!("label {branch} {HELD_LABEL}")]);
+    assert_eq!(
+        run(work, &labels),
+        [
+            format!("label {branch} {FROZEN_LABEL}"),
+            format!("comment {branch} ladder holds this promotion:"),
+        ]
+    );
     assert_eq!(run(work, &labels), Vec::<String>::new());
 
     // Thawed: rebuilt on the new head, and unmarked.
@@ -228,9 +241,41 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
         run(work, &labels),
         [
             format!("update {branch}"),
-            format!("unlabel {branch} {HELD_LABEL}")
+            format!("unlabel {branch} {FROZEN_LABEL}")
         ]
     );
     assert_eq!(labels.borrow()[branch], ["promotion"]);
     assert_eq!(run(work, &labels), Vec::<String>::new());
+
+    // Someone else pushes to the branch: ladder says so once, and leaves it alone.
+    git(work, &["checkout", "-q", branch]);
+    write(
+        work,
+        "apps/web/env/staging.yaml",
+        "image:\n  tag: hand-made\n",
+    );
+    git(work, &["commit", "-q", "-am", "a person's commit"]);
+    git(work, &["checkout", "-q", "main"]);
+    let foreign_tip = git(work, &["rev-parse", branch]);
+    assert_eq!(
+        run(work, &labels),
+        [
+            format!("label {branch} {FOREIGN_LABEL}"),
+            format!("comment {branch} ladder: someone else pushed"),
+        ]
+    );
+    assert_eq!(run(work, &labels), Vec::<String>::new());
+    assert_eq!(git(work, &["rev-parse", branch]), foreign_tip);
+
+    // The person deletes the branch: ladder proposes again, unmarked.
+    git(work, &["branch", "-q", "-D", branch]);
+    labels.borrow_mut().remove(branch);
+    assert_eq!(
+        run(work, &labels),
+        [
+            format!("open {branch}"),
+            format!("label {branch} promotion"),
+            format!("reviewers {branch} alice"),
+        ]
+    );
 }
