@@ -1,0 +1,305 @@
+//! [`GitHubForge`]: the [`Forge`] trait over the GitHub API and the local mirror.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Mutex;
+
+use ladder_git::{Credentials, Lease, ObjectId, RefPush, Repo, Scheme};
+use ladder_promote::forge::{
+    ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
+};
+
+use crate::auth::Authenticator;
+use crate::client::{CallStats, Client};
+use crate::error::GitHubError;
+use crate::options::{CommitMode, GitHubOptions, MergeMethod, RepoName};
+use crate::{gitdata, pulls};
+
+const NAME: &str = "github";
+/// The user name GitHub takes with a token as the password.
+const TOKEN_USER: &str = "x-access-token";
+
+/// The GitHub (or GitHub Enterprise Server) forge of one repository.
+pub struct GitHubForge {
+    client: Client,
+    /// The mirror ladder builds commits in and pushes from.
+    repo: Repo,
+    merge_method: MergeMethod,
+    commit_mode: CommitMode,
+    /// Labels known to exist in the repository.
+    labels: Mutex<HashSet<String>>,
+    // Dropped last: the client's connections and request worker live on it.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for GitHubForge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubForge")
+            .field("api", &self.client.api_url())
+            .field("repository", &self.client.repo.to_string())
+            .field("commit_mode", &self.commit_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitHubForge {
+    /// The forge of `options.repository`, publishing branches from `repo` (the mirror of
+    /// that same repository). Makes no API call yet.
+    pub fn new(options: GitHubOptions, repo: &Repo) -> Result<GitHubForge, GitHubError> {
+        if let Some(url) = repo.remote_url()
+            && let Some(name) = RepoName::from_url(url.as_str())
+            && !options.repository.same_as(&name.to_string())
+        {
+            // The token is for one repository; a mirror of another must not get it.
+            return Err(GitHubError::Options(format!(
+                "the mirror is of {name}, not of {}",
+                options.repository
+            )));
+        }
+        // Current-thread: the forge is called from blocking threads, one call at a
+        // time per forge, and must not assume (or nest in) anyone else's runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
+        let auth = {
+            let _entered = runtime.enter();
+            Authenticator::new(&options.api_url, &options.auth)?
+        };
+        let client = Client::new(
+            &options.api_url,
+            options.repository,
+            options.retry_budget,
+            auth,
+        )?;
+        Ok(GitHubForge {
+            client,
+            repo: repo.with_limits(repo.limits().clone()),
+            merge_method: options.merge_method,
+            commit_mode: options.commit_mode,
+            labels: Mutex::new(HashSet::new()),
+            runtime,
+        })
+    }
+
+    /// API calls made so far.
+    pub fn stats(&self) -> CallStats {
+        self.client.stats()
+    }
+
+    fn block_on<T>(
+        &self,
+        call: impl Future<Output = Result<T, GitHubError>>,
+    ) -> Result<T, ForgeError> {
+        self.runtime
+            .block_on(call)
+            .map_err(|e| e.into_forge(&self.client.auth.secrets()))
+    }
+
+    /// The mirror with the forge's token, unless it carries credentials of its own (the
+    /// operator's win) or its transport takes none (ssh).
+    async fn push_repo(&self) -> Result<Repo, GitHubError> {
+        let http = self
+            .repo
+            .remote_url()
+            .is_some_and(|u| matches!(u.scheme(), Scheme::Http | Scheme::Https));
+        if !http || self.repo.has_credentials() {
+            return Ok(self.repo.with_limits(self.repo.limits().clone()));
+        }
+        let token = self.client.auth.token(&self.client).await?;
+        self.repo
+            .with_credentials(Credentials::new(TOKEN_USER, token.expose()))
+            .map_err(|source| GitHubError::Git {
+                context: "handing the token to the mirror".into(),
+                source: Box::new(source),
+            })
+    }
+
+    async fn push(
+        &self,
+        writes: &[&BranchWrite],
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, GitHubError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let repo = self.push_repo().await?;
+        let pushes: Vec<RefPush> = writes
+            .iter()
+            .map(|w| RefPush {
+                branch: w.branch.clone(),
+                new: w.new,
+                lease: w.lease,
+            })
+            .collect();
+        let results = repo.push_refs(&pushes).map_err(|source| GitHubError::Git {
+            context: "pushing proposal branches".into(),
+            source: Box::new(source),
+        })?;
+        Ok(results
+            .into_iter()
+            .zip(writes)
+            .map(|(r, w)| {
+                r.map(|()| w.new).map_err(|source| match source {
+                    ladder_git::Error::RefMoved { .. } | ladder_git::Error::RemoteMoved { .. } => {
+                        ForgeError::Moved {
+                            branch: w.branch.clone(),
+                            source: Some(Box::new(source)),
+                        }
+                    }
+                    other => ForgeError::Git {
+                        context: format!("pushing {}", w.branch),
+                        source: Box::new(other),
+                    },
+                })
+            })
+            .collect())
+    }
+
+    async fn api_write(&self, write: &BranchWrite) -> Result<Option<ObjectId>, GitHubError> {
+        match (&write.new, &write.content, write.lease) {
+            (None, _, Lease::At(expected)) => {
+                gitdata::delete_ref(&self.client, &write.branch, expected).await?;
+                Ok(None)
+            }
+            (None, _, Lease::Absent) => {
+                match gitdata::branch_tip(&self.client, &write.branch, true).await? {
+                    None => Ok(None),
+                    Some(_) => Err(GitHubError::Moved {
+                        branch: write.branch.clone(),
+                    }),
+                }
+            }
+            (Some(_), Some(content), lease) => {
+                let commit = gitdata::create_commit(&self.client, content).await?;
+                gitdata::move_ref(&self.client, &write.branch, commit, lease).await?;
+                Ok(Some(commit))
+            }
+            (Some(_), None, _) => unreachable!("writes without content are pushed"),
+        }
+    }
+
+    async fn write_all(
+        &self,
+        writes: &[BranchWrite],
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, GitHubError> {
+        if self.commit_mode == CommitMode::Push {
+            let all: Vec<&BranchWrite> = writes.iter().collect();
+            return self.push(&all).await;
+        }
+        // API mode: commits through the API; a write that carries no content (a merge
+        // done by hand, say) can only be pushed, all of them in one batch.
+        let pushed: Vec<&BranchWrite> = writes
+            .iter()
+            .filter(|w| w.new.is_some() && w.content.is_none())
+            .collect();
+        let mut pushed_results = self.push(&pushed).await?.into_iter();
+        let secrets = self.client.auth.secrets();
+        let mut out = Vec::with_capacity(writes.len());
+        for write in writes {
+            if write.new.is_some() && write.content.is_none() {
+                out.push(pushed_results.next().expect("one result per push"));
+                continue;
+            }
+            let result = self.api_write(write).await;
+            match result {
+                Ok(tip) => out.push(Ok(tip)),
+                // Credentials or a missing repository fail every write alike.
+                Err(e @ (GitHubError::Unauthorized { .. } | GitHubError::NotFound { .. })) => {
+                    return Err(e);
+                }
+                Err(e) => out.push(Err(e.into_forge(&secrets))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Forge for GitHubForge {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
+        self.block_on(pulls::proposals(&self.client, prefix))
+    }
+
+    fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
+        self.block_on(gitdata::branch_tip(&self.client, branch, false))
+    }
+
+    fn write_branches(
+        &self,
+        writes: &[BranchWrite],
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.block_on(self.write_all(writes))
+    }
+
+    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
+        self.block_on(async {
+            let id = gitdata::create_commit(&self.client, &commit.content).await?;
+            gitdata::move_ref(&self.client, &commit.branch, id, commit.lease).await?;
+            Ok(id)
+        })
+    }
+
+    fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        self.block_on(pulls::open(&self.client, branch, base, text))
+    }
+
+    fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        self.block_on(pulls::update(&self.client, proposal, text))
+    }
+
+    fn close(&self, proposal: &Proposal, reason: &str) -> Result<(), ForgeError> {
+        self.block_on(pulls::close(&self.client, proposal, reason))
+    }
+
+    fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError> {
+        self.block_on(pulls::comment(&self.client, proposal, text))
+    }
+
+    fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
+        self.block_on(pulls::label(&self.client, &self.labels, proposal, labels))
+    }
+
+    fn unlabel(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
+        self.block_on(pulls::unlabel(&self.client, proposal, labels))
+    }
+
+    fn request_reviewers(
+        &self,
+        proposal: &Proposal,
+        reviewers: &[String],
+    ) -> Result<(), ForgeError> {
+        self.block_on(pulls::request_reviewers(&self.client, proposal, reviewers))
+    }
+
+    fn merge_state(&self, proposal: &Proposal, _base: &str) -> Result<MergeState, ForgeError> {
+        self.block_on(pulls::merge_state(&self.client, proposal))
+    }
+
+    fn merge(&self, proposal: &Proposal, base: &str, base_tip: ObjectId) -> Result<(), ForgeError> {
+        self.block_on(async {
+            // GitHub's merge checks the head (`sha`) but not the base: check it first.
+            // A base that moves after this read is merged onto, as GitHub would for a
+            // person pressing the button.
+            if gitdata::branch_tip(&self.client, base, true).await? != Some(base_tip) {
+                return Err(GitHubError::Moved {
+                    branch: base.to_string(),
+                });
+            }
+            pulls::merge(&self.client, proposal, self.merge_method).await
+        })
+    }
+
+    fn closed_proposal(&self, branch: &str) -> Result<Option<ClosedProposal>, ForgeError> {
+        self.block_on(pulls::closed_proposal(&self.client, branch))
+    }
+
+    fn rate_limit_remaining(&self) -> Option<u64> {
+        self.client.rate_limit_remaining()
+    }
+}
