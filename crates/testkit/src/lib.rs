@@ -7,6 +7,7 @@
 //! returns, and stops with everything it started when dropped.
 
 mod git;
+pub mod github;
 mod mem_tree;
 mod rendered;
 mod repos;
