@@ -1,5 +1,6 @@
 //! `ladder`: render, validate and (later) promote a tenant's Argo CD config from Git.
 
+mod forge_args;
 mod plan_cmd;
 mod promote_cmd;
 mod remote_env;

@@ -7,11 +7,10 @@ use clap::Args;
 use ladder_engine::ConfigBranch;
 use ladder_model::Problems;
 use ladder_promote::plan::{Plan, branch_prefix, proposal_branch};
-use ladder_promote::{
-    ConfigHead, GitForge, PlanError, ReconcileError, RunError, State, plan_promotions,
-};
+use ladder_promote::{ConfigHead, PlanError, ReconcileError, RunError, State, plan_promotions};
 
 use crate::OutputFormat;
+use crate::forge_args::ForgeArgs;
 use crate::report::{Exit, Failure};
 use crate::tenant_args::{TenantArgs, problems_json};
 
@@ -26,6 +25,9 @@ use crate::tenant_args::{TenantArgs, problems_json};
 pub struct PlanArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
+
+    #[command(flatten)]
+    pub forge: ForgeArgs,
 
     /// How to print the result.
     #[arg(long, value_enum, default_value_t)]
@@ -117,20 +119,29 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };
-    let forge = GitForge::new(config.repo());
-    let mut plan = plan_promotions(&config_head(&config), &forge, now(), &[])
+    let opened = args.forge.open(&config, &args.tenant.repo)?;
+    let mut plan = plan_promotions(&config_head(&config), &*opened.forge, now(), &[])
         .map_err(run_failure)?
         .plan;
     // The git forge's proposals have no URL of their own: show the compare view.
-    for row in &mut plan.promotions {
-        if let Some(p) = &mut row.proposal
-            && p.url.is_none()
-        {
-            p.url = forge.compare_url(&config.branch, &p.branch);
+    if let Some(git) = &opened.git {
+        for row in &mut plan.promotions {
+            if let Some(p) = &mut row.proposal
+                && p.url.is_none()
+            {
+                p.url = git.compare_url(&config.branch, &p.branch);
+            }
         }
     }
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        OutputFormat::Json => {
+            let mut json = serde_json::to_value(&plan)?;
+            json["forge"] = serde_json::json!({
+                "type": opened.forge.name(),
+                "rateLimitRemaining": opened.forge.rate_limit_remaining(),
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
         OutputFormat::Text => print_text(&config, &plan),
     }
     Ok(ExitCode::SUCCESS)

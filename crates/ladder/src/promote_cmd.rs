@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use clap::Args;
 use ladder_git::Identity;
 use ladder_promote::reconcile::{ActionKind, Outcome};
-use ladder_promote::{GitForge, PromoteOptions, promote};
+use ladder_promote::{PromoteOptions, promote};
 
 use crate::OutputFormat;
+use crate::forge_args::ForgeArgs;
 use crate::plan_cmd::{config_head, now, open_config_branch, report_problems, run_failure};
 use crate::report::{Exit, Failure};
 use crate::tenant_args::{TenantArgs, check_env_names};
@@ -25,6 +26,9 @@ use crate::tenant_args::{TenantArgs, check_env_names};
 pub struct PromoteArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
+
+    #[command(flatten)]
+    pub forge: ForgeArgs,
 
     /// Only this app (repeatable).
     #[arg(long = "app", value_name = "APP")]
@@ -56,7 +60,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     };
     check_env_names(&config.tenant, &args.envs)?;
     check_app_names(&config.tenant, &args.apps)?;
-    let forge = GitForge::new(config.repo());
+    let opened = args.forge.open(&config, &args.tenant.repo)?;
     let force: Vec<(String, String)> = if args.force {
         args.envs
             .iter()
@@ -67,7 +71,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     };
     let promoted = promote(
         &config_head(&config),
-        &forge,
+        &*opened.forge,
         &PromoteOptions {
             apps: &args.apps,
             envs: &args.envs,
@@ -147,6 +151,9 @@ fn report(args: &PromoteArgs, outcome: &Outcome) {
                 if action.merged {
                     println!("merged {} (auto-merge)", action.branch);
                 }
+                if let Some(warning) = &action.warning {
+                    println!("warning {}: {warning}", action.branch);
+                }
             }
         }
     }
@@ -164,6 +171,9 @@ fn report(args: &PromoteArgs, outcome: &Outcome) {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
+
+    #[command(flatten)]
+    pub forge: ForgeArgs,
 
     /// The app to roll back.
     #[arg(long, value_name = "APP")]
@@ -211,7 +221,7 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
         };
         Failure::new(exit, format!("--to `{}`: {e}", args.to))
     })?;
-    let forge = GitForge::new(repo);
+    let opened = args.forge.open(&config, &args.tenant.repo)?;
     let head = config
         .opened
         .commit()
@@ -235,7 +245,7 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
             now: now(),
             identity: Identity::new("ladder", "ladder@localhost"),
         },
-        &forge,
+        &*opened.forge,
     )
     .map_err(|e| {
         let exit = if e.is_refusal() {

@@ -66,6 +66,10 @@ pub struct Action {
     pub error: Option<String>,
     /// Whether ladder merged the proposal (`mode: auto-merge`).
     pub merged: bool,
+    /// Something the forge refused that does not keep the proposal from standing (an
+    /// unknown reviewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// The proposal's title, when ladder wrote its commit.
     #[serde(skip)]
     pub title: Option<String>,
@@ -360,6 +364,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         };
         if grouped(input, &row.env) {
@@ -538,6 +543,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 written: false,
                 error: None,
                 merged: false,
+                warning: None,
                 title: None,
             });
             continue;
@@ -552,6 +558,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         });
         writes.push(BranchWrite {
@@ -649,6 +656,22 @@ fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
                 Ok(()) => error = error.or(optional(forge.comment(p, why))),
                 Err(ForgeError::Unsupported { .. }) => {}
                 Err(e) => error = error.or(Some(e.to_string())),
+            }
+        }
+        // The environment's own labels, which a run that died after opening the
+        // proposal may have left off.
+        if action.kind != ActionKind::Foreign {
+            let missing: Vec<String> = input
+                .tenant
+                .environment(&action.env)
+                .and_then(|e| e.promotion.as_ref())
+                .map(|p| p.labels.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|l| !p.labels.contains(l))
+                .collect();
+            if !missing.is_empty() {
+                error = error.or(optional(forge.label(p, &missing)));
             }
         }
         for label in [FROZEN_LABEL, FOREIGN_LABEL] {
@@ -791,15 +814,22 @@ fn write_and_open(
                 forge
                     .open(&action.branch, input.branch, &text)
                     .and_then(|opened| {
-                        let mut failed = None;
-                        if !text.labels.is_empty() {
-                            failed = failed.or(optional(forge.label(&opened, &text.labels)));
+                        // Labels a failed call leaves off are added by the next run
+                        // (`mark`), which sees the proposal without them.
+                        let labelled = if text.labels.is_empty() {
+                            None
+                        } else {
+                            optional(forge.label(&opened, &text.labels))
+                        };
+                        // A reviewer the forge does not know is reported, not fatal: the
+                        // proposal stands without that review request.
+                        if !text.reviewers.is_empty()
+                            && let Some(why) =
+                                optional(forge.request_reviewers(&opened, &text.reviewers))
+                        {
+                            action.warning = Some(format!("requesting reviewers: {why}"));
                         }
-                        if !text.reviewers.is_empty() {
-                            failed = failed
-                                .or(optional(forge.request_reviewers(&opened, &text.reviewers)));
-                        }
-                        match failed {
+                        match labelled {
                             Some(message) => Err(ForgeError::Api {
                                 message,
                                 transient: true,
@@ -877,6 +907,7 @@ fn reconcile_groups(
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         };
         let is_grouped = promotion.group == PromotionGroup::Environment;
@@ -1075,6 +1106,7 @@ fn reconcile_backflow(
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         };
         push_branch_action(actions, writes, action, &built, lease, &title, existing)?;
@@ -1117,6 +1149,7 @@ fn reconcile_backflow(
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         });
     }
@@ -1159,6 +1192,7 @@ fn reconcile_rollbacks(
             written: false,
             error: None,
             merged: false,
+            warning: None,
             title: None,
         };
         if !ours {
@@ -1280,6 +1314,7 @@ fn foreign(branch: &str, row: &Row) -> Action {
         written: false,
         error: None,
         merged: false,
+        warning: None,
         title: None,
     }
 }

@@ -1,0 +1,230 @@
+//! Which forge `plan`, `promote` and `rollback` work with, and the operator's settings
+//! for it. The tenant chooses the forge in `ladder.yaml` (`forge:`); where its API is
+//! and who ladder is there come from the command line and the environment, never from
+//! the tenant's repo.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use ladder_engine::ConfigBranch;
+use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
+use ladder_model::{CommitMode, ForgeKind, MergeMethod};
+use ladder_promote::{Forge, GitForge};
+
+use crate::report::{Exit, Failure};
+
+/// The API root of github.com.
+pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+/// A GitHub token (a personal access token, or any bearer token the API takes).
+pub const ENV_GITHUB_TOKEN: &str = "LADDER_GITHUB_TOKEN";
+/// A file holding the token.
+pub const ENV_GITHUB_TOKEN_FILE: &str = "LADDER_GITHUB_TOKEN_FILE";
+/// A GitHub App's id, with its private key in the file named by `LADDER_GITHUB_APP_KEY_FILE`.
+pub const ENV_GITHUB_APP_ID: &str = "LADDER_GITHUB_APP_ID";
+pub const ENV_GITHUB_APP_KEY_FILE: &str = "LADDER_GITHUB_APP_KEY_FILE";
+
+#[derive(Args, Debug, Default)]
+pub struct ForgeArgs {
+    /// Where proposals live: `git` (branches of --repo) or `github` (pull requests)
+    /// [default: `forge.type` in ladder.yaml, else git]. The github forge
+    /// authenticates with LADDER_GITHUB_TOKEN (or LADDER_GITHUB_TOKEN_FILE), or as a
+    /// GitHub App with LADDER_GITHUB_APP_ID and LADDER_GITHUB_APP_KEY_FILE.
+    #[arg(long, value_enum, value_name = "FORGE")]
+    pub forge: Option<ForgeChoice>,
+
+    /// The GitHub API root [default: https://api.github.com]; GitHub Enterprise:
+    /// https://HOST/api/v3. The token is sent there and nowhere else (and, for pushes,
+    /// to --repo unless LADDER_GIT_* credentials are set).
+    #[arg(long, value_name = "URL", env = "LADDER_GITHUB_API_URL")]
+    pub forge_api_url: Option<String>,
+
+    /// How proposal commits reach GitHub: `push` them, or create them through the `api`
+    /// (GitHub signs them; no push rights needed) [default: `forge.commitMode` in
+    /// ladder.yaml, else push].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub commit_mode: Option<CommitModeChoice>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ForgeChoice {
+    Git,
+    #[value(name = "github")]
+    GitHub,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CommitModeChoice {
+    Push,
+    Api,
+}
+
+/// The forge a command works with, and its name for output.
+pub struct OpenedForge<'a> {
+    pub forge: Box<dyn Forge + 'a>,
+    /// The git forge, when that is the one: it shows compare URLs in `plan`.
+    pub git: Option<GitForge<'a>>,
+}
+
+impl ForgeArgs {
+    /// Opens the forge for `config`: `--forge`, else the tenant's `forge.type`.
+    pub fn open<'a>(
+        &self,
+        config: &'a ConfigBranch,
+        repo_arg: &str,
+    ) -> anyhow::Result<OpenedForge<'a>> {
+        let settings = &config.tenant.settings.forge;
+        let kind = match self.forge {
+            Some(ForgeChoice::Git) => ForgeKind::Git,
+            Some(ForgeChoice::GitHub) => ForgeKind::GitHub,
+            None => settings.kind,
+        };
+        if kind == ForgeKind::Git {
+            return Ok(OpenedForge {
+                forge: Box::new(GitForge::new(config.repo())),
+                git: Some(GitForge::new(config.repo())),
+            });
+        }
+        let repo = config.repo();
+        let Some(url) = repo.remote_url() else {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "the github forge needs --repo to be the repository's URL (https://github.com/OWNER/NAME.git), not the folder `{repo_arg}`; or use --forge git"
+                ),
+            )
+            .into());
+        };
+        let repository = match &settings.repository {
+            Some(name) => RepoName::parse(name)
+                .map_err(|e| Failure::new(Exit::Input, format!("ladder.yaml: forge.repository: {e}")))?,
+            None => RepoName::from_url(url.as_str()).ok_or_else(|| {
+                Failure::new(
+                    Exit::Input,
+                    format!(
+                        "cannot tell the GitHub repository from {url}: set `forge.repository: OWNER/NAME` in ladder.yaml"
+                    ),
+                )
+            })?,
+        };
+        let mut options = GitHubOptions::new(repository, github_auth()?);
+        options.api_url = self
+            .forge_api_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_GITHUB_API.to_string());
+        options.merge_method = match settings.merge_method {
+            MergeMethod::Merge => ladder_github::MergeMethod::Merge,
+            MergeMethod::Squash => ladder_github::MergeMethod::Squash,
+            MergeMethod::Rebase => ladder_github::MergeMethod::Rebase,
+        };
+        let commit_mode = match self.commit_mode {
+            Some(CommitModeChoice::Push) => CommitMode::Push,
+            Some(CommitModeChoice::Api) => CommitMode::Api,
+            None => settings.commit_mode,
+        };
+        options.commit_mode = match commit_mode {
+            CommitMode::Push => ladder_github::CommitMode::Push,
+            CommitMode::Api => ladder_github::CommitMode::Api,
+        };
+        let forge = GitHubForge::new(options, repo).map_err(|e| {
+            Failure::new(Exit::Environment, format!("opening the github forge: {e}"))
+        })?;
+        Ok(OpenedForge {
+            forge: Box::new(forge),
+            git: None,
+        })
+    }
+}
+
+/// The GitHub credentials of the environment: a token, else a GitHub App.
+fn github_auth() -> anyhow::Result<Auth> {
+    github_auth_from(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+fn github_auth_from(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Auth> {
+    if let Some(token) = get(ENV_GITHUB_TOKEN) {
+        return Ok(Auth::Token(Secret::new(token)));
+    }
+    if let Some(path) = get(ENV_GITHUB_TOKEN_FILE) {
+        let text = read_secret_file(&path, ENV_GITHUB_TOKEN_FILE)?;
+        return Ok(Auth::Token(Secret::new(text.trim().to_string())));
+    }
+    match (get(ENV_GITHUB_APP_ID), get(ENV_GITHUB_APP_KEY_FILE)) {
+        (Some(id), Some(key_file)) => {
+            let app_id = id.trim().parse::<u64>().map_err(|_| {
+                Failure::new(
+                    Exit::Usage,
+                    format!("{ENV_GITHUB_APP_ID} must be the App's numeric id"),
+                )
+            })?;
+            let key = read_secret_file(&key_file, ENV_GITHUB_APP_KEY_FILE)?;
+            Ok(Auth::App {
+                app_id,
+                private_key_pem: Secret::new(key),
+            })
+        }
+        (Some(_), None) | (None, Some(_)) => Err(Failure::new(
+            Exit::Usage,
+            format!("a GitHub App needs both {ENV_GITHUB_APP_ID} and {ENV_GITHUB_APP_KEY_FILE}"),
+        )
+        .into()),
+        (None, None) => Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "the github forge needs credentials: set {ENV_GITHUB_TOKEN} (or {ENV_GITHUB_TOKEN_FILE}), or {ENV_GITHUB_APP_ID} and {ENV_GITHUB_APP_KEY_FILE} for a GitHub App"
+            ),
+        )
+        .into()),
+    }
+}
+
+fn read_secret_file(path: &str, variable: &str) -> anyhow::Result<String> {
+    let path = PathBuf::from(path);
+    std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} named by {variable}", path.display()))
+        .map_err(|e| Failure::new(Exit::Environment, format!("{e:#}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_token_wins_over_an_app_and_neither_is_a_usage_error() {
+        assert!(matches!(
+            github_auth_from(vars(&[(ENV_GITHUB_TOKEN, "t"), (ENV_GITHUB_APP_ID, "1")])).unwrap(),
+            Auth::Token(t) if t.expose() == "t"
+        ));
+        let none = github_auth_from(vars(&[])).unwrap_err();
+        assert!(none.to_string().contains(ENV_GITHUB_TOKEN), "{none}");
+        let half = github_auth_from(vars(&[(ENV_GITHUB_APP_ID, "1")])).unwrap_err();
+        assert!(half.to_string().contains(ENV_GITHUB_APP_KEY_FILE), "{half}");
+        let bad = github_auth_from(vars(&[
+            (ENV_GITHUB_APP_ID, "one"),
+            (ENV_GITHUB_APP_KEY_FILE, "/nonexistent"),
+        ]))
+        .unwrap_err();
+        assert!(bad.to_string().contains("numeric"), "{bad}");
+    }
+
+    #[test]
+    fn a_token_file_loses_its_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "secret-token\n").unwrap();
+        let path = file.to_str().unwrap();
+        assert!(matches!(
+            github_auth_from(vars(&[(ENV_GITHUB_TOKEN_FILE, path)])).unwrap(),
+            Auth::Token(t) if t.expose() == "secret-token"
+        ));
+    }
+}
