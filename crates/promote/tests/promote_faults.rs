@@ -11,8 +11,8 @@ use ladder_promote::GitForge;
 use ladder_promote::forge::{
     ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
-use ladder_promote::plan::{GitHistory, PlanInput, plan};
-use ladder_promote::reconcile::{ActionKind, Outcome, ReconcileInput, reconcile};
+use ladder_promote::reconcile::{ActionKind, Outcome};
+use ladder_promote::{ConfigHead, PromoteOptions};
 use ladder_testkit::{copy_tree, git};
 
 /// A forge that fails its `fail_at`-th call (counting from 0), before or after doing it.
@@ -166,41 +166,27 @@ fn run(dir: &Path, fail_at: Option<usize>, after: bool) -> Result<Outcome, Strin
         fail_at,
         after,
     };
-    let proposals = forge.proposals("ladder/").map_err(|e| e.to_string())?;
-    let history = GitHistory {
-        repo: &repo,
-        subfolder: "",
-    };
-    let plan = plan(&PlanInput {
-        tenant: &tenant,
-        tree: &tree,
-        branch: "main",
-        history: &history,
-        now: 2_000_000_000,
-        proposals: &proposals,
-        branch_prefix: "ladder/",
-        force: &[],
-    })
-    .unwrap();
-    let outcome = reconcile(
-        &ReconcileInput {
+    let outcome = ladder_promote::promote(
+        &ConfigHead {
             tenant: &tenant,
-            plan: &plan,
             tree: &tree,
             branch: "main",
             head,
             repo: &repo,
             subfolder: "",
-            proposals: &proposals,
-            branch_prefix: "ladder/",
-            apps: &[],
-            envs: &[],
-            dry_run: false,
-            identity: Identity::new("ladder", "ladder@localhost"),
         },
         &forge,
+        &PromoteOptions {
+            apps: &[],
+            envs: &[],
+            force: &[],
+            dry_run: false,
+            identity: Identity::new("ladder", "ladder@localhost"),
+            now: 2_000_000_000,
+        },
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .outcome;
     if outcome.failed() {
         return Err(format!("{:?}", outcome.actions));
     }

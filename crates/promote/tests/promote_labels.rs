@@ -13,8 +13,8 @@ use ladder_promote::GitForge;
 use ladder_promote::forge::{
     ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
-use ladder_promote::plan::{GitHistory, PlanInput, plan};
-use ladder_promote::reconcile::{FOREIGN_LABEL, FROZEN_LABEL, ReconcileInput, reconcile};
+use ladder_promote::reconcile::{FOREIGN_LABEL, FROZEN_LABEL};
+use ladder_promote::{ConfigHead, PromoteOptions};
 use ladder_testkit::git;
 
 /// The git forge plus labels and reviewers kept in memory, with every write recorded.
@@ -142,41 +142,27 @@ fn run(dir: &Path, labels: &RefCell<BTreeMap<String, Vec<String>>>) -> Vec<Strin
         labels,
         calls: RefCell::new(Vec::new()),
     };
-    let proposals = forge.proposals("ladder/").unwrap();
-    let history = GitHistory {
-        repo: &repo,
-        subfolder: "",
-    };
-    let plan = plan(&PlanInput {
-        tenant: &tenant,
-        tree: &tree,
-        branch: "main",
-        history: &history,
-        now: 2_000_000_000,
-        proposals: &proposals,
-        branch_prefix: "ladder/",
-        force: &[],
-    })
-    .unwrap();
-    let outcome = reconcile(
-        &ReconcileInput {
+    let outcome = ladder_promote::promote(
+        &ConfigHead {
             tenant: &tenant,
-            plan: &plan,
             tree: &tree,
             branch: "main",
             head,
             repo: &repo,
             subfolder: "",
-            proposals: &proposals,
-            branch_prefix: "ladder/",
-            apps: &[],
-            envs: &[],
-            dry_run: false,
-            identity: Identity::new("ladder", "ladder@localhost"),
         },
         &forge,
+        &PromoteOptions {
+            apps: &[],
+            envs: &[],
+            force: &[],
+            dry_run: false,
+            identity: Identity::new("ladder", "ladder@localhost"),
+            now: 2_000_000_000,
+        },
     )
-    .unwrap();
+    .unwrap()
+    .outcome;
     assert!(!outcome.failed(), "{:?}", outcome.actions);
     forge.calls.into_inner()
 }
