@@ -214,7 +214,12 @@ async fn ensure_labels(
         let reply = client.get(&path).await?;
         if reply.status.as_u16() == 404 {
             let create = client.repo_path("/labels");
-            let body = serde_json::json!({ "name": label, "color": colour(label) });
+            // Says where it came from, for the people who find it in their label list.
+            let body = serde_json::json!({
+                "name": label,
+                "color": colour(label),
+                "description": "Managed by ladder",
+            });
             let reply = client.send(Method::POST, &create, Some(&body)).await?;
             // 422 already_exists: created meanwhile, which is what we wanted.
             if reply.status.as_u16() != 422 {
