@@ -98,7 +98,7 @@ impl Bare {
             .wait_with_output()
             .map_err(|e| format!("git {args:?}: {e}"))?;
         let code = out.status.code().unwrap_or(-1);
-        if code > 1 || code < 0 {
+        if !(0..=1).contains(&code) {
             return Err(format!(
                 "git {args:?}: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -324,30 +324,36 @@ impl Bare {
             Some(b) => run(&["read-tree", b])?,
             None => run(&["read-tree", "--empty"])?,
         };
+        // `--index-info` edits the index without a work tree (the repo is bare): mode 0
+        // removes a path.
+        let zero = "0000000000000000000000000000000000000000";
+        let index_info = |lines: &str| -> Result<(), String> {
+            match self.run_with(
+                &["update-index", "--index-info"],
+                Some(lines.as_bytes()),
+                &env,
+            )? {
+                (0, _) => Ok(()),
+                _ => Err("git update-index --index-info failed".into()),
+            }
+        };
         for edit in entries {
             let path = edit.path.trim_matches('/');
             // Whatever was at the path (a file, or a folder's files) is replaced.
             let existing = run(&["ls-files", "-z", "--", path])?;
             let prefix = format!("{path}/");
-            for old in existing
+            let removals: String = existing
                 .split('\0')
                 .filter(|p| *p == path || p.starts_with(&prefix))
-            {
-                run(&["update-index", "--force-remove", "--", old])?;
-            }
+                .map(|p| format!("0 {zero}\t{p}\n"))
+                .collect();
+            index_info(&removals)?;
             match &edit.sha {
                 None => {}
                 Some(sha) if edit.mode == "040000" => {
                     run(&["read-tree", &format!("--prefix={prefix}"), sha])?;
                 }
-                Some(sha) => {
-                    run(&[
-                        "update-index",
-                        "--add",
-                        "--cacheinfo",
-                        &format!("{},{sha},{path}", edit.mode),
-                    ])?;
-                }
+                Some(sha) => index_info(&format!("{} {sha}\t{path}\n", edit.mode))?,
             }
         }
         Ok(run(&["write-tree"])?.trim().to_string())

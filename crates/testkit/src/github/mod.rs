@@ -281,10 +281,13 @@ impl FakeGitHub {
         self.state().mergeable_delay = gets;
     }
 
-    /// Every `n`-th API request from now on (counting all of them, from the first the
-    /// fake received) gets `fault` instead of its answer.
+    /// Every `n`-th API request from now on (counting all of them, whatever their
+    /// endpoint) gets `fault` instead of its answer: with 1 every request fails, with 3
+    /// the third, sixth, ... after this call.
     pub fn fail_every(&self, n: u32, fault: Fault) {
-        self.state().fault = Some((n, fault));
+        let mut st = self.state();
+        let since = st.api_count;
+        st.fault = Some((n, fault, since));
     }
 
     /// No more faults.

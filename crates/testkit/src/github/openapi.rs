@@ -29,6 +29,19 @@ const DESCRIPTION: &str = concat!(
 /// greedily, and clients send them unescaped.
 const MULTI_SEGMENT_PARAMS: [&str; 3] = ["ref", "path", "branch"];
 
+/// Answers GitHub gives with an error body where the description documents the status
+/// without one (a gap in the description, not in the fake): the body must then be a
+/// `basic-error`.
+const UNDOCUMENTED_ERROR_BODIES: &[(&str, &str, u16)] = &[
+    (
+        "POST",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+        422,
+    ),
+    // "Reference does not exist".
+    ("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}", 422),
+];
+
 /// GitHub's description, ready to check exchanges against.
 pub(crate) struct Spec {
     doc: Value,
@@ -104,15 +117,14 @@ impl Spec {
             .iter()
             .enumerate()
             .filter(|(_, op)| op.method == method)
-            .filter_map(|(i, op)| {
-                matches(&op.segments, &parts).then(|| {
-                    let literals = op
-                        .segments
-                        .iter()
-                        .filter(|s| matches!(s, Segment::Literal(_)))
-                        .count();
-                    (literals, op.segments.len(), i)
-                })
+            .filter(|(_, op)| matches(&op.segments, &parts))
+            .map(|(i, op)| {
+                let literals = op
+                    .segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
+                    .count();
+                (literals, op.segments.len(), i)
             })
             .max()
             .map(|(_, _, i)| (i, self.operations[i].template.as_str()))
@@ -151,7 +163,12 @@ impl Spec {
             return found;
         }
         let response = self.response(index, exchange.status);
+        let op = &self.operations[index];
+        let gap = UNDOCUMENTED_ERROR_BODIES
+            .iter()
+            .any(|(m, t, s)| *m == op.method && *t == op.template && *s == exchange.status);
         let schema = match (response, exchange.generic) {
+            (Some(_), _) if gap => Some(json!({"$ref": "#/components/schemas/basic-error"})),
             (Some(r), _) => self.content_schema(r),
             (None, true) => Some(json!({"$ref": "#/components/schemas/basic-error"})),
             (None, false) => {
@@ -164,7 +181,7 @@ impl Spec {
         };
         match (schema, exchange.response) {
             (Some(schema), Some(body)) => {
-                let key = if response.is_some() {
+                let key = if response.is_some() && !gap {
                     exchange.status.to_string()
                 } else {
                     "generic".to_string()

@@ -311,7 +311,13 @@ pub(crate) fn merge_pull(
                 title.unwrap_or_else(|| format!("{} (#{n})", pr.title)),
                 options.message.unwrap_or("")
             );
-            bare.commit_tree(&tree, &[base.clone()], message.trim_end(), &author, &github)
+            bare.commit_tree(
+                &tree,
+                std::slice::from_ref(&base),
+                message.trim_end(),
+                &author,
+                &github,
+            )
         }
         "rebase" => {
             let mut tip = base.clone();

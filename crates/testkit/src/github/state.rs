@@ -21,7 +21,8 @@ pub(crate) struct State {
     pub installations: BTreeMap<u64, Installation>,
     pub installation_ttl: Duration,
     pub mergeable_delay: u32,
-    pub fault: Option<(u32, Fault)>,
+    /// Every how many requests, which fault, and `api_count` when it was set.
+    pub fault: Option<(u32, Fault, u64)>,
     /// API requests received, faulted ones included: what `fail_every` counts.
     pub api_count: u64,
     pub rate_used: u64,
@@ -211,7 +212,11 @@ impl State {
     /// The fault due for the request numbered `n`, if any.
     pub fn fault_for(&self, n: u64) -> Option<Fault> {
         match &self.fault {
-            Some((every, fault)) if *every > 0 && n % u64::from(*every) == 0 => Some(fault.clone()),
+            Some((every, fault, since))
+                if *every > 0 && n > *since && (n - since).is_multiple_of(u64::from(*every)) =>
+            {
+                Some(fault.clone())
+            }
             _ => None,
         }
     }
