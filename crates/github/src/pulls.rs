@@ -301,14 +301,40 @@ pub(crate) async fn request_reviewers(
     let path = client.repo_path(&format!("/pulls/{n}/requested_reviewers"));
     let body = serde_json::json!({ "reviewers": users, "team_reviewers": teams });
     let reply = client.send(Method::POST, &path, Some(&body)).await?;
-    if reply.status.as_u16() == 422 {
+    if reply.status.as_u16() != 422 {
+        return client.check(&reply, &Method::POST, &path);
+    }
+    // GitHub refuses the whole request for one reviewer it cannot ask (not a
+    // collaborator, no such team): ask each one alone, so the others still are, and
+    // name the refused ones.
+    if reviewers.len() == 1 {
         return Err(GitHubError::Reviewers {
             number: n,
             reviewers: reviewers.join(", "),
             message: reply.message(),
         });
     }
-    client.check(&reply, &Method::POST, &path)
+    let mut refused = Vec::new();
+    let mut message = reply.message();
+    for reviewer in reviewers {
+        let (users, teams) = split_reviewers(std::slice::from_ref(reviewer));
+        let body = serde_json::json!({ "reviewers": users, "team_reviewers": teams });
+        let reply = client.send(Method::POST, &path, Some(&body)).await?;
+        if reply.status.as_u16() == 422 {
+            refused.push(reviewer.as_str());
+            message = reply.message();
+        } else {
+            client.check(&reply, &Method::POST, &path)?;
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(GitHubError::Reviewers {
+        number: n,
+        reviewers: refused.join(", "),
+        message,
+    })
 }
 
 /// How a set of commit statuses and check runs adds up: any failure fails, else anything

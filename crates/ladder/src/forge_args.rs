@@ -67,6 +67,32 @@ pub struct OpenedForge<'a> {
 }
 
 impl ForgeArgs {
+    /// The GitHub token as credentials for fetching `--repo`, when the repo is on the
+    /// API's own host (`github.com` for `api.github.com`; the same host for GitHub
+    /// Enterprise): GitHub takes the token for git as the password of `x-access-token`.
+    /// Never for another host, so `--forge git` on another server does not receive it.
+    pub fn fetch_credentials(&self, repo: &str) -> anyhow::Result<Option<ladder_git::Credentials>> {
+        if self.forge == Some(ForgeChoice::Git) {
+            return Ok(None);
+        }
+        let Ok(Auth::Token(token)) = github_auth() else {
+            return Ok(None);
+        };
+        let api = self.forge_api_url.as_deref().unwrap_or(DEFAULT_GITHUB_API);
+        let host = |url: &str| {
+            ladder_git::url::RemoteUrl::parse(url)
+                .ok()
+                .and_then(|(u, _)| u.host().map(|h| h.to_ascii_lowercase()))
+        };
+        let (Some(api_host), Some(repo_host)) = (host(api), host(repo)) else {
+            return Ok(None);
+        };
+        let same =
+            api_host == repo_host || api_host.strip_prefix("api.") == Some(repo_host.as_str());
+        Ok(same
+            .then(|| ladder_git::Credentials::new(ladder_git::url::TOKEN_USERNAME, token.expose())))
+    }
+
     /// Opens the forge for `config`: `--forge`, else the tenant's `forge.type`.
     pub fn open<'a>(
         &self,

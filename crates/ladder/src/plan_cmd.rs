@@ -34,11 +34,6 @@ pub struct PlanArgs {
     pub output: OutputFormat,
 }
 
-/// The config branch of `--repo` (see [`TenantArgs::open_config_branch`]).
-pub fn open_config_branch(args: &TenantArgs) -> anyhow::Result<Result<ConfigBranch, Problems>> {
-    args.open_config_branch()
-}
-
 /// The prefix of this tenant's proposal branches (`ladder/`, or `ladder/<tenant>/` for
 /// a tenant in a monorepo folder).
 pub fn prefix(config: &ConfigBranch) -> String {
@@ -115,7 +110,8 @@ pub fn report_problems(problems: &Problems, tenant: &TenantArgs, output: OutputF
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let config = match open_config_branch(&args.tenant)? {
+    let fallback = args.forge.fetch_credentials(&args.tenant.repo)?;
+    let config = match args.tenant.open_config_branch(fallback)? {
         Ok(config) => config,
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };

@@ -9,7 +9,7 @@ use ladder_promote::{PromoteOptions, promote};
 
 use crate::OutputFormat;
 use crate::forge_args::ForgeArgs;
-use crate::plan_cmd::{config_head, now, open_config_branch, report_problems, run_failure};
+use crate::plan_cmd::{config_head, now, report_problems, run_failure};
 use crate::report::{Exit, Failure};
 use crate::tenant_args::{TenantArgs, check_env_names};
 
@@ -54,7 +54,8 @@ pub struct PromoteArgs {
 }
 
 pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
-    let config = match open_config_branch(&args.tenant)? {
+    let fallback = args.forge.fetch_credentials(&args.tenant.repo)?;
+    let config = match args.tenant.open_config_branch(fallback)? {
         Ok(config) => config,
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };
@@ -206,7 +207,8 @@ pub struct RollbackArgs {
 
 pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     use ladder_promote::rollback::{RollbackInput, rollback};
-    let config = match open_config_branch(&args.tenant)? {
+    let fallback = args.forge.fetch_credentials(&args.tenant.repo)?;
+    let config = match args.tenant.open_config_branch(fallback)? {
         Ok(config) => config,
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };

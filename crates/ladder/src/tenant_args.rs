@@ -96,7 +96,11 @@ impl TenantArgs {
 
     /// How to open `--repo`: the credentials and ssh command of this process's
     /// environment, for this repo only.
-    fn open_options(&self, spec: &RepoSpec) -> anyhow::Result<OpenOptions> {
+    fn open_options(
+        &self,
+        spec: &RepoSpec,
+        fallback: Option<ladder_git::Credentials>,
+    ) -> anyhow::Result<OpenOptions> {
         let mut remote = ladder_git::RemoteOptions {
             limits: ladder_git::Limits::idle(Duration::from_secs(self.timeout)),
             ssh_command: remote_env::ssh_command(),
@@ -104,7 +108,7 @@ impl TenantArgs {
             ..Default::default()
         };
         if matches!(spec, RepoSpec::Url(_)) {
-            remote.credentials = remote_env::credentials()?;
+            remote.credentials = remote_env::credentials()?.or(fallback);
         }
         Ok(OpenOptions {
             git_ref: self.git_ref.clone(),
@@ -126,12 +130,15 @@ impl TenantArgs {
     }
 
     /// Opens the tenant's config branch from Git (`--ref`, else `configRepo.branch`)
-    /// and loads it: `Err(problems)` inside when the config is wrong.
+    /// and loads it: `Err(problems)` inside when the config is wrong. `fallback`: the
+    /// credentials a URL is fetched with when `LADDER_GIT_*` sets none
+    /// (a forge's token for its own host).
     pub fn open_config_branch(
         &self,
+        fallback: Option<ladder_git::Credentials>,
     ) -> anyhow::Result<Result<ladder_engine::ConfigBranch, Problems>> {
         let spec = RepoSpec::parse(&self.repo);
-        let options = self.open_options(&spec)?;
+        let options = self.open_options(&spec, fallback)?;
         let loaded = ladder_engine::open_config_branch(&spec, &options, &self.policy())
             .map_err(|e| self.engine_error(e))?;
         if let Ok(config) = &loaded
@@ -146,7 +153,7 @@ impl TenantArgs {
     /// environment, for this repo only.
     pub fn open(&self) -> anyhow::Result<OpenedRepo> {
         let spec = RepoSpec::parse(&self.repo);
-        let options = self.open_options(&spec)?;
+        let options = self.open_options(&spec, None)?;
         let started = std::time::Instant::now();
         let opened = ladder_engine::open(&spec, &options).map_err(|e| self.engine_error(e))?;
         tracing::debug!(repo = %self.repo, elapsed = ?started.elapsed(), "opened");

@@ -12,6 +12,13 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
+/// A blocking HTTP client. reqwest is built with rustls and no crypto provider of its
+/// own in this workspace (see ladder-git), so the test installs ring first.
+fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
+}
+
 const REPO: &str = "acme/config";
 const TOKEN: &str = "ghp_test";
 
@@ -36,7 +43,7 @@ impl World {
         let w = World {
             gh,
             dir,
-            client: Client::new(),
+            client: client(),
         };
         git(w.dir.path(), &["init", "-q", "-b", "main", "work"]);
         w.write("app.yaml", "image:\n  tag: v1\n");
@@ -820,7 +827,7 @@ fn drop_stops_the_server() {
     let gh = FakeGitHub::start();
     let url = gh.api_url();
     assert_eq!(
-        Client::new()
+        client()
             .get(format!("{url}/rate_limit"))
             .send()
             .unwrap()
@@ -829,7 +836,7 @@ fn drop_stops_the_server() {
     );
     drop(gh);
     assert!(
-        Client::new()
+        client()
             .get(format!("{url}/rate_limit"))
             .send()
             .is_err()
