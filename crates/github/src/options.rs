@@ -56,33 +56,17 @@ pub enum Auth {
     },
 }
 
-/// How pull requests are merged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MergeMethod {
-    #[default]
-    Merge,
-    Squash,
-    Rebase,
-}
+/// How pull requests are merged and proposal branches written: the tenant's choices
+/// in `ladder.yaml` (`forge.mergeMethod`, `forge.commitMode`), one definition each.
+pub use ladder_model::{CommitMode, MergeMethod};
 
-impl MergeMethod {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            MergeMethod::Merge => "merge",
-            MergeMethod::Squash => "squash",
-            MergeMethod::Rebase => "rebase",
-        }
+/// GitHub's name of a merge method (`merge_method` of the merge endpoint).
+pub(crate) fn merge_method_name(method: MergeMethod) -> &'static str {
+    match method {
+        MergeMethod::Merge => "merge",
+        MergeMethod::Squash => "squash",
+        MergeMethod::Rebase => "rebase",
     }
-}
-
-/// How proposal branches are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CommitMode {
-    /// One batched `git push` from the mirror, each branch under its lease.
-    #[default]
-    Push,
-    /// Each commit recreated through the Git data API, so GitHub signs it (verified).
-    Api,
 }
 
 /// `owner/name` of a repository.

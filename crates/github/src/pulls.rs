@@ -441,7 +441,7 @@ pub(crate) async fn merge(
     let path = client.repo_path(&format!("/pulls/{n}/merge"));
     // `sha`: GitHub merges only if the head is still the one ladder checked.
     let body = serde_json::json!({
-        "merge_method": method.as_str(),
+        "merge_method": crate::options::merge_method_name(method),
         "sha": proposal.head.to_string(),
     });
     let reply = client.send(Method::PUT, &path, Some(&body)).await?;

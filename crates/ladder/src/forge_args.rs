@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ladder_engine::ConfigBranch;
 use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
-use ladder_model::{CommitMode, ForgeKind, MergeMethod};
+use ladder_model::{CommitMode, ForgeKind};
 use ladder_promote::{Forge, GitForge};
 
 use crate::report::{Exit, Failure};
@@ -138,19 +138,11 @@ impl ForgeArgs {
             .forge_api_url
             .clone()
             .unwrap_or_else(|| DEFAULT_GITHUB_API.to_string());
-        options.merge_method = match settings.merge_method {
-            MergeMethod::Merge => ladder_github::MergeMethod::Merge,
-            MergeMethod::Squash => ladder_github::MergeMethod::Squash,
-            MergeMethod::Rebase => ladder_github::MergeMethod::Rebase,
-        };
-        let commit_mode = match self.commit_mode {
+        options.merge_method = settings.merge_method;
+        options.commit_mode = match self.commit_mode {
             Some(CommitModeChoice::Push) => CommitMode::Push,
             Some(CommitModeChoice::Api) => CommitMode::Api,
             None => settings.commit_mode,
-        };
-        options.commit_mode = match commit_mode {
-            CommitMode::Push => ladder_github::CommitMode::Push,
-            CommitMode::Api => ladder_github::CommitMode::Api,
         };
         let forge = GitHubForge::new(options, repo).map_err(|e| {
             Failure::new(Exit::Environment, format!("opening the github forge: {e}"))

@@ -19,7 +19,6 @@ mod openapi;
 mod pulls;
 mod routes;
 mod server;
-mod smart_http;
 mod state;
 
 use std::collections::BTreeSet;

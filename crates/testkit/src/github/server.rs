@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use super::openapi::{self, Exchange};
 use super::routes::{self, Call, Reply};
-use super::smart_http::{http_backend, parse_cgi};
+use crate::servers::cgi::{http_backend, parse_cgi};
 use super::state::{RATE_LIMIT, State, now};
 use super::{ApiRequest, Fault, auth};
 

@@ -1,5 +1,5 @@
-//! `git http-backend` as CGI for the fake's smart-HTTP side. `servers::http` runs it the
-//! same way for `HttpServer`; that module is private to `servers`, hence this copy.
+//! `git http-backend` run as CGI, for every smart-HTTP server of the testkit
+//! ([`HttpServer`](super::HttpServer) and the fake GitHub's git side).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
