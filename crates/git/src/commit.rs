@@ -266,7 +266,7 @@ impl Repo {
 }
 
 /// Message, a blank line, then `Key: value` trailers, as `git interpret-trailers` reads them.
-fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<String> {
+pub(crate) fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<String> {
     let mut out = message.trim_end().to_string();
     if out.is_empty() {
         return Err(Error::InvalidCommit {
@@ -292,7 +292,7 @@ fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<Strin
     Ok(out)
 }
 
-fn now_seconds() -> i64 {
+pub(crate) fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -19,6 +19,7 @@ mod push;
 mod read;
 mod refs;
 mod repo;
+mod snapshot;
 mod transport;
 pub mod url;
 pub mod yamlpath;
@@ -36,6 +37,7 @@ pub use push::{Lease, RefPush};
 pub use read::TreeAtCommit;
 pub use refs::CommitData;
 pub use repo::{FetchOutcome, RefUpdate, RemoteOptions, Repo};
+pub use snapshot::SnapshotRequest;
 pub use url::{Credentials, RemoteUrl, Scheme};
 
 /// Installs ring as rustls' process-wide crypto provider, once. reqwest is built without
