@@ -215,6 +215,10 @@ pub struct Gate {
     /// The readiness gate's checklist.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<GateItem>>,
+    /// When a failing gate passes by itself (seconds since the Unix epoch): the end of
+    /// the soak. A daemon wakes up then instead of polling for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
 }
 
 /// One checklist item of the readiness gate.
@@ -400,6 +404,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                         "not frozen".to_string()
                     },
                     items: None,
+                    until: None,
                 });
                 if !env.sync_windows.is_empty() {
                     gates.push(window_gate(tenant, app, env, input.now)?);
@@ -602,6 +607,7 @@ fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now
                     ladder_model::format_duration(left)
                 ),
                 items: None,
+                until: Some(now + (soak_secs - age)),
             }
         }
         Some(time) => Gate {
@@ -614,12 +620,14 @@ fn soak_gate(soak: Duration, upstream: &str, sources: &[Option<CommitInfo>], now
                 ))
             ),
             items: None,
+            until: None,
         },
         None => Gate {
             name: GateName::Soak,
             passed: true,
             reason: format!("the value has always been in {upstream} (soak {soak_text})"),
             items: None,
+            until: None,
         },
     }
 }
@@ -653,18 +661,21 @@ pub(crate) fn window_gate(
             passed: false,
             reason: b.description,
             items: None,
+            until: None,
         },
         Some(b) => Gate {
             name: GateName::SyncWindow,
             passed: true,
             reason: format!("no deny window is active ({})", b.description),
             items: None,
+            until: None,
         },
         None => Gate {
             name: GateName::SyncWindow,
             passed: true,
             reason: "no deny window is active".to_string(),
             items: None,
+            until: None,
         },
     })
 }
@@ -710,6 +721,7 @@ fn readiness_gate(
                 })
                 .collect(),
         ),
+        until: None,
     })
 }
 
