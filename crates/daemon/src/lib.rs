@@ -1,0 +1,2 @@
+//! ladder's daemon (placeholder while it is being built).
+pub mod config;
