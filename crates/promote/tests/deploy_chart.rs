@@ -237,13 +237,32 @@ fn check_objects(objects: &[Value], scenario: &str) {
     // No secret value in the environment: secretKeyRef only if a user adds one.
     assert!(env.iter().all(|e| e["valueFrom"]["secretKeyRef"].is_null()));
 
-    // The daemon config, with leader election on.
+    // The daemon config: listening beyond loopback (probes, Service), the cache on its
+    // volume, and only the keys the daemon knows (it refuses others; TOP_KEYS in
+    // crates/daemon/src/config.rs).
     let config = &get(objects, "ConfigMap")["data"]["config.yaml"];
     let config: Value = serde_yaml::from_str(config.as_str().unwrap()).unwrap();
     assert_eq!(config["listen"], "0.0.0.0:8080");
     assert_eq!(config["cacheDir"], "/var/cache/ladder");
-    assert_eq!(config["leaderElection"]["enabled"], true);
-    assert_eq!(config["leaderElection"]["namespace"], "ladder-system");
+    for key in config.as_object().unwrap().keys() {
+        assert!(
+            ["listen", "cacheDir", "shutdownTimeout", "tenants"].contains(&key.as_str()),
+            "{scenario}: config key {key}"
+        );
+    }
+    // Leader election on, through the environment, for the Lease the Role covers.
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{scenario}: no {name}"))
+    };
+    assert_eq!(var("LADDER_LEADER_ELECTION")["value"], "true");
+    assert_eq!(var("LADDER_LEASE_NAME")["value"], "ladder");
+    assert_eq!(var("LADDER_LEASE_NAMESPACE")["value"], "ladder-system");
+    assert_eq!(
+        var("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
 
     // RBAC: exactly the Lease verbs leader election needs, in the release namespace.
     let role = get(objects, "Role");

@@ -81,12 +81,10 @@ top level, in a tenant or in a tenant's forge.
 {{- end }}
 
 {{/*
-The daemon config: .Values.config, plus leaderElection from the chart's values (the
-Lease lives in the release namespace the Role covers).
+The daemon config: .Values.config as it is. The daemon refuses unknown keys, so the
+chart adds none; leader election is configured through the environment instead.
 */}}
 {{- define "ladder.config" -}}
 {{- include "ladder.refuseInlineSecrets" . }}
-{{- $config := deepCopy .Values.config }}
-{{- $_ := set $config "leaderElection" (dict "enabled" .Values.leaderElection.enabled "leaseName" (include "ladder.leaseName" .) "namespace" .Release.Namespace) }}
-{{- toYaml $config }}
+{{- toYaml .Values.config }}
 {{- end }}
