@@ -60,7 +60,9 @@ COPY --from=build /out/ladder /usr/local/bin/ladder
 ENV LADDER_CACHE_DIR=/var/cache/ladder
 WORKDIR /var/cache/ladder
 USER ${LADDER_UID}:${LADDER_UID}
-# HTTP: webhooks, /healthz, /readyz, /metrics, /api/v1/status.
+# HTTP: webhooks, /healthz, /readyz, /metrics, /api/v1/status. The daemon listens on
+# 127.0.0.1:8080 unless told otherwise: set `listen: 0.0.0.0:8080` in the config (the
+# chart does) or LADDER__LISTEN=0.0.0.0:8080.
 EXPOSE 8080
 ENTRYPOINT ["ladder"]
 CMD ["run", "--config", "/etc/ladder/config.yaml"]
