@@ -19,7 +19,9 @@ mod repo_url;
 pub mod schedule;
 pub mod signature;
 
-pub use hooks::{HookError, HookEvent, HookKind, parse_gitea, parse_github, parse_gitlab, same_repo};
+pub use hooks::{
+    HookError, HookEvent, HookKind, parse_gitea, parse_github, parse_gitlab, same_repo,
+};
 pub use local::{LocalWatch, WatchError, watch_git_dir};
 pub use poll::spawn_poller;
 pub use schedule::{Cause, Triggers};

@@ -104,8 +104,7 @@ fn verify_hmac(secret: &[u8], body: &[u8], hex_tag: &str) -> Result<(), Signatur
     let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| SignatureError::Mismatch)?;
     mac.update(body);
     // verify_slice compares in constant time.
-    mac.verify_slice(&tag)
-        .map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
 }
 
 #[cfg(test)]
@@ -128,7 +127,10 @@ mod tests {
 
     #[test]
     fn blank_header_is_missing() {
-        assert_eq!(verify_gitlab(b"s", Some("  ")), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_gitlab(b"s", Some("  ")),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify_github(b"s", b"", Some("")),
             Err(SignatureError::Missing)
