@@ -827,3 +827,58 @@ fn a_tenant_in_a_monorepo_subfolder_prefixes_its_branches_with_its_name() {
     let again = promote(&url, &cache, &["--subfolder", "tenants/acme"]);
     assert_eq!(again["writes"], 0, "{again:#}");
 }
+
+#[test]
+fn a_revert_in_dev_is_promoted_to_staging_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = acme_origin(dir.path());
+    commit(&origin, "tenant", &tenant_files(["v1"; 3]));
+    commit(
+        &origin,
+        "v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
+    );
+    commit(
+        &origin,
+        "v2 promoted to staging",
+        &[("apps/web/env/staging.yaml".into(), values("web", "v2"))],
+    );
+    // dev reverts: staging once had v1, but it is dev that moved last.
+    commit(
+        &origin,
+        "revert dev to v1",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v1"))],
+    );
+    let (_daemon, url, cache) = serve(&origin, dir.path());
+    let run = ladder(&[
+        "plan",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    assert!(text.contains("staging/web: due (from dev)"), "{text}");
+
+    // A rollback of staging (staging moves last) is held.
+    commit(
+        &origin,
+        "v2 in dev again",
+        &[("apps/web/env/dev.yaml".into(), values("web", "v2"))],
+    );
+    commit(
+        &origin,
+        "roll staging back to v1",
+        &[("apps/web/env/staging.yaml".into(), values("web", "v1"))],
+    );
+    let run = ladder(&[
+        "plan",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    let text = stdout(&run);
+    assert!(text.contains("staging/web: held (from dev)"), "{text}");
+}

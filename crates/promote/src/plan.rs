@@ -33,6 +33,19 @@ pub trait History {
         path: &str,
         value: &yamledit::Value,
     ) -> Result<bool, ladder_git::Error>;
+
+    /// Whether `later` comes after `earlier` on `branch`'s first-parent chain (both are
+    /// commits [`History::last_change`] returned for `branch`; the same commit is not
+    /// later). This default compares committer times; [`GitHistory`] answers from the
+    /// commit graph, which clocks cannot confuse.
+    fn is_later(
+        &self,
+        _branch: &str,
+        later: &CommitInfo,
+        earlier: &CommitInfo,
+    ) -> Result<bool, ladder_git::Error> {
+        Ok(later.id != earlier.id && later.time > earlier.time)
+    }
 }
 
 /// [`History`] of a tenant that lives at `subfolder` (`""`: the root) of `repo`.
@@ -75,6 +88,17 @@ impl History for GitHistory<'_> {
             }
         }
         Ok(false)
+    }
+
+    fn is_later(
+        &self,
+        _branch: &str,
+        later: &CommitInfo,
+        earlier: &CommitInfo,
+    ) -> Result<bool, ladder_git::Error> {
+        // Both are on the branch's first-parent chain: the later one descends from the
+        // earlier one.
+        Ok(later.id != earlier.id && self.repo.is_ancestor(earlier.id, later.id)?)
     }
 }
 
@@ -429,21 +453,12 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             }
             let mut held = Vec::new();
             if differs && !forced && diverged.is_empty() {
-                for field in fields.iter().filter(|f| f.differs()) {
-                    // The environment had the upstream value and moved away from it: a
-                    // rollback, which the same value must not undo.
-                    let had = input
-                        .history
-                        .had_value(input.branch, &field.file, &field.path, &field.upstream)
-                        .map_err(|source| PlanError::History {
-                            file: field.file.clone(),
-                            source: Box::new(source),
-                        })?;
-                    if had {
-                        held.push(format!(
-                            "{} {}: {} was rolled back from {}; the next different value of {} is promoted",
-                            field.file, field.path, env.name, field.upstream, upstream.name
-                        ));
+                for (field, source) in fields.iter().zip(&source_commits) {
+                    if field.differs()
+                        && let Some(why) =
+                            rolled_back(input, field, source.as_ref(), env, upstream)?
+                    {
+                        held.push(why);
                     }
                 }
             }
@@ -475,6 +490,56 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         }
     }
     Ok(Plan { promotions })
+}
+
+/// Whether the target's value of `field` is a rollback the upstream value must not undo:
+/// the target once held the upstream value and moved away from it after that value
+/// arrived upstream (its last change is later, in first-parent order, than `source`,
+/// the upstream change that set the upstream value). When the upstream change is the
+/// later one, the upstream reverted (or moved on) and its value is promoted as usual.
+/// `Some(why)` if so.
+fn rolled_back(
+    input: &PlanInput,
+    field: &Field,
+    source: Option<&CommitInfo>,
+    env: &Environment,
+    upstream: &Environment,
+) -> Result<Option<String>, PlanError> {
+    let history_err = |file: &str| {
+        let file = file.to_string();
+        move |source| PlanError::History {
+            file,
+            source: Box::new(source),
+        }
+    };
+    let had = input
+        .history
+        .had_value(input.branch, &field.file, &field.path, &field.upstream)
+        .map_err(history_err(&field.file))?;
+    if !had {
+        return Ok(None);
+    }
+    let Some(here) = input
+        .history
+        .last_change(input.branch, &field.file, &field.path)
+        .map_err(history_err(&field.file))?
+    else {
+        return Ok(None);
+    };
+    let after_upstream = match source {
+        Some(up) => input
+            .history
+            .is_later(input.branch, &here, up)
+            .map_err(history_err(&field.file))?,
+        // The upstream value was always there: the target moved away from it.
+        None => true,
+    };
+    Ok(after_upstream.then(|| {
+        format!(
+            "{} {}: {} was rolled back from {}; the next different value of {} is promoted",
+            field.file, field.path, env.name, field.upstream, upstream.name
+        )
+    }))
 }
 
 /// Whether the target's value of `field` is a hotfix the promotion must not undo: it
@@ -519,7 +584,13 @@ fn hotfix(
                 .map_err(history_err(&field.file))?;
             match (source, here) {
                 // Set in the same commit (a new app, a new environment): no hotfix.
-                (Some(up), Some(here)) => up.id == here.id || up.time > here.time,
+                (Some(up), Some(here)) => {
+                    up.id == here.id
+                        || input
+                            .history
+                            .is_later(input.branch, up, &here)
+                            .map_err(history_err(&field.file))?
+                }
                 (Some(_), None) => true,
                 (None, _) => false,
             }

@@ -459,9 +459,12 @@ fn a_hotfix_that_never_was_upstream_is_not_undone() {
 
 #[test]
 fn a_rolled_back_value_is_held_until_the_next_one() {
-    // staging went v1 -> v2 -> v1 (a rollback); dev still holds v2.
+    // staging went v1 -> v2 -> v1 (a rollback, after dev got v2); dev still holds v2.
     let t = tree("", "", ["v2", "v1", "v1"], ["d1", "d1"]);
-    let mut h = history(vec![("apps/web/env/dev.yaml", NOW - HOUR)]);
+    let mut h = history(vec![
+        ("apps/web/env/dev.yaml", NOW - HOUR),
+        ("apps/web/env/staging.yaml", NOW - HOUR / 2),
+    ]);
     h.had.push(("apps/web/env/staging.yaml", "v2"));
     let plan = run(&t, &h, &[]);
     assert_eq!(row(&plan, "web", "staging")["state"], "held");
@@ -469,4 +472,31 @@ fn a_rolled_back_value_is_held_until_the_next_one() {
     let t = tree("", "", ["v3", "v1", "v1"], ["d1", "d1"]);
     let plan = run(&t, &h, &[]);
     assert_eq!(row(&plan, "web", "staging")["state"], "due");
+}
+
+#[test]
+fn a_revert_upstream_is_promoted_not_held() {
+    // dev went v1 -> v2, staging was promoted to v2, then dev reverted to v1: staging
+    // once had v1, but the upstream change is the later one, so v1 is due in staging
+    // (and prod, which has v2 from staging, stays in sync until then).
+    let t = tree("", "", ["v1", "v2", "v2"], ["d1", "d1"]);
+    let mut h = history(vec![
+        ("apps/web/env/staging.yaml", NOW - 2 * HOUR),
+        ("apps/web/env/dev.yaml", NOW - HOUR),
+    ]);
+    h.had.push(("apps/web/env/staging.yaml", "v1"));
+    h.had.push(("apps/web/env/dev.yaml", "v2"));
+    let plan = run(&t, &h, &[]);
+    assert_eq!(row(&plan, "web", "staging")["state"], "due", "{plan:#}");
+    assert_eq!(row(&plan, "web", "prod")["state"], "in-sync");
+    // The same values after a rollback of staging (staging's change is the later one):
+    // held.
+    let mut h = history(vec![
+        ("apps/web/env/dev.yaml", NOW - 2 * HOUR),
+        ("apps/web/env/staging.yaml", NOW - HOUR),
+    ]);
+    h.had.push(("apps/web/env/staging.yaml", "v1"));
+    h.had.push(("apps/web/env/dev.yaml", "v2"));
+    let plan = run(&t, &h, &[]);
+    assert_eq!(row(&plan, "web", "staging")["state"], "held", "{plan:#}");
 }
