@@ -12,6 +12,8 @@
 //! a tenant never reconciles twice at once. The crate reads no environment variable and
 //! prints nothing: it reports through `tracing`, and what to do is the daemon's call.
 
+#![warn(missing_docs)]
+
 pub mod hooks;
 pub mod local;
 pub mod poll;
