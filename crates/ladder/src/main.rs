@@ -6,6 +6,7 @@ mod promote_cmd;
 mod remote_env;
 mod render_cmd;
 mod report;
+mod run_cmd;
 mod tenant_args;
 mod validate_cmd;
 mod yaml_cmd;
@@ -23,9 +24,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 ///
 /// ladder reads a tenant config repo (ladder.yaml, environments/, apps/, templates/),
 /// renders one Argo CD AppProject and one Application per app for every environment,
-/// plans and proposes promotions between environments as branches of the config repo
-/// (plan, promote, rollback), and edits single values of YAML files in place (get,
-/// set). Pull requests on GitHub and a daemon that watches repos are coming.
+/// plans and proposes promotions between environments as branches of the config repo or
+/// GitHub pull requests (plan, promote, rollback), edits single values of YAML files in
+/// place (get, set), and runs as a daemon that does all of it continuously (run).
 ///
 /// Set LADDER_LOG=debug for ladder's steps and timings on stderr.
 #[derive(Parser)]
@@ -44,6 +45,7 @@ enum Command {
     Plan(plan_cmd::PlanArgs),
     Promote(promote_cmd::PromoteArgs),
     Rollback(promote_cmd::RollbackArgs),
+    Run(run_cmd::RunArgs),
 }
 
 impl Command {
@@ -57,6 +59,7 @@ impl Command {
             Command::Plan(args) => args.output,
             Command::Promote(args) => args.output,
             Command::Rollback(args) => args.output,
+            Command::Run(args) => args.output,
         }
     }
 }
@@ -100,15 +103,18 @@ fn command() -> clap::Command {
 /// library's internals; a directive that names a crate (`handlebars=debug`) is kept as
 /// written. Everything else logs warnings.
 fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
-    const OURS: [&str; 10] = [
+    const OURS: [&str; 13] = [
         "ladder",
+        "ladder_daemon",
         "ladder_engine",
+        "ladder_github",
         "ladder_git",
         "ladder_model",
         "ladder_promote",
         "ladder_render",
         "ladder_threads",
         "ladder_tree",
+        "ladder_watch",
         "yamledit",
         "ladder_testkit",
     ];
@@ -124,29 +130,39 @@ fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
         .map_err(|e| format!("ignoring LADDER_LOG={spec:?}: {e}"))
 }
 
-fn init_logging() {
-    let spec = std::env::var("LADDER_LOG").unwrap_or_default();
+/// Logging on stderr. The daemon logs at info by default, as JSON when stderr is not a
+/// terminal (a container's log collector reads it); commands log warnings only.
+fn init_logging(daemon: bool) {
+    let default = if daemon { "info" } else { "" };
+    let spec = std::env::var("LADDER_LOG").unwrap_or_else(|_| default.to_string());
     let (filter, problem) = match log_filter(&spec) {
         Ok(filter) => (filter, None),
         Err(problem) => (tracing_subscriber::EnvFilter::new("warn"), Some(problem)),
     };
-    let stderr = std::io::stderr();
-    tracing_subscriber::fmt()
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(
-            stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
+        .with_writer(std::io::stderr);
+    if daemon && !terminal {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder
+            .with_ansi(terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+            .init();
+    }
     if let Some(problem) = problem {
         tracing::warn!("{problem}");
     }
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    init_logging(matches!(cli.command, Command::Run(_)));
     let output = cli.command.output();
     let started = std::time::Instant::now();
     let result = match &cli.command {
@@ -157,6 +173,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Promote(args) => promote_cmd::run(args),
         Command::Rollback(args) => promote_cmd::rollback(args),
+        Command::Run(args) => run_cmd::run(args),
     };
     tracing::debug!(elapsed = ?started.elapsed(), "done");
     match result {

@@ -1,0 +1,280 @@
+//! The running daemon: one worker per tenant looping on its triggers, the triggers'
+//! sources (pollers, local watchers, webhooks, wake-ups), and the HTTP server. A
+//! tenant's failure is its own: it shows in its status, metrics and logs and is retried
+//! with backoff, while the other tenants go on.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ladder_git::{Cancel, Limits};
+use ladder_watch::{Cause, Triggers};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::config::DaemonConfig;
+use crate::metrics::Metrics;
+use crate::status::{Status, TenantStatus};
+use crate::sync::{PausePoint, TenantRuntime, sync_tenant};
+
+/// How long one reconcile of one tenant may take, all git and forge calls included.
+const RECONCILE_DEADLINE: Duration = Duration::from_secs(600);
+/// A failed reconcile is retried after this, doubling up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// One tenant as the daemon holds it.
+pub(crate) struct Tenant {
+    pub runtime: TenantRuntime,
+    pub status: Mutex<TenantStatus>,
+}
+
+/// What the workers, the pollers and the HTTP server share.
+pub(crate) struct Shared {
+    pub tenants: Vec<Tenant>,
+    pub triggers: Triggers<String>,
+    pub metrics: Metrics,
+    /// Cancels every git and forge call in flight when the shutdown bound passes.
+    pub cancel: Cancel,
+    pub stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.runtime.config.name == name)
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            tenants: self
+                .tenants
+                .iter()
+                .map(|t| t.status.lock().unwrap_or_else(|e| e.into_inner()).clone())
+                .collect(),
+        }
+    }
+}
+
+/// Everything the daemon is started with. The caller (the binary) reads the
+/// environment; the daemon reads none.
+pub struct DaemonOptions {
+    pub config: DaemonConfig,
+    /// One runtime per configured tenant, in the configuration's order.
+    pub tenants: Vec<TenantRuntime>,
+    /// A test's hold inside the reconcile; `None` in production.
+    pub pause: Option<Arc<dyn PausePoint>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("watching the checkout of tenant `{tenant}`: {source}")]
+    Watch {
+        tenant: String,
+        #[source]
+        source: ladder_watch::WatchError,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs the daemon until `shutdown` resolves (SIGTERM, SIGINT), then stops taking
+/// triggers, lets each reconcile in flight finish within `shutdownTimeout` (cancelling
+/// what is left after it), and returns. `ready` is told the address it listens on.
+pub async fn run(
+    options: DaemonOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), DaemonError> {
+    let DaemonOptions {
+        config,
+        tenants,
+        pause,
+    } = options;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(DaemonError::Serve)?;
+    let shared = Arc::new(Shared {
+        tenants: tenants
+            .into_iter()
+            .map(|runtime| Tenant {
+                status: Mutex::new(TenantStatus {
+                    name: runtime.config.name.clone(),
+                    repo: runtime.config.repo_text(),
+                    ..Default::default()
+                }),
+                runtime,
+            })
+            .collect(),
+        triggers: Triggers::new(),
+        metrics: Metrics::new(),
+        cancel: Cancel::new(),
+        stopping: AtomicBool::new(false),
+    });
+
+    let mut workers = JoinSet::new();
+    let mut pollers = Vec::new();
+    let mut watches = Vec::new();
+    for tenant in &shared.tenants {
+        let name = tenant.runtime.config.name.clone();
+        let span = tracing::info_span!("tenant", tenant = %name);
+        if let Some(path) = &tenant.runtime.config.path {
+            let watch = ladder_watch::watch_git_dir(shared.triggers.clone(), name.clone(), path)
+                .map_err(|source| DaemonError::Watch {
+                    tenant: name.clone(),
+                    source,
+                })?;
+            watches.push(watch);
+        } else if !tenant.runtime.config.poll_interval.is_zero() {
+            let _entered = span.enter();
+            pollers.push(crate::poll::spawn(&shared, tenant));
+        }
+        shared.triggers.trigger(&name, Cause::Start);
+        workers.spawn(worker(shared.clone(), name, pause.clone()).instrument(span));
+    }
+
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = crate::server::router(shared.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = server_stopped.await;
+            })
+            .await
+    });
+    ready(addr);
+    tracing::info!(%addr, tenants = shared.tenants.len(), "ladder is running");
+
+    shutdown.await;
+    tracing::info!("stopping: no new triggers; waiting for the reconciles in flight");
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.triggers.close();
+    for poller in &pollers {
+        poller.abort();
+    }
+    drop(watches);
+    let bound = config.shutdown_timeout;
+    if tokio::time::timeout(bound, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            ?bound,
+            "reconciles still running at the shutdown bound: cancelling them"
+        );
+        shared.cancel.cancel();
+        // Cancelled git and forge calls return promptly; give them a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        workers.abort_all();
+    }
+    let _ = stop_server.send(());
+    match server.await {
+        Ok(Ok(())) | Err(_) => Ok(()),
+        Ok(Err(e)) => Err(DaemonError::Serve(e)),
+    }
+}
+
+/// A tenant's one worker: each time its triggers fire, one reconcile on the blocking
+/// pool; afterwards, a wake-up when a soak ends, or a retry with backoff after a failure.
+async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePoint>>) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let causes = shared.triggers.next(&name).await;
+        if causes.is_empty() {
+            return;
+        }
+        let Some(tenant) = shared.tenant(&name) else {
+            return;
+        };
+        tenant
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .syncing = true;
+        let runtime = tenant.runtime.clone();
+        let limits = Limits::default()
+            .with_deadline(Instant::now() + RECONCILE_DEADLINE)
+            .with_cancel(shared.cancel.clone());
+        let pause = pause.clone();
+        let started = Instant::now();
+        let span =
+            tracing::info_span!("reconcile", causes = ?causes, commit = tracing::field::Empty);
+        let result = tokio::task::spawn_blocking({
+            let span = span.clone();
+            move || {
+                let _entered = span.enter();
+                sync_tenant(&runtime, limits, now(), pause.as_deref())
+            }
+        })
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let now = now();
+        let mut status = tenant.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.syncing = false;
+        match result {
+            Ok(Ok(report)) => {
+                span.record("commit", tracing::field::display(&report.commit));
+                tracing::info!(
+                    parent: &span,
+                    commit = %report.commit,
+                    writes = report.outcome.writes,
+                    seconds,
+                    "reconciled"
+                );
+                shared.metrics.reconciled(&name, seconds, Ok(&report), now);
+                status.succeeded(&report, now);
+                backoff = FIRST_BACKOFF;
+                if let Some(at) = report.wake_at {
+                    let wait = Duration::from_secs(u64::try_from(at - now).unwrap_or(0) + 1);
+                    shared.triggers.wake_at(
+                        &name,
+                        tokio::time::Instant::now() + wait,
+                        Cause::WakeUp,
+                    );
+                }
+            }
+            Ok(Err(error)) => {
+                let config = error.is_config();
+                tracing::warn!(parent: &span, %error, config, "reconcile failed");
+                shared.metrics.reconciled(&name, seconds, Err(config), now);
+                status.failed(error.to_string(), config, now);
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    shared.triggers.wake_at(
+                        &name,
+                        tokio::time::Instant::now() + backoff,
+                        Cause::Retry,
+                    );
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(panic) => {
+                tracing::error!(parent: &span, error = %panic, "reconcile panicked");
+                shared.metrics.reconciled(&name, seconds, Err(false), now);
+                status.failed(format!("internal error: {panic}"), false, now);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The HTTP server (axum): `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, and the
+//! webhook endpoints. A webhook only schedules work and answers at once (202); the
+//! tenant's worker does the rest.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ladder_watch::{Cause, HookError, HookEvent, SignatureError};
+use serde_json::json;
+
+use crate::daemon::Shared;
+
+/// The largest webhook body taken; GitHub caps its payloads at 25 MB, but a push event
+/// ladder cares about is a few kilobytes, and the body is read before it is verified.
+pub const MAX_WEBHOOK_BODY: usize = 1 << 20;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
+        .route("/hooks/github", post(github))
+        .route("/hooks/gitea", post(gitea))
+        .route("/hooks/gitlab", post(gitlab))
+        .with_state(shared)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let status = shared.status();
+    let waiting: Vec<serde_json::Value> = status
+        .tenants
+        .iter()
+        .filter(|t| !t.ready)
+        .map(|t| {
+            let reason = t
+                .last_error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| "not synced yet".into());
+            json!({"name": t.name, "reason": reason})
+        })
+        .collect();
+    let code = if waiting.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        axum::Json(json!({"ready": waiting.is_empty(), "notReady": waiting})),
+    )
+        .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.status()).into_response()
+}
+
+async fn github(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    hook(&shared, Provider::GitHub, &headers, body).await
+}
+
+async fn gitea(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    hook(&shared, Provider::Gitea, &headers, body).await
+}
+
+async fn gitlab(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    hook(&shared, Provider::GitLab, &headers, body).await
+}
+
+#[derive(Clone, Copy)]
+enum Provider {
+    GitHub,
+    Gitea,
+    GitLab,
+}
+
+impl Provider {
+    fn name(self) -> &'static str {
+        match self {
+            Provider::GitHub => "github",
+            Provider::Gitea => "gitea",
+            Provider::GitLab => "gitlab",
+        }
+    }
+
+    fn parse(self, headers: &HeaderMap, body: &[u8]) -> Result<Option<HookEvent>, HookError> {
+        let event = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        match self {
+            Provider::GitHub => ladder_watch::parse_github(&event("x-github-event"), body),
+            Provider::Gitea => ladder_watch::parse_gitea(&event("x-gitea-event"), body),
+            Provider::GitLab => ladder_watch::parse_gitlab(&event("x-gitlab-event"), body),
+        }
+    }
+
+    fn verify(self, secret: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match self {
+            Provider::GitHub => {
+                ladder_watch::verify_github(secret, body, header("x-hub-signature-256"))
+            }
+            Provider::Gitea => {
+                ladder_watch::verify_gitea(secret, body, header("x-gitea-signature"))
+            }
+            Provider::GitLab => ladder_watch::verify_gitlab(secret, header("x-gitlab-token")),
+        }
+    }
+}
+
+fn answer(
+    shared: &Shared,
+    provider: Provider,
+    code: StatusCode,
+    result: &str,
+    text: &str,
+) -> Response {
+    shared.metrics.webhook(provider.name(), result);
+    (code, axum::Json(json!({"result": result, "message": text}))).into_response()
+}
+
+/// One delivery: bounded, parsed, matched to the tenants whose repo it names, verified
+/// with each one's secret (in constant time), and turned into triggers.
+async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Body) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BODY).await else {
+        return answer(
+            shared,
+            provider,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is over 1 MiB",
+        );
+    };
+    let event = match provider.parse(headers, &body) {
+        Ok(Some(event)) => event,
+        Ok(None) => {
+            return answer(
+                shared,
+                provider,
+                StatusCode::ACCEPTED,
+                "ignored",
+                "an event ladder does not act on",
+            );
+        }
+        Err(e) => {
+            return answer(
+                shared,
+                provider,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &e.to_string(),
+            );
+        }
+    };
+    let matching: Vec<_> = shared
+        .tenants
+        .iter()
+        .filter(|t| {
+            t.runtime.config.repo.as_deref().is_some_and(|configured| {
+                event
+                    .repo_urls
+                    .iter()
+                    .any(|url| ladder_watch::same_repo(configured, url))
+            })
+        })
+        .collect();
+    if matching.is_empty() {
+        return answer(
+            shared,
+            provider,
+            StatusCode::NOT_FOUND,
+            "unknown_repo",
+            "no tenant is configured with this repository",
+        );
+    }
+    let mut verified = Vec::new();
+    for tenant in matching {
+        let Some(file) = &tenant.runtime.config.webhook_secret_file else {
+            continue;
+        };
+        let Ok(secret) = std::fs::read(file) else {
+            tracing::warn!(tenant = %tenant.runtime.config.name, file = %file.display(), "cannot read the webhook secret file");
+            continue;
+        };
+        let secret = trim_newline(&secret);
+        if provider.verify(secret, headers, &body).is_ok() {
+            verified.push(tenant);
+        }
+    }
+    if verified.is_empty() {
+        return answer(
+            shared,
+            provider,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the signature is missing or wrong",
+        );
+    }
+    let mut triggered = 0;
+    for tenant in verified {
+        let name = &tenant.runtime.config.name;
+        let branch = tenant
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.branch.clone())
+            .or_else(|| tenant.runtime.config.branch.clone());
+        // A push to another branch (ladder's own proposal branches among them) changes
+        // nothing the reconcile reads.
+        if let (Some(pushed), Some(branch)) = (&event.branch, &branch)
+            && pushed != branch
+        {
+            continue;
+        }
+        shared.triggers.trigger(name, Cause::Webhook);
+        triggered += 1;
+    }
+    if triggered == 0 {
+        return answer(
+            shared,
+            provider,
+            StatusCode::ACCEPTED,
+            "ignored",
+            "a push to a branch ladder does not read",
+        );
+    }
+    answer(
+        shared,
+        provider,
+        StatusCode::ACCEPTED,
+        "accepted",
+        "scheduled",
+    )
+}
+
+/// Secret files usually end with a newline the secret does not have.
+fn trim_newline(secret: &[u8]) -> &[u8] {
+    let mut end = secret.len();
+    while end > 0 && matches!(secret[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &secret[..end]
+}

@@ -1,0 +1,592 @@
+//! `ladder run` end to end: the real binary as a daemon, tenant repos served by `git
+//! daemon`, webhooks signed like GitHub signs them, polling, the status API, metrics,
+//! readiness with a broken tenant, SIGTERM, and kill -9 in the middle of a reconcile.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ladder_testkit::{GitDaemon, Origin, free_port};
+
+fn env_file(name: &str, promotion: &str, sync: &str) -> String {
+    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: {sync}\n{promotion}")
+}
+
+fn values(tag: &str) -> String {
+    format!("image:\n  repository: ghcr.io/acme/web\n  tag: \"{tag}\"\n")
+}
+
+fn tenant_files(tenant: &str) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "ladder.yaml".to_string(),
+            format!("version: 1\ntenant: {tenant}\nconfigRepo:\n  url: https://github.com/{tenant}/config.git\n  branch: main\n"),
+        ),
+        ("environments/dev.yaml".into(), env_file("dev", "", "auto")),
+        (
+            "environments/staging.yaml".into(),
+            env_file("staging", "promotion:\n  from: dev\n", "auto"),
+        ),
+        (
+            "apps/web/app.yaml".into(),
+            "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: charts/web\nvalues:\n  - env/{env}.yaml\npromote:\n  - image.tag\n".into(),
+        ),
+    ];
+    for env in ["dev", "staging"] {
+        files.push((format!("apps/web/env/{env}.yaml"), values("v1")));
+    }
+    files
+}
+
+fn commit(origin: &Origin, message: &str, files: &[(String, String)]) -> String {
+    let files: Vec<(&str, Option<&[u8]>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
+        .collect();
+    origin.commit("main", message, &files)
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    ladder_testkit::git(dir, args).trim().to_string()
+}
+
+/// The branches of `repo` under `prefix`, or nothing.
+fn branches(repo: &Path, prefix: &str) -> Vec<String> {
+    git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            &format!("refs/heads/{prefix}"),
+        ],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+/// One HTTP/1.1 request on loopback: (status, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Waits until `ok` holds, polling; panics with `what` after `limit`.
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// GitHub's `X-Hub-Signature-256` of `body` under `secret`, computed with `openssl`-free
+/// means: the watch crate's own verifier is not used here, so the test signs with an
+/// independent HMAC (Python's hmac module, always on the CI image with pip).
+fn github_signature(secret: &str, body: &[u8]) -> String {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac,hashlib,sys; print('sha256='+hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
+            secret,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A GitHub push event for `url`'s repository and branch `main`.
+fn push_event(url: &str) -> Vec<u8> {
+    serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": "1111111111111111111111111111111111111111",
+        "repository": {
+            "full_name": "acme/config",
+            "clone_url": url,
+            "html_url": url,
+        },
+        "pusher": {"name": "someone"},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(config: &str, env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ladder.yaml");
+        let port = free_port();
+        std::fs::write(&file, config.replace("PORT", &port.to_string())).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ladder"));
+        cmd.args(["run", "--config", file.to_str().unwrap()])
+            .env("LADDER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let daemon = Daemon {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for("the daemon to listen", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        daemon
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path, &[], b"")
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/api/v1/status").1).unwrap()
+    }
+
+    fn wait_ready(&self) {
+        wait_for("/readyz", Duration::from_secs(60), || {
+            self.get("/readyz").0 == 200
+        });
+    }
+
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        (status, started.elapsed())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Served {
+    origin: Origin,
+    _daemon: GitDaemon,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+fn served(tenant: &str) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        base: dir.path().join("served"),
+        name: format!("{tenant}.git"),
+    };
+    commit(&origin, "tenant", &tenant_files(tenant));
+    let daemon = GitDaemon::start(&origin.base);
+    let url = daemon.url(&origin.name);
+    Served {
+        origin,
+        _daemon: daemon,
+        url,
+        dir,
+    }
+}
+
+fn cache(served: &Served) -> PathBuf {
+    served.dir.path().join("cache")
+}
+
+#[test]
+fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
+    let acme = served("acme");
+    let secret_file = acme.dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "s3cret\n").unwrap();
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\nshutdownTimeout: 20s\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n    webhookSecretFile: {}\n    render: {{branch: rendered}}\n",
+        cache(&acme).display(),
+        acme.url,
+        secret_file.display()
+    );
+    let mut daemon = Daemon::start(&config, &[]);
+    daemon.wait_ready();
+    let origin = acme.origin.path();
+
+    // The first reconcile published the render: one commit naming the source commit.
+    let main = git(&origin, &["rev-parse", "main"]);
+    assert_eq!(git(&origin, &["rev-list", "--count", "rendered"]), "1");
+    assert!(
+        git(&origin, &["log", "-1", "--format=%B", "rendered"])
+            .contains(&format!("Ladder-Rendered-From: {main}")),
+    );
+    assert!(git(&origin, &["ls-tree", "-r", "--name-only", "rendered"]).contains("staging/"));
+
+    // A dev bump and a signed push webhook: the staging proposal appears. The bump does
+    // not change the render (values files are read by Argo CD), so no render commit.
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    let body = push_event(&acme.url);
+    let signature = github_signature("s3cret", &body);
+    let (code, _) = http(
+        daemon.port,
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &signature),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    assert_eq!(code, 202);
+    wait_for("the staging proposal", Duration::from_secs(30), || {
+        branches(&origin, "ladder/") == ["ladder/staging/web"]
+    });
+    wait_for("the reconcile to finish", Duration::from_secs(30), || {
+        daemon.status()["tenants"][0]["syncing"] == false
+    });
+    assert_eq!(git(&origin, &["rev-list", "--count", "rendered"]), "1");
+
+    // A wrong signature: 401, and nothing happens.
+    commit(
+        &acme.origin,
+        "web v3 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v3"))],
+    );
+    let (code, _) = http(
+        daemon.port,
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &github_signature("wrong", &body)),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+    // Unknown repository: 404; too large: 413.
+    let other = push_event("https://github.com/nobody/else.git");
+    let (code, _) = http(
+        daemon.port,
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &github_signature("s3cret", &other)),
+        ],
+        &other,
+    );
+    assert_eq!(code, 404);
+    let big = vec![b' '; (1 << 20) + 1];
+    assert_eq!(
+        http(
+            daemon.port,
+            "POST",
+            "/hooks/github",
+            &[("X-GitHub-Event", "push")],
+            &big
+        )
+        .0,
+        413
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let staging_tip = git(&origin, &["log", "-1", "--format=%s", "ladder/staging/web"]);
+    assert!(staging_tip.ends_with("v1 -> v2"), "{staging_tip}");
+
+    // A commit that changes the render (a sync policy) gives `rendered` exactly one
+    // commit naming it.
+    let mut manual = tenant_files("acme");
+    manual.retain(|(p, _)| p == "environments/dev.yaml");
+    manual[0].1 = env_file("dev", "", "manual");
+    let policy = commit(&acme.origin, "dev syncs by hand", &manual);
+    let signature = github_signature("s3cret", &body);
+    let (code, _) = http(
+        daemon.port,
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &signature),
+        ],
+        &body,
+    );
+    assert_eq!(code, 202);
+    wait_for("the render commit", Duration::from_secs(30), || {
+        git(&origin, &["rev-list", "--count", "rendered"]) == "2"
+    });
+    assert!(
+        git(&origin, &["log", "-1", "--format=%B", "rendered"])
+            .contains(&format!("Ladder-Rendered-From: {policy}"))
+    );
+    wait_for(
+        "the proposal to move to v3",
+        Duration::from_secs(30),
+        || git(&origin, &["log", "-1", "--format=%s", "ladder/staging/web"]).ends_with("v1 -> v3"),
+    );
+
+    // The status API: the matrix, the pending promotion and its proposal.
+    wait_for("the reconcile to finish", Duration::from_secs(30), || {
+        daemon.status()["tenants"][0]["syncing"] == false
+    });
+    let status = daemon.status();
+    let tenant = &status["tenants"][0];
+    assert_eq!(tenant["name"], "acme");
+    assert_eq!(tenant["ready"], true);
+    assert_eq!(tenant["configCommit"], policy.as_str());
+    assert_eq!(tenant["apps"][0]["values"]["dev"][0]["value"], "v3");
+    assert_eq!(tenant["apps"][0]["values"]["staging"][0]["value"], "v1");
+    assert_eq!(tenant["pending"][0]["state"], "proposed");
+    assert_eq!(tenant["proposals"][0]["branch"], "ladder/staging/web");
+
+    // Metrics in the exposition format.
+    let (code, metrics) = daemon.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("ladder_reconciles_total{tenant=\"acme\",outcome=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "ladder_webhook_deliveries_total{provider=\"github\",result=\"unauthorized\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ladder_last_successful_sync_timestamp_seconds{tenant=\"acme\"}"),
+        "{metrics}"
+    );
+
+    // SIGTERM: exit 0, well within the bound.
+    let (status, took) = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn polling_finds_a_change_without_webhooks() {
+    let acme = served("acme");
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 1s\n    render: {{none: true}}\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    let daemon = Daemon::start(&config, &[]);
+    daemon.wait_ready();
+    assert_eq!(
+        branches(&acme.origin.path(), "ladder/"),
+        Vec::<String>::new()
+    );
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    wait_for(
+        "the poll to find the change",
+        Duration::from_secs(30),
+        || branches(&acme.origin.path(), "ladder/") == ["ladder/staging/web"],
+    );
+}
+
+#[test]
+fn one_broken_tenant_does_not_stop_another_and_readyz_names_it() {
+    let good = served("acme");
+    let broken = served("beta");
+    commit(
+        &broken.origin,
+        "break it",
+        &[(
+            "environments/dev.yaml".into(),
+            "name: dev\ncluster: [oops\n".into(),
+        )],
+    );
+    // A third repo that claims to be acme: refused, under its configured name.
+    let impostor = served("acme");
+    commit(
+        &good.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n  - name: beta\n    repo: {}\n    pollInterval: 0\n  - name: gamma\n    repo: {}\n    pollInterval: 0\n",
+        cache(&good).display(),
+        good.url,
+        broken.url,
+        impostor.url
+    );
+    let daemon = Daemon::start(&config, &[]);
+    wait_for("acme's proposal", Duration::from_secs(60), || {
+        branches(&good.origin.path(), "ladder/") == ["ladder/staging/web"]
+    });
+    wait_for(
+        "every tenant's first reconcile",
+        Duration::from_secs(60),
+        || {
+            let status = daemon.status();
+            status["tenants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| !t["lastAttempt"].is_null())
+        },
+    );
+    let (code, body) = daemon.get("/readyz");
+    assert_eq!(code, 503, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let not_ready: Vec<&str> = ready["notReady"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(not_ready, ["beta", "gamma"]);
+    let status = daemon.status();
+    let beta = &status["tenants"][1];
+    assert_eq!(beta["lastError"]["config"], true);
+    assert!(
+        beta["lastError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("environments/dev.yaml:3:1: YAML syntax"),
+        "{beta}"
+    );
+    let gamma = &status["tenants"][2];
+    assert!(
+        gamma["lastError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("configured as tenant `gamma`"),
+        "{gamma}"
+    );
+    assert_eq!(
+        branches(&impostor.origin.path(), "ladder/"),
+        Vec::<String>::new()
+    );
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(
+        metrics.contains("ladder_reconciles_total{tenant=\"beta\",outcome=\"config_error\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_reconcile_converges_on_restart() {
+    let acme = served("acme");
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    let pause = tempfile::tempdir().unwrap();
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\nshutdownTimeout: 5s\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n    render: {{branch: rendered}}\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    let pause_dir = pause.path().to_str().unwrap();
+    let mut first = Daemon::start(&config, &[("LADDER_TEST_PAUSE_DIR", pause_dir)]);
+    // Held after publishing the render, before promoting: kill -9 there.
+    wait_for("the pause point", Duration::from_secs(60), || {
+        pause.path().join("acme.paused").exists()
+    });
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert_eq!(
+        git(&acme.origin.path(), &["rev-list", "--count", "rendered"]),
+        "1"
+    );
+    assert_eq!(
+        branches(&acme.origin.path(), "ladder/"),
+        Vec::<String>::new()
+    );
+
+    // Restarted (no pause): the render is not committed again, the promotion is made once.
+    std::fs::write(pause.path().join("acme.resume"), b"").unwrap();
+    let second = Daemon::start(&config, &[("LADDER_TEST_PAUSE_DIR", pause_dir)]);
+    second.wait_ready();
+    assert_eq!(
+        git(&acme.origin.path(), &["rev-list", "--count", "rendered"]),
+        "1"
+    );
+    assert_eq!(
+        branches(&acme.origin.path(), "ladder/"),
+        ["ladder/staging/web"]
+    );
+    assert_eq!(
+        git(
+            &acme.origin.path(),
+            &["rev-list", "--count", "main..ladder/staging/web"]
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn sigterm_during_a_reconcile_waits_for_it_within_the_bound_and_exits_0() {
+    let acme = served("acme");
+    let pause = tempfile::tempdir().unwrap();
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\nshutdownTimeout: 2s\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    let mut daemon = Daemon::start(
+        &config,
+        &[("LADDER_TEST_PAUSE_DIR", pause.path().to_str().unwrap())],
+    );
+    wait_for("the pause point", Duration::from_secs(60), || {
+        pause.path().join("acme.paused").exists()
+    });
+    // Held past the bound: the daemon gives up on it and still exits 0, promptly.
+    let (status, took) = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
