@@ -3,7 +3,7 @@ CARGO ?= cargo
 
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
-.PHONY: test fmt lint msrv unit bench render reference deploy-check
+.PHONY: test fmt lint msrv unit bench render demo reference deploy-check
 
 test: fmt lint msrv reference unit deploy-check
 
@@ -58,3 +58,17 @@ bench:
 
 render:
 	$(CARGO) run --release --locked -- render --repo examples/acme --out rendered
+
+# The daemon on the bundled example: a copy of examples/acme committed to a fresh Git
+# repo in a temp folder (nothing in the checkout is touched), run with `ladder run
+# --repo`: it renders to that repo's branch `rendered`, proposes promotions as its
+# branches, and serves http://127.0.0.1:8080/api/v1/status. Ctrl-C stops it.
+demo:
+	$(CARGO) build --release --locked -p ladder
+	@demo=$$(mktemp -d "$${TMPDIR:-/tmp}/ladder-demo.XXXXXX") && \
+	cp -R examples/acme/. "$$demo/" && \
+	git -C "$$demo" init -q -b main && \
+	git -C "$$demo" add -A && \
+	git -C "$$demo" -c user.name=ladder-demo -c user.email=demo@localhost commit -q -m "The acme example" && \
+	echo "demo repo: $$demo (commit to it; ladder follows)" && \
+	exec ./target/release/ladder run --repo "$$demo"

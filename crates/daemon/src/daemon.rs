@@ -219,8 +219,12 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
             .with_cancel(shared.cancel.clone());
         let pause = pause.clone();
         let started = Instant::now();
-        let span =
-            tracing::info_span!("reconcile", causes = ?causes, commit = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "reconcile",
+            tenant = %name,
+            causes = ?causes,
+            commit = tracing::field::Empty
+        );
         let result = tokio::task::spawn_blocking({
             let span = span.clone();
             move || {

@@ -235,13 +235,78 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in the text exposition format.
-    pub fn encode(&self) -> String {
+    /// The metrics in the OpenMetrics text format (what the client library writes).
+    pub fn encode_openmetrics(&self) -> String {
         let _one = self.encode.lock().unwrap_or_else(|e| e.into_inner());
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+
+    /// The metrics in Prometheus' own text format (0.0.4), for scrapers and tools that
+    /// do not ask for OpenMetrics (`promtool check metrics` among them).
+    pub fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode_openmetrics())
+    }
+}
+
+/// OpenMetrics text as Prometheus text: a counter family is named with its `_total`
+/// suffix there (OpenMetrics names the family without it), and there is no `# EOF` or
+/// `# UNIT`.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.strip_suffix(" counter"))
+        {
+            counters.insert(name.to_string());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_counter_families_with_their_total_suffix() {
+        let metrics = Metrics::new();
+        metrics.webhook("github", "accepted");
+        let text = metrics.encode_prometheus();
+        assert!(
+            text.contains("# HELP ladder_webhook_deliveries_total Webhook deliveries"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ladder_webhook_deliveries_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ladder_webhook_deliveries_total{provider=\"github\",result=\"accepted\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(metrics.encode_openmetrics().ends_with("# EOF\n"));
     }
 }
 

@@ -404,6 +404,28 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         "{metrics}"
     );
 
+    // Valid Prometheus text, as Prometheus' own checker reads it.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian package prometheus; .ci/run installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
     // SIGTERM: exit 0, well within the bound.
     let (status, took) = daemon.terminate();
     assert!(status.success(), "{status:?}");
