@@ -612,3 +612,75 @@ fn sigterm_during_a_reconcile_waits_for_it_within_the_bound_and_exits_0() {
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+#[test]
+fn check_config_reaches_every_repo_and_lists_every_problem() {
+    let acme = served("acme");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ladder.yaml");
+    let good = format!(
+        "cacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    std::fs::write(&file, &good).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["run", "--config", file.to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("1 tenant(s) reached"));
+
+    let closed = free_port();
+    let bad = format!(
+        "{good}    webhookSecretFile: {}/missing\n  - name: beta\n    repo: git://127.0.0.1:{closed}/beta.git\n",
+        dir.path().display()
+    );
+    std::fs::write(&file, bad).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args([
+            "run",
+            "--config",
+            file.to_str().unwrap(),
+            "--check-config",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let problems: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("tenant acme: cannot read the webhook secret file"),
+        "{problems:?}"
+    );
+    assert!(problems[1].starts_with("tenant beta: "), "{problems:?}");
+
+    // A config error names its line, and starts nothing.
+    std::fs::write(
+        &file,
+        "tenants:\n  - name: acme\n    repo: x\n    pollInterval: soon\n",
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["run", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("ladder.yaml:4:5: `tenants[0].pollInterval`"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -1,0 +1,242 @@
+//! `ladder run` with the GitHub forge: the real binary as a daemon against the fake
+//! GitHub of the testkit (its API checked against GitHub's OpenAPI description, a real
+//! bare repo behind it). A signed push webhook opens the staging pull request; a merge
+//! event, and then the soak's own wake-up, open the prod one.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ladder_testkit::github::FakeGitHub;
+use ladder_testkit::{Origin, free_port};
+
+const REPO: &str = "acme/config";
+const TOKEN: &str = "ghp_daemon-token";
+
+fn env_file(name: &str, promotion: &str) -> String {
+    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
+}
+
+fn values(tag: &str) -> String {
+    format!("image:\n  repository: ghcr.io/acme/web\n  tag: \"{tag}\"\n")
+}
+
+fn commit(origin: &Origin, message: &str, files: &[(&str, String)]) -> String {
+    let files: Vec<(&str, Option<&[u8]>)> = files
+        .iter()
+        .map(|(p, c)| (*p, Some(c.as_bytes())))
+        .collect();
+    origin.commit("main", message, &files)
+}
+
+fn http(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// GitHub's `X-Hub-Signature-256`, computed independently of ladder (Python's hmac).
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac,hashlib,sys; print('sha256='+hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
+            secret,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
+    FakeGitHub::load_openapi().expect("make reference");
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        base: dir.path().join("served"),
+        name: "config.git".into(),
+    };
+    commit(
+        &origin,
+        "tenant",
+        &[
+            (
+                "ladder.yaml",
+                "version: 1\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/config.git\n  branch: main\nforge:\n  type: github\n".into(),
+            ),
+            ("environments/dev.yaml", env_file("dev", "")),
+            ("environments/staging.yaml", env_file("staging", "promotion:\n  from: dev\n")),
+            (
+                "environments/prod.yaml",
+                env_file("prod", "promotion:\n  from: staging\n  soak: 3s\n"),
+            ),
+            (
+                "apps/web/app.yaml",
+                "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: charts/web\nvalues:\n  - env/{env}.yaml\npromote:\n  - image.tag\n".into(),
+            ),
+            ("apps/web/env/dev.yaml", values("v1")),
+            ("apps/web/env/staging.yaml", values("v1")),
+            ("apps/web/env/prod.yaml", values("v1")),
+        ],
+    );
+    let fake = FakeGitHub::start();
+    fake.add_repo(REPO, &origin.path(), "main");
+    fake.add_token(TOKEN, &[REPO]);
+    let url = fake.git_url(REPO);
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let secret_file = dir.path().join("webhook");
+    std::fs::write(&secret_file, "hook-secret").unwrap();
+    let port = free_port();
+    let config = dir.path().join("ladder.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {url}\n    pollInterval: 0\n    forge: {{apiUrl: {}, tokenFile: {}}}\n    webhookSecretFile: {}\n",
+            dir.path().join("cache").display(),
+            fake.api_url(),
+            token_file.display(),
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let _daemon = Running(
+        Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("/readyz", Duration::from_secs(60), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "/readyz", &[], b"").0 == 200
+    });
+    assert!(fake.pulls(REPO).is_empty());
+
+    // A dev bump, then GitHub's push webhook: the staging pull request.
+    commit(
+        &origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml", values("v2"))],
+    );
+    let push = serde_json::json!({
+        "ref": "refs/heads/main",
+        "repository": {"full_name": REPO, "clone_url": url, "html_url": url},
+    })
+    .to_string();
+    let (code, _) = http(
+        port,
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &sign("hook-secret", push.as_bytes())),
+        ],
+        push.as_bytes(),
+    );
+    assert_eq!(code, 202);
+    wait_for("the staging pull request", Duration::from_secs(30), || {
+        fake.pulls(REPO)
+            .iter()
+            .any(|p| p.head_ref == "ladder/staging/web" && p.state == "open")
+    });
+    let staging = fake
+        .pulls(REPO)
+        .into_iter()
+        .find(|p| p.head_ref == "ladder/staging/web")
+        .unwrap();
+    assert_eq!(staging.title, "Promote web to staging: image.tag v1 -> v2");
+
+    // A person merges it; GitHub sends `pull_request` closed+merged. Prod waits for its
+    // 3 s soak, measured from the merge commit, and the daemon wakes up for it by itself.
+    fake.merge_as_person(REPO, staging.number);
+    let merged = serde_json::json!({
+        "action": "closed",
+        "number": staging.number,
+        "pull_request": {"merged": true, "base": {"ref": "main"}, "head": {"ref": "ladder/staging/web"}},
+        "repository": {"full_name": REPO, "clone_url": url, "html_url": url},
+    })
+    .to_string();
+    let (code, _) = http(
+        port,
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "pull_request"),
+            (
+                "X-Hub-Signature-256",
+                &sign("hook-secret", merged.as_bytes()),
+            ),
+        ],
+        merged.as_bytes(),
+    );
+    assert_eq!(code, 202);
+    wait_for("prod blocked by its soak", Duration::from_secs(30), || {
+        let status: serde_json::Value =
+            serde_json::from_str(&http(port, "/api/v1/status", &[], b"").1).unwrap();
+        status["tenants"][0]["pending"]
+            .as_array()
+            .is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| r["env"] == "prod" && r["state"] == "blocked")
+            })
+    });
+    wait_for(
+        "the prod pull request after the soak",
+        Duration::from_secs(30),
+        || {
+            fake.pulls(REPO)
+                .iter()
+                .any(|p| p.head_ref == "ladder/prod/web" && p.state == "open")
+        },
+    );
+    let pulls = fake.pulls(REPO);
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    assert_eq!(fake.openapi_violations(), Vec::<String>::new());
+}
