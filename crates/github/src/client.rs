@@ -19,8 +19,12 @@ use crate::options::RepoName;
 
 /// One attempt may take this long before it counts as a connection failure.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
-/// GitHub's advice for a secondary rate limit that names no wait.
-const SECONDARY_DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// The first wait after a secondary rate limit that names none; it doubles per attempt
+/// (with jitter) up to [`SECONDARY_CAP`], so a short retry budget still gets a few
+/// tries instead of one wait as long as the whole budget.
+const SECONDARY_BASE: Duration = Duration::from_secs(4);
+/// GitHub's advice for a secondary rate limit that names no wait: at least a minute.
+const SECONDARY_CAP: Duration = Duration::from_secs(60);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// Remembered GET answers; past this the cache starts over rather than grow forever.
@@ -158,7 +162,7 @@ pub(crate) fn retry_wait(
             return Some(Wait::Primary { wait, reset });
         }
         if code == 429 || body.to_ascii_lowercase().contains("secondary rate limit") {
-            return Some(Wait::Secondary(SECONDARY_DEFAULT_WAIT));
+            return Some(Wait::Secondary(secondary_wait(attempt, jitter)));
         }
         return None;
     }
@@ -166,6 +170,66 @@ pub(crate) fn retry_wait(
         return Some(Wait::Backoff(backoff(attempt, jitter)));
     }
     None
+}
+
+/// The wait after a secondary rate limit without `retry-after`: exponential from
+/// [`SECONDARY_BASE`] to [`SECONDARY_CAP`], with equal jitter.
+pub(crate) fn secondary_wait(attempt: u32, jitter: f64) -> Duration {
+    let step = SECONDARY_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(SECONDARY_CAP);
+    step / 2 + step.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// Whether a request may be sent again after a server error or a lost answer. GET,
+/// PUT and DELETE are idempotent (ladder's PUT is a merge pinned to a head `sha`); a
+/// POST or PATCH may have taken effect before the error (a comment posted twice), so it
+/// is repeated only when it surely had none: a rate limit refused it, or the connection
+/// was never made ([`never_sent`]).
+fn idempotent(method: &Method) -> bool {
+    !matches!(*method, Method::POST | Method::PATCH)
+}
+
+/// Whether a transport failure happened before the request left (no connection: it
+/// cannot have taken effect).
+fn never_sent(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "connection refused",
+        "error trying to connect",
+        "tcp connect error",
+        "dns error",
+        "failed to lookup address",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+}
+
+/// The permission a refused call needs, from its path and method, for the message of a
+/// 403 that is not a rate limit.
+pub(crate) fn permission_for(method: &Method, path: &str) -> &'static str {
+    let write = *method != Method::GET;
+    if path.contains("/git/") || path.ends_with("/merge") {
+        if write {
+            "contents: write"
+        } else {
+            "contents: read"
+        }
+    } else if path.contains("/check-runs") {
+        "checks: read"
+    } else if path.contains("/status") {
+        "commit statuses: read"
+    } else if path.contains("/labels") || path.contains("/issues/") {
+        if write {
+            "issues: write (or pull requests: write)"
+        } else {
+            "issues: read"
+        }
+    } else if write {
+        "pull requests: write"
+    } else {
+        "pull requests: read"
+    }
 }
 
 /// Exponential backoff with equal jitter: half the step fixed, half random.
@@ -367,12 +431,22 @@ impl Client {
                 message: reply.message(),
             },
             404 => GitHubError::NotFound { repo },
+            // A 403 that is not a rate limit (those are waited for, or given up on as
+            // `RateLimited`): a permission the credentials lack. Trying again does not
+            // help.
+            403 => GitHubError::Forbidden {
+                repo,
+                method: method.to_string(),
+                path: path.to_string(),
+                permission: permission_for(method, path),
+                message: reply.message(),
+            },
             code => GitHubError::Status {
                 method: method.to_string(),
                 path: path.to_string(),
                 status: code,
                 message: reply.message(),
-                transient: code >= 500 || code == 403 || code == 429 || code == 409,
+                transient: code >= 500 || code == 429 || code == 409,
             },
         }
     }
@@ -459,18 +533,27 @@ impl Client {
                                 body: body_text,
                                 link,
                             };
+                            // A server error may come after the effect: a POST or
+                            // PATCH is not sent again (see `idempotent`).
+                            if matches!(wait, Wait::Backoff(_)) && !idempotent(&method) {
+                                return Ok(reply);
+                            }
                             (wait, self.give_up(wait, &reply, &method, path))
                         }
                     }
                 }
-                Err(message) => (
-                    Wait::Backoff(backoff(attempt, jitter())),
-                    GitHubError::Transport {
+                Err(message) => {
+                    let failure = GitHubError::Transport {
                         api: self.api_url(),
-                        message,
                         transient: true,
-                    },
-                ),
+                        message: message.clone(),
+                    };
+                    // A lost answer may hide a done request.
+                    if !idempotent(&method) && !never_sent(&message) {
+                        return Err(failure);
+                    }
+                    (Wait::Backoff(backoff(attempt, jitter())), failure)
+                }
             };
             if Instant::now() + wait.duration() > deadline {
                 return Err(failure);
@@ -743,8 +826,11 @@ mod tests {
                 0,
                 0.5
             ),
-            Some(Wait::Secondary(SECONDARY_DEFAULT_WAIT))
+            Some(Wait::Secondary(secondary_wait(0, 0.5)))
         );
+        assert!(secondary_wait(0, 0.5) < Duration::from_secs(60));
+        assert_eq!(secondary_wait(0, 0.0), Duration::from_secs(2));
+        assert_eq!(secondary_wait(10, 1.0), SECONDARY_CAP);
         assert!(matches!(
             retry_wait(StatusCode::BAD_GATEWAY, &h, "", now, 2, 0.0),
             Some(Wait::Backoff(d)) if d == Duration::from_millis(500)
@@ -753,6 +839,53 @@ mod tests {
             retry_wait(StatusCode::UNPROCESSABLE_ENTITY, &h, "", now, 0, 0.5),
             None
         );
+    }
+
+    #[test]
+    fn only_requests_without_effect_are_repeated() {
+        assert!(idempotent(&Method::GET));
+        assert!(idempotent(&Method::PUT));
+        assert!(idempotent(&Method::DELETE));
+        assert!(!idempotent(&Method::POST));
+        assert!(!idempotent(&Method::PATCH));
+        assert!(never_sent(
+            "error trying to connect: tcp connect error: Connection refused (os error 111)"
+        ));
+        assert!(!never_sent("connection closed before message completed"));
+        assert!(!never_sent("no answer within 60 s"));
+    }
+
+    #[test]
+    fn a_permission_403_names_the_permission_and_is_not_transient() {
+        assert_eq!(
+            permission_for(&Method::POST, "/repos/a/b/pulls"),
+            "pull requests: write"
+        );
+        assert_eq!(
+            permission_for(&Method::POST, "/repos/a/b/git/blobs"),
+            "contents: write"
+        );
+        assert_eq!(
+            permission_for(&Method::PUT, "/repos/a/b/pulls/1/merge"),
+            "contents: write"
+        );
+        assert_eq!(
+            permission_for(&Method::POST, "/repos/a/b/issues/1/labels"),
+            "issues: write (or pull requests: write)"
+        );
+        assert_eq!(
+            permission_for(&Method::GET, "/repos/a/b/commits/x/check-runs"),
+            "checks: read"
+        );
+        let err = GitHubError::Forbidden {
+            repo: "a/b".into(),
+            method: "POST".into(),
+            path: "/repos/a/b/pulls".into(),
+            permission: "pull requests: write",
+            message: "Resource not accessible by integration".into(),
+        };
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("`pull requests: write`"), "{err}");
     }
 
     #[test]

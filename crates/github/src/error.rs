@@ -17,6 +17,17 @@ pub enum GitHubError {
          access to contents and pull requests"
     )]
     NotFound { repo: String },
+    #[error(
+        "GitHub refused {method} {path} on {repo} ({message}): the credentials lack the \
+         permission `{permission}`"
+    )]
+    Forbidden {
+        repo: String,
+        method: String,
+        path: String,
+        permission: &'static str,
+        message: String,
+    },
     #[error("GitHub's {limit} rate limit for {repo} holds until {reset}; retrying gave up")]
     RateLimited {
         repo: String,
@@ -75,12 +86,20 @@ impl GitHubError {
             }
             GitHubError::Git { source, .. } => source.is_transient(),
             GitHubError::Unauthorized { .. }
+            | GitHubError::Forbidden { .. }
             | GitHubError::NotFound { .. }
             | GitHubError::Decode { .. }
             | GitHubError::Reviewers { .. }
             | GitHubError::App { .. }
             | GitHubError::Options(_) => false,
         }
+    }
+
+    /// Whether the forge's settings are wrong (contradictory or invalid options, such as
+    /// a `forge.repository` that is not the repository of the mirror): a configuration
+    /// problem, not a failure of GitHub or the network.
+    pub fn is_config(&self) -> bool {
+        matches!(self, GitHubError::Options(_))
     }
 
     /// The reconcile's view of it, with every `secret` masked from the message.

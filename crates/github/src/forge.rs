@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use ladder_git::{Credentials, Lease, ObjectId, RefPush, Repo, Scheme};
 use ladder_promote::forge::{
-    ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
+    BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
 
 use crate::auth::Authenticator;
@@ -28,6 +28,10 @@ pub struct GitHubForge {
     commit_mode: CommitMode,
     /// Labels known to exist in the repository.
     labels: Mutex<HashSet<String>>,
+    /// Branches written, and pull requests opened or updated, since the last listing of
+    /// the proposals (the start of a run): not merged before a later run, since their
+    /// checks may not be registered yet (no checks would count as passed).
+    written: Mutex<HashSet<String>>,
     // Dropped last: the client's connections and request worker live on it.
     runtime: tokio::runtime::Runtime,
 }
@@ -78,6 +82,7 @@ impl GitHubForge {
             merge_method: options.merge_method,
             commit_mode: options.commit_mode,
             labels: Mutex::new(HashSet::new()),
+            written: Mutex::new(HashSet::new()),
             runtime,
         })
     }
@@ -96,14 +101,22 @@ impl GitHubForge {
             .map_err(|e| e.into_forge(&self.client.auth.secrets()))
     }
 
+    fn note_written(&self, branch: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(branch.to_string());
+    }
+
     /// The mirror with the forge's token, unless it carries credentials of its own (the
-    /// operator's win) or its transport takes none (ssh).
+    /// operator's win), its transport takes none (ssh), or it is on a host the token is
+    /// not for ([`token_may_go_to`]).
     async fn push_repo(&self) -> Result<Repo, GitHubError> {
-        let http = self
+        let allowed = self
             .repo
             .remote_url()
-            .is_some_and(|u| matches!(u.scheme(), Scheme::Http | Scheme::Https));
-        if !http || self.repo.has_credentials() {
+            .is_some_and(|u| token_may_go_to(&self.client.api_url(), u.as_str()));
+        if !allowed || self.repo.has_credentials() {
             return Ok(self.repo.with_limits(self.repo.limits().clone()));
         }
         let token = self.client.auth.token(&self.client).await?;
@@ -220,6 +233,11 @@ impl Forge for GitHubForge {
     }
 
     fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
+        // A new run: what the last one wrote may be merged now.
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.block_on(pulls::proposals(&self.client, prefix))
     }
 
@@ -234,22 +252,19 @@ impl Forge for GitHubForge {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
+        for w in writes.iter().filter(|w| w.new.is_some()) {
+            self.note_written(&w.branch);
+        }
         self.block_on(self.write_all(writes))
     }
 
-    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
-        self.block_on(async {
-            let id = gitdata::create_commit(&self.client, &commit.content).await?;
-            gitdata::move_ref(&self.client, &commit.branch, id, commit.lease).await?;
-            Ok(id)
-        })
-    }
-
     fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        self.note_written(branch);
         self.block_on(pulls::open(&self.client, branch, base, text))
     }
 
     fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        self.note_written(&proposal.branch);
         self.block_on(pulls::update(&self.client, proposal, text))
     }
 
@@ -278,6 +293,18 @@ impl Forge for GitHubForge {
     }
 
     fn merge_state(&self, proposal: &Proposal, _base: &str) -> Result<MergeState, ForgeError> {
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&proposal.branch);
+        if written {
+            // Right after a push GitHub has registered no check yet, and "no checks"
+            // would pass: wait for a later run.
+            return Ok(MergeState::Blocked {
+                reason: "opened or updated in this run: merged by a later run, once its checks are registered".into(),
+            });
+        }
         self.block_on(pulls::merge_state(&self.client, proposal))
     }
 
@@ -301,5 +328,90 @@ impl Forge for GitHubForge {
 
     fn rate_limit_remaining(&self) -> Option<u64> {
         self.client.rate_limit_remaining()
+    }
+}
+
+/// Whether the forge's token may go, as git credentials, to the repository at
+/// `repo_url`, given the API at `api_url`: only over http(s), and only to the API's own
+/// host (GitHub Enterprise: `https://HOST/api/v3` and `https://HOST/...`) or to
+/// `github.com` for `api.github.com`. The one rule for the fetch of `--repo` and the
+/// pushes of the forge alike.
+pub fn token_may_go_to(api_url: &str, repo_url: &str) -> bool {
+    let parse = |url: &str| ladder_git::url::RemoteUrl::parse(url).ok().map(|(u, _)| u);
+    let (Some(api), Some(repo)) = (parse(api_url), parse(repo_url)) else {
+        return false;
+    };
+    if !matches!(repo.scheme(), Scheme::Http | Scheme::Https) {
+        return false;
+    }
+    let host = |u: &ladder_git::url::RemoteUrl| u.host().map(|h| h.to_ascii_lowercase());
+    match (host(&api), host(&repo)) {
+        (Some(api), Some(repo)) => api == repo || (api == "api.github.com" && repo == "github.com"),
+        _ => false,
+    }
+}
+
+/// The git credentials (`x-access-token` and a token) for fetching and pushing
+/// `repo_url` with `options`' credentials: the token itself, or a GitHub App's
+/// installation token for `options.repository` (which costs a call or two). `None` when
+/// [`token_may_go_to`] refuses the repository's host. For the first fetch of a
+/// repository, before the forge (which needs its mirror) exists.
+pub fn git_credentials(
+    options: &GitHubOptions,
+    repo_url: &str,
+) -> Result<Option<Credentials>, GitHubError> {
+    if !token_may_go_to(&options.api_url, repo_url) {
+        return Ok(None);
+    }
+    if let crate::options::Auth::Token(token) = &options.auth {
+        return Ok(Some(Credentials::new(TOKEN_USER, token.expose())));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
+    let auth = {
+        let _entered = runtime.enter();
+        Authenticator::new(&options.api_url, &options.auth)?
+    };
+    let client = Client::new(
+        &options.api_url,
+        options.repository.clone(),
+        options.retry_budget,
+        auth,
+    )?;
+    let token = runtime.block_on(client.auth.token(&client))?;
+    Ok(Some(Credentials::new(TOKEN_USER, token.expose())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_may_go_to;
+
+    #[test]
+    fn the_token_goes_only_to_the_apis_host() {
+        let gh = "https://api.github.com";
+        assert!(token_may_go_to(gh, "https://github.com/acme/config.git"));
+        assert!(!token_may_go_to(gh, "https://gitlab.com/acme/config.git"));
+        assert!(!token_may_go_to(
+            gh,
+            "https://evil.example.com/acme/config.git"
+        ));
+        assert!(!token_may_go_to(gh, "ssh://git@github.com/acme/config.git"));
+        let ghe = "https://ghe.example.com/api/v3";
+        assert!(token_may_go_to(
+            ghe,
+            "https://ghe.example.com/acme/config.git"
+        ));
+        assert!(!token_may_go_to(ghe, "https://github.com/acme/config.git"));
+        // api.X is github.com's convention only.
+        assert!(!token_may_go_to(
+            "https://api.evil.com",
+            "https://evil.com/a/b.git"
+        ));
+        assert!(token_may_go_to(
+            "http://127.0.0.1:9000",
+            "http://127.0.0.1:9001/acme/config.git"
+        ));
     }
 }

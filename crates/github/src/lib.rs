@@ -17,11 +17,16 @@
 //!   only to the API's own origin; a next-page link to anywhere else is refused.
 //!   octocrab's redirect following and retries are left out: a token never follows a
 //!   redirect, and retries follow ladder's policy:
-//! - **Retries within a budget.** A secondary rate limit waits `retry-after` (or a
-//!   minute); a spent primary limit waits for `x-ratelimit-reset`; server errors and
-//!   failed connections back off exponentially with jitter. All within
-//!   [`GitHubOptions::retry_budget`]; past it the call fails with a transient error that
-//!   says which limit and until when.
+//! - **Retries within a budget.** A secondary rate limit waits `retry-after` (or, when
+//!   it names none, a jittered wait from a few seconds doubling up to a minute); a spent
+//!   primary limit waits for `x-ratelimit-reset`; server errors and failed connections
+//!   back off exponentially with jitter. All within [`GitHubOptions::retry_budget`]; past
+//!   it the call fails with a transient error that says which limit and until when. A
+//!   POST or PATCH (a comment, a pull request, a label) is repeated only when it surely
+//!   had no effect: a rate limit refused it, or no connection was made; after a server
+//!   error or a lost answer it fails, and the next run (which reads the forge again)
+//!   decides, so a comment is never posted twice. A 403 that is not a rate limit is a
+//!   missing permission: not retried, not transient, and named in the message.
 //! - **Branches by push, or through the API.** In [`CommitMode::Push`] the commits
 //!   ladder built in its mirror go out in one `git push`, every branch under its own
 //!   lease, with the forge's token (`x-access-token`) unless the mirror already has
@@ -49,5 +54,5 @@ mod pulls;
 
 pub use client::CallStats;
 pub use error::GitHubError;
-pub use forge::GitHubForge;
+pub use forge::{GitHubForge, git_credentials, token_may_go_to};
 pub use options::{Auth, CommitMode, GitHubOptions, MergeMethod, RepoName, RepoNameError, Secret};

@@ -22,8 +22,18 @@ pub(crate) struct Pull {
     #[serde(default)]
     labels: Vec<Label>,
     head: Head,
+    base: Base,
     mergeable: Option<bool>,
+    /// Only in a single pull request's answer: `clean`, `unstable`, `has_hooks`,
+    /// `blocked`, `behind`, `draft`, `dirty`, `unknown`.
+    mergeable_state: Option<String>,
     merged_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Base {
+    #[serde(rename = "ref")]
+    branch: String,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +62,8 @@ impl Pull {
             number: Some(self.number),
             url: self.html_url,
             title: self.title,
+            body: Some(self.body.unwrap_or_default()),
+            base: Some(self.base.branch),
             labels: self.labels.into_iter().map(|l| l.name).collect(),
         })
     }
@@ -81,8 +93,12 @@ pub(crate) async fn proposals(client: &Client, prefix: &str) -> Result<Vec<Propo
         .collect()
 }
 
-/// The open pull request of `branch`, if any.
-async fn open_pull(client: &Client, branch: &str) -> Result<Option<Pull>, GitHubError> {
+/// The open pull request of `branch` (into `base`, when given), if any.
+async fn open_pull(
+    client: &Client,
+    branch: &str,
+    base: Option<&str>,
+) -> Result<Option<Pull>, GitHubError> {
     let path = client.repo_path(&format!(
         "/pulls?state=open&head={}&per_page=100",
         head_query(client, branch)
@@ -92,6 +108,7 @@ async fn open_pull(client: &Client, branch: &str) -> Result<Option<Pull>, GitHub
     let pulls: Vec<Pull> = reply.json("the pull requests of a branch")?;
     Ok(pulls.into_iter().find(|p| {
         p.head.branch == branch
+            && base.is_none_or(|b| p.base.branch == b)
             && p.head
                 .repo
                 .as_ref()
@@ -105,7 +122,7 @@ async fn number(client: &Client, proposal: &Proposal) -> Result<u64, GitHubError
     if let Some(n) = proposal.number {
         return Ok(n);
     }
-    open_pull(client, &proposal.branch)
+    open_pull(client, &proposal.branch, proposal.base.as_deref())
         .await?
         .map(|p| p.number)
         .ok_or_else(|| GitHubError::NoPullRequest {
@@ -137,7 +154,7 @@ pub(crate) async fn open(
     let reply = client.send(Method::POST, &path, Some(&body)).await?;
     if reply.status.as_u16() == 422 && reply.message().contains("already exists") {
         // Opened before (a run that failed after opening it, or a person): adopt it.
-        let pull = open_pull(client, branch)
+        let pull = open_pull(client, branch, Some(base))
             .await?
             .ok_or_else(|| GitHubError::NoPullRequest {
                 branch: branch.to_string(),
@@ -171,6 +188,13 @@ pub(crate) async fn comment(
     client.check(&reply, &Method::POST, &path)
 }
 
+/// The line ladder adds to the body of a pull request it closes, in the same request
+/// that closes it: a closed pull request with it was closed by ladder (no longer due,
+/// regrouped), one without it by a person. (Someone who reopens such a pull request and
+/// closes it again by hand is taken for ladder; GitHub's `closed_by` would tell, at the
+/// cost of knowing ladder's own login and a read per closed pull request.)
+pub(crate) const CLOSED_MARKER: &str = "<!-- ladder:closed -->";
+
 pub(crate) async fn close(
     client: &Client,
     proposal: &Proposal,
@@ -182,9 +206,12 @@ pub(crate) async fn close(
         ..proposal.clone()
     };
     comment(client, &with_number, reason).await?;
-    edit(client, n, serde_json::json!({ "state": "closed" }))
-        .await
-        .map(|_| ())
+    let mut patch = serde_json::json!({ "state": "closed" });
+    let body = proposal.body.clone().unwrap_or_default();
+    if !body.contains(CLOSED_MARKER) {
+        patch["body"] = format!("{}\n{CLOSED_MARKER}\n", body.trim_end()).into();
+    }
+    edit(client, n, patch).await.map(|_| ())
 }
 
 /// A colour for a label ladder creates: stable per name, so a label looks the same in
@@ -422,11 +449,25 @@ pub(crate) async fn merge_state(
         // whatever it says is about another commit.
         return Ok(MergeState::Unknown);
     }
-    Ok(match pull.mergeable {
+    let state = pull.mergeable_state.as_deref().unwrap_or_default();
+    Ok(match (pull.mergeable, state) {
         // Still computing: never guess.
-        None => MergeState::Unknown,
-        Some(false) => MergeState::Blocked,
-        Some(true) => MergeState::Mergeable {
+        (None, _) | (_, "unknown") => MergeState::Unknown,
+        (_, "dirty") | (Some(false), _) => MergeState::Blocked {
+            reason: "it has conflicts with the base branch".into(),
+        },
+        (_, "draft") => MergeState::Blocked {
+            reason: "it is a draft".into(),
+        },
+        (_, "blocked") => MergeState::Blocked {
+            reason: "branch protection blocks it (required reviews or checks)".into(),
+        },
+        (_, "behind") => MergeState::Blocked {
+            reason: "its head is behind the base branch (the next run rebuilds it)".into(),
+        },
+        // clean, has_hooks, unstable (a check that is not required failed: the checks
+        // say so), or a state GitHub adds later.
+        (Some(true), _) => MergeState::Mergeable {
             checks: checks(client, &pull.head.sha).await?,
         },
     })
@@ -478,6 +519,10 @@ pub(crate) async fn closed_proposal(
         number: Some(pull.number),
         url: pull.html_url,
         merged: pull.merged_at.is_some(),
+        closed_by_ladder: pull
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains(CLOSED_MARKER)),
         body: pull.body.unwrap_or_default(),
     }))
 }

@@ -11,7 +11,7 @@ use ladder_git::{
 };
 use ladder_github::{Auth, CommitMode, GitHubForge, GitHubOptions, RepoName, Secret};
 use ladder_promote::forge::{
-    ApiCommit, BranchWrite, Checks, CommitContent, Forge, ForgeError, MergeState, ProposalText,
+    BranchWrite, Checks, CommitContent, Forge, ForgeError, MergeState, ProposalText,
 };
 use ladder_testkit::github::{FakeGitHub, Fault};
 
@@ -232,6 +232,12 @@ fn every_method_end_to_end_with_a_token() {
     assert!(!err.is_transient(), "{err}");
     assert!(err.to_string().contains("mallory"), "{err}");
 
+    // Not in the run that wrote it (no check may be registered yet): a later one.
+    assert!(matches!(
+        forge.merge_state(p, "main").unwrap(),
+        MergeState::Blocked { reason } if reason.contains("in this run")
+    ));
+    forge.proposals("ladder/").unwrap();
     // GitHub computes mergeability in the background: unknown first, never guessed.
     assert_eq!(forge.merge_state(p, "main").unwrap(), MergeState::Unknown);
     assert_eq!(
@@ -363,6 +369,9 @@ fn checks_decide_whether_it_merges() {
     let p = forge.open("ladder/dev/web", "main", &text("t")).unwrap();
     let sha = head.to_string();
     let state = |forge: &GitHubForge| forge.merge_state(&p, "main").unwrap();
+    assert!(matches!(state(&forge), MergeState::Blocked { .. }));
+    // The next run.
+    forge.proposals("ladder/").unwrap();
     f.gh.set_commit_status(REPO, &sha, "ci/lint", "pending");
     assert_eq!(
         state(&forge),
@@ -413,32 +422,32 @@ fn api_commits_have_the_pushed_tree_and_leases_hold() {
     assert!(message.contains("Ladder-Promotion: web 2.0"), "{message}");
 
     // Creating it again: it exists.
-    let err = forge
-        .commit_via_api(&ApiCommit {
-            branch: "ladder/dev/web".into(),
-            lease: Lease::Absent,
-            content: write.content.clone().unwrap(),
-        })
-        .unwrap_err();
+    let api_write = |lease, content: CommitContent| BranchWrite {
+        branch: "ladder/dev/web".into(),
+        new: Some(local),
+        lease,
+        content: Some(content),
+    };
+    let one = |w: BranchWrite| {
+        forge
+            .write_branches(std::slice::from_ref(&w))
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    let err = one(api_write(Lease::Absent, write.content.clone().unwrap())).unwrap_err();
     assert!(matches!(err, ForgeError::Moved { .. }), "{err}");
     // Moving it from where it is not: nothing written.
-    let err = forge
-        .commit_via_api(&ApiCommit {
-            branch: "ladder/dev/web".into(),
-            lease: Lease::At(f.main),
-            content: write.content.clone().unwrap(),
-        })
-        .unwrap_err();
+    let err = one(api_write(Lease::At(f.main), write.content.clone().unwrap())).unwrap_err();
     assert!(matches!(err, ForgeError::Moved { .. }), "{err}");
     assert_eq!(f.remote_tip("ladder/dev/web"), Some(made.to_string()));
     // From where it is: moved.
-    let next = forge
-        .commit_via_api(&ApiCommit {
-            branch: "ladder/dev/web".into(),
-            lease: Lease::At(made),
-            content: CommitContent::of(&f.request("2.1")).unwrap(),
-        })
-        .unwrap();
+    let next = one(api_write(
+        Lease::At(made),
+        CommitContent::of(&f.request("2.1")).unwrap(),
+    ))
+    .unwrap()
+    .unwrap();
     assert_eq!(f.remote_tip("ladder/dev/web"), Some(next.to_string()));
     // Deleting under a stale lease: moved; under the right one: gone.
     let delete = |lease| BranchWrite {

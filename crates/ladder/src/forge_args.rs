@@ -67,30 +67,44 @@ pub struct OpenedForge<'a> {
 }
 
 impl ForgeArgs {
-    /// The GitHub token as credentials for fetching `--repo`, when the repo is on the
-    /// API's own host (`github.com` for `api.github.com`; the same host for GitHub
-    /// Enterprise): GitHub takes the token for git as the password of `x-access-token`.
-    /// Never for another host, so `--forge git` on another server does not receive it.
+    /// The GitHub credentials as git credentials for fetching `--repo`, when the repo is
+    /// on the API's own host (`github.com` for `api.github.com`; the same host for GitHub
+    /// Enterprise; the rule is `ladder_github::token_may_go_to`, which the forge's pushes
+    /// follow too): GitHub takes a token for git as the password of `x-access-token`. A
+    /// GitHub App's installation token for the repository is obtained for it. Never for
+    /// another host, so `--forge git` on another server does not receive it.
     pub fn fetch_credentials(&self, repo: &str) -> anyhow::Result<Option<ladder_git::Credentials>> {
         if self.forge == Some(ForgeChoice::Git) {
             return Ok(None);
         }
-        let Ok(Auth::Token(token)) = github_auth() else {
+        let Ok(auth) = github_auth() else {
             return Ok(None);
         };
         let api = self.forge_api_url.as_deref().unwrap_or(DEFAULT_GITHUB_API);
-        let host = |url: &str| {
-            ladder_git::url::RemoteUrl::parse(url)
-                .ok()
-                .and_then(|(u, _)| u.host().map(|h| h.to_ascii_lowercase()))
-        };
-        let (Some(api_host), Some(repo_host)) = (host(api), host(repo)) else {
+        if !ladder_github::token_may_go_to(api, repo) {
+            return Ok(None);
+        }
+        if let Auth::Token(token) = &auth {
+            return Ok(Some(ladder_git::Credentials::new(
+                ladder_git::url::TOKEN_USERNAME,
+                token.expose(),
+            )));
+        }
+        // An App: its installation token, for the repository `--repo` names (the
+        // tenant's `forge.repository` is not read yet; a tenant naming another one
+        // gives git its credentials with LADDER_GIT_*).
+        let Some(repository) = RepoName::from_url(repo) else {
             return Ok(None);
         };
-        let same =
-            api_host == repo_host || api_host.strip_prefix("api.") == Some(repo_host.as_str());
-        Ok(same
-            .then(|| ladder_git::Credentials::new(ladder_git::url::TOKEN_USERNAME, token.expose())))
+        let mut options = GitHubOptions::new(repository, auth);
+        options.api_url = api.to_string();
+        ladder_github::git_credentials(&options, repo).map_err(|e| {
+            Failure::new(
+                Exit::Environment,
+                format!("obtaining the GitHub App's token for {repo}: {e}"),
+            )
+            .into()
+        })
     }
 
     /// Opens the forge for `config`: `--forge`, else the tenant's `forge.type`.
@@ -145,7 +159,14 @@ impl ForgeArgs {
             None => settings.commit_mode,
         };
         let forge = GitHubForge::new(options, repo).map_err(|e| {
-            Failure::new(Exit::Environment, format!("opening the github forge: {e}"))
+            // Settings that contradict each other (`forge.repository` naming another
+            // repository than --repo) are the input's problem, not the environment's.
+            let exit = if e.is_config() {
+                Exit::Input
+            } else {
+                Exit::Environment
+            };
+            Failure::new(exit, format!("opening the github forge: {e}"))
         })?;
         Ok(OpenedForge {
             forge: Box::new(forge),

@@ -182,6 +182,12 @@ fn print_text(config: &ConfigBranch, plan: &Plan) {
         for why in &row.held {
             println!("  held: {why}");
         }
+        if matches!(row.state, State::Diverged | State::Held) {
+            println!(
+                "  (`ladder promote --force --app {} --env {}` proposes the upstream values anyway)",
+                row.app, row.env
+            );
+        }
         for gate in row.gates.iter().filter(|g| !g.passed) {
             println!("  held: {}", gate.reason);
         }

@@ -261,7 +261,14 @@ fn promotions_are_pull_requests_kept_one_per_promotion_through_merge_freeze_and_
 
     // A person merges it: staging is in sync, and prod waits for its soak, measured
     // from the merge commit, then is proposed.
+    // The branch GitHub kept is ladder's to delete (under a lease), once.
     hub.fake.merge_as_person(REPO, pr.number);
+    assert_eq!(hub.promote(&[]), ["close ladder/staging/web"]);
+    assert_eq!(
+        hub.git(&["branch", "--list", "ladder/staging/web"]),
+        "",
+        "the merged branch is deleted"
+    );
     assert_eq!(hub.promote(&[]), Vec::<String>::new());
     let plan = hub.ladder(&["plan"], &[]);
     assert!(
@@ -490,11 +497,20 @@ fn a_github_app_gets_an_installation_token_for_the_repository() {
             ("LADDER_GITHUB_TOKEN", ""),
             ("LADDER_GITHUB_APP_ID", "4242"),
             ("LADDER_GITHUB_APP_KEY_FILE", key_path),
-            // The App's token is for the API; git reads with the operator's credentials.
-            ("LADDER_GIT_PASSWORD", TOKEN),
+            // No LADDER_GIT_*: the App's installation token fetches and pushes too.
         ],
     );
     assert_eq!(actions, ["open ladder/staging/web"]);
+    assert!(
+        !hub.git(&[
+            "rev-parse",
+            "--verify",
+            "-q",
+            "refs/heads/ladder/staging/web"
+        ])
+        .is_empty(),
+        "the branch was pushed with the installation token"
+    );
     let requests = hub.fake.requests();
     assert!(
         requests

@@ -6,8 +6,9 @@
 //! mirror, or the folder's own repository), so a forge only publishes branches, keeps
 //! the proposal around a branch (title, body, labels, reviewers), and reports and
 //! performs merges. A forge without an API answers [`ForgeError::Unsupported`] for what
-//! it has no place for (comments, labels, reviewers, closed-proposal lookup, committing
-//! through an API); the reconcile treats that as "nothing to do there".
+//! it has no place for (comments, labels, reviewers, closed-proposal lookup); the
+//! reconcile treats that as "nothing to do there". Forges that commit through their API
+//! (GitHub's `commitMode: api`) recreate each commit from [`BranchWrite::content`].
 
 use ladder_git::{Lease, ObjectId};
 
@@ -25,6 +26,12 @@ pub struct Proposal {
     pub url: Option<String>,
     /// The title the forge holds, when it holds one.
     pub title: Option<String>,
+    /// The body the forge holds, when it holds one: its first line is ladder's hidden
+    /// marker, which says which values the proposal carries.
+    pub body: Option<String>,
+    /// The branch it proposes to merge into, on forges where that is a choice: only
+    /// proposals into the config branch are ladder's.
+    pub base: Option<String>,
     /// The labels it carries, on forges that have them.
     pub labels: Vec<String>,
 }
@@ -63,14 +70,16 @@ pub struct CommitContent {
 }
 
 /// Whether a proposal can be merged now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MergeState {
     /// It merges cleanly; `checks` says how its checks stand.
     Mergeable { checks: Checks },
-    /// It does not merge (conflicts, or the base moved and the forge cannot
-    /// fast-forward).
-    Blocked,
-    /// The forge has not decided yet (it is computing mergeability).
+    /// It does not merge now, and `reason` says why (conflicts, the base moved and the
+    /// forge cannot fast-forward, branch protection wants reviews, a draft).
+    Blocked { reason: String },
+    /// The forge has not decided yet (it is computing mergeability, or the proposal was
+    /// written in this run and its checks may not be registered yet): wait for a later
+    /// run.
     Unknown,
 }
 
@@ -112,15 +121,9 @@ pub struct ClosedProposal {
     /// Its body as it was closed: ladder's hidden marker in it says which values it
     /// proposed.
     pub body: String,
-}
-
-/// A commit made through a forge's API instead of a push (signed by the forge), and
-/// the branch moved to it under `lease`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiCommit {
-    pub branch: String,
-    pub lease: Lease,
-    pub content: CommitContent,
+    /// ladder closed it (no longer due, regrouped), as opposed to a person: only a
+    /// person's close holds the values it proposed.
+    pub closed_by_ladder: bool,
 }
 
 /// What a forge call can fail with.
@@ -190,17 +193,14 @@ pub trait Forge {
         writes: &[BranchWrite],
     ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError>;
 
-    /// Makes a commit through the forge's API instead of a push (signed by the forge)
-    /// and moves the branch to it under the lease; returns its id.
-    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError>;
-
     /// Opens the proposal of `branch` (already written) into `base`.
     fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError>;
 
     /// Brings an open proposal's title and body up to date.
     fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError>;
 
-    /// Closes a proposal, saying why. Its branch is deleted by a [`BranchWrite`].
+    /// Closes a proposal, saying why, so that [`ClosedProposal::closed_by_ladder`] tells
+    /// it from a person's close later. Its branch is deleted by a [`BranchWrite`].
     fn close(&self, proposal: &Proposal, reason: &str) -> Result<(), ForgeError>;
 
     fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError>;

@@ -7,14 +7,13 @@
 //!   updates (`Repo::update_branch`), and a branch checked out in one of its worktrees is
 //!   never moved.
 //!
-//! Comments, labels, reviewers, closed-proposal lookup and committing through an API
-//! are [`ForgeError::Unsupported`]: a branch has no place for them.
+//! Comments, labels, reviewers and closed-proposal lookup are
+//! [`ForgeError::Unsupported`]: a branch has no place for them.
 
 use ladder_git::{Lease, ObjectId, RefPush, Repo};
 
 use crate::forge::{
-    ApiCommit, BranchWrite, Checks, ClosedProposal, Forge, ForgeError, MergeState, Proposal,
-    ProposalText,
+    BranchWrite, Checks, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
 
 const NAME: &str = "git";
@@ -131,6 +130,8 @@ impl Forge for GitForge<'_> {
                 head,
                 number: None,
                 title: None,
+                body: None,
+                base: None,
                 labels: Vec::new(),
             })
             .collect())
@@ -184,10 +185,6 @@ impl Forge for GitForge<'_> {
             .collect())
     }
 
-    fn commit_via_api(&self, _commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
-        Err(Self::unsupported("commit through an API"))
-    }
-
     fn open(&self, branch: &str, base: &str, _text: &ProposalText) -> Result<Proposal, ForgeError> {
         // The branch is the proposal: it exists once written.
         let head = self.branch_tip(branch)?.ok_or_else(|| ForgeError::Moved {
@@ -200,6 +197,8 @@ impl Forge for GitForge<'_> {
             number: None,
             url: self.compare_url(base, branch),
             title: None,
+            body: None,
+            base: None,
             labels: Vec::new(),
         })
     }
@@ -244,7 +243,9 @@ impl Forge for GitForge<'_> {
 
     fn merge_state(&self, proposal: &Proposal, base: &str) -> Result<MergeState, ForgeError> {
         let Some(base_tip) = self.branch_tip(base)? else {
-            return Ok(MergeState::Blocked);
+            return Ok(MergeState::Blocked {
+                reason: format!("{base} does not exist"),
+            });
         };
         // Fast-forward only: mergeable when the base is an ancestor of the proposal.
         let ancestor = self
@@ -259,7 +260,9 @@ impl Forge for GitForge<'_> {
                 checks: Checks::None,
             }
         } else {
-            MergeState::Blocked
+            MergeState::Blocked {
+                reason: format!("{base} moved on: it does not fast-forward"),
+            }
         })
     }
 

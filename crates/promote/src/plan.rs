@@ -168,6 +168,11 @@ pub struct Row {
     /// Why the row is `held`: one line per field rolled back from its upstream value.
     #[serde(skip)]
     pub held: Vec<String>,
+    /// The merged proposal that carried exactly these values (its URL, number or
+    /// branch), when the forge reports one the config branch read does not show yet (a
+    /// merge after the fetch): nothing is opened for them in this run.
+    #[serde(skip)]
+    pub merged: Option<String>,
 }
 
 impl Row {
@@ -486,6 +491,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 sources: source_commits,
                 diverged,
                 held,
+                merged: None,
             });
         }
     }
@@ -598,7 +604,7 @@ fn hotfix(
     };
     Ok((!newer).then(|| {
         format!(
-            "{} {}: {} has {}, which never was in {}; {} is not newer (promote --force to overwrite)",
+            "{} {}: {} has {}, which never was in {}; {} is not newer (only a forced promotion overwrites it)",
             field.file, field.path, env.name, field.current, upstream.name, field.upstream
         )
     }))

@@ -389,7 +389,34 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             continue;
         }
         match (row.state, existing) {
-            (State::InSync, None) => {}
+            (State::InSync, None) => {
+                // A branch left without an open proposal (its pull request merged, and
+                // the forge kept the branch) that holds ladder's commit: deleted under
+                // a lease. Someone else's is left alone.
+                if let Some(Lease::At(tip)) = open_lease(input, &branch)? {
+                    actions.push(action(
+                        ActionKind::Close,
+                        None,
+                        "the values are in sync: the branch of a merged proposal is deleted",
+                    ));
+                    writes.push(BranchWrite {
+                        branch: branch.clone(),
+                        new: None,
+                        lease: Lease::At(tip),
+                        content: None,
+                    });
+                }
+            }
+            (State::Due, None) if row.merged.is_some() => {
+                let which = row.merged.as_deref().unwrap_or_default();
+                actions.push(action(
+                    ActionKind::Hold,
+                    None,
+                    &format!(
+                        "the proposal of these values ({which}) was merged after the config branch was read; the next run sees it"
+                    ),
+                ));
+            }
             (State::InSync, Some(p)) => {
                 if read_tip(input, tips, p)? == Tip::Foreign {
                     actions.push(foreign(&branch, row));
@@ -580,6 +607,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
     if !writes.is_empty() {
         write_and_open(input, forge, &writes, &mut outcome)?;
     }
+    refresh_kept(input, forge, &mut outcome);
     mark(input, forge, &mut outcome);
     auto_merge(input, forge, &mut outcome);
     Ok(outcome)
@@ -715,6 +743,8 @@ fn auto_merge(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) 
         number: known.and_then(|p| p.number),
         url: known.and_then(|p| p.url.clone()),
         title: None,
+        body: None,
+        base: None,
         labels: known.map(|p| p.labels.clone()).unwrap_or_default(),
     };
     let result = forge
@@ -728,7 +758,7 @@ fn auto_merge(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) 
             MergeState::Mergeable { checks } => {
                 Ok(Some(format!("not merged yet: checks {checks:?}")))
             }
-            MergeState::Blocked => Ok(Some("not merged: it does not merge cleanly".into())),
+            MergeState::Blocked { reason } => Ok(Some(format!("not merged: {reason}"))),
             MergeState::Unknown => Ok(Some("not merged yet: mergeability unknown".into())),
         });
     match result {
@@ -753,14 +783,28 @@ fn write_and_open(
     outcome: &mut Outcome,
 ) -> Result<(), ReconcileError> {
     // Close first (forges with an API say why), then write every branch in one batch.
-    for a in &outcome.actions {
+    // A close that fails is that action's error, and its branch stays for the next run
+    // (deleting it would close the proposal without saying why); the rest goes on.
+    let mut not_closed = Vec::new();
+    for a in &mut outcome.actions {
         if a.kind == ActionKind::Close
             && let Some(p) = input.proposals.iter().find(|p| p.branch == a.branch)
+            && let Err(e) = forge.close(p, &a.reason)
         {
-            forge.close(p, &a.reason).map_err(Box::new)?;
+            a.error = Some(format!("closing: {e}"));
+            not_closed.push(a.branch.clone());
         }
     }
-    let results = forge.write_branches(writes).map_err(Box::new)?;
+    let writes: Vec<BranchWrite> = writes
+        .iter()
+        .filter(|w| !(w.new.is_none() && not_closed.contains(&w.branch)))
+        .cloned()
+        .collect();
+    let results = if writes.is_empty() {
+        Vec::new()
+    } else {
+        forge.write_branches(&writes).map_err(Box::new)?
+    };
     for (write, result) in writes.iter().zip(results) {
         let Some(action) = outcome
             .actions
@@ -782,61 +826,14 @@ fn write_and_open(
     }
     // Then the proposal around each branch written.
     for action in outcome.actions.iter_mut().filter(|a| a.written) {
-        let backflow = format!("{}backflow/", input.branch_prefix);
-        let text = if action.app == "_all" {
-            group_text(input, &action.env)
-        } else if action.branch.starts_with(&backflow) {
-            let title = action.title.clone().unwrap_or_default();
-            ProposalText {
-                body: format!(
-                    "<!-- ladder:{} -->\nA hotfix, proposed back upstream (`backflow: true`).\n",
-                    action
-                        .branch
-                        .strip_prefix(input.branch_prefix)
-                        .unwrap_or_default()
-                ),
-                title,
-                ..ProposalText::default()
-            }
-        } else {
-            let Some(row) = input
-                .plan
-                .promotions
-                .iter()
-                .find(|r| r.app == action.app && r.env == action.env)
-            else {
-                continue;
-            };
-            proposal_text(input, row)
+        let Some(text) = text_of(input, action) else {
+            continue;
         };
         let result = match action.kind {
             ActionKind::Open => {
-                forge
-                    .open(&action.branch, input.branch, &text)
-                    .and_then(|opened| {
-                        // Labels a failed call leaves off are added by the next run
-                        // (`mark`), which sees the proposal without them.
-                        let labelled = if text.labels.is_empty() {
-                            None
-                        } else {
-                            optional(forge.label(&opened, &text.labels))
-                        };
-                        // A reviewer the forge does not know is reported, not fatal: the
-                        // proposal stands without that review request.
-                        if !text.reviewers.is_empty()
-                            && let Some(why) =
-                                optional(forge.request_reviewers(&opened, &text.reviewers))
-                        {
-                            action.warning = Some(format!("requesting reviewers: {why}"));
-                        }
-                        match labelled {
-                            Some(message) => Err(ForgeError::Api {
-                                message,
-                                transient: true,
-                            }),
-                            None => Ok(()),
-                        }
-                    })
+                let (opened, warning) = open_proposal(forge, &action.branch, input.branch, &text);
+                action.warning = warning;
+                opened.map(|_| ())
             }
             ActionKind::Update => {
                 match input.proposals.iter().find(|p| p.branch == action.branch) {
@@ -859,6 +856,109 @@ fn write_and_open(
         }
     }
     Ok(())
+}
+
+/// Opens the proposal of `branch` with `text`, then puts its labels on it and asks its
+/// reviewers: for promotions and rollbacks alike. A label the forge refuses fails the
+/// open (the next run adds the missing labels, seeing the proposal without them); a
+/// reviewer it refuses is the returned warning, not a failure: the proposal stands
+/// without that review request.
+pub(crate) fn open_proposal(
+    forge: &dyn Forge,
+    branch: &str,
+    base: &str,
+    text: &ProposalText,
+) -> (Result<Proposal, ForgeError>, Option<String>) {
+    let opened = match forge.open(branch, base, text) {
+        Ok(opened) => opened,
+        Err(e) => return (Err(e), None),
+    };
+    let labelled = if text.labels.is_empty() {
+        None
+    } else {
+        optional(forge.label(&opened, &text.labels))
+    };
+    let warning = if text.reviewers.is_empty() {
+        None
+    } else {
+        optional(forge.request_reviewers(&opened, &text.reviewers))
+            .map(|why| format!("requesting reviewers: {why}"))
+    };
+    match labelled {
+        Some(message) => (
+            Err(ForgeError::Api {
+                message,
+                transient: true,
+            }),
+            warning,
+        ),
+        None => (Ok(opened), warning),
+    }
+}
+
+/// The text the proposal of `action` should have.
+fn text_of(input: &ReconcileInput, action: &Action) -> Option<ProposalText> {
+    let backflow = format!("{}backflow/", input.branch_prefix);
+    if action.app == "_all" {
+        Some(group_text(input, &action.env))
+    } else if action.branch.starts_with(&backflow) {
+        let title = action.title.clone()?;
+        Some(ProposalText {
+            body: format!(
+                "<!-- ladder:{} -->\nA hotfix, proposed back upstream (`backflow: true`).\n",
+                action
+                    .branch
+                    .strip_prefix(input.branch_prefix)
+                    .unwrap_or_default()
+            ),
+            title,
+            ..ProposalText::default()
+        })
+    } else {
+        let row = input
+            .plan
+            .promotions
+            .iter()
+            .find(|r| r.app == action.app && r.env == action.env)?;
+        Some(proposal_text(input, row))
+    }
+}
+
+/// Whether the forge's `proposal` says what `text` says: the same title and the same
+/// hidden marker (the body's first line, which names the values). The rest of the body
+/// (gate reasons with ages) is not compared, so a steady state writes nothing. A forge
+/// that holds no title or body (the `git` forge) always matches.
+pub(crate) fn text_matches(proposal: &Proposal, text: &ProposalText) -> bool {
+    let first = |b: &str| b.lines().next().unwrap_or_default().trim().to_string();
+    proposal.title.as_ref().is_none_or(|t| *t == text.title)
+        && proposal
+            .body
+            .as_ref()
+            .is_none_or(|b| first(b) == first(&text.body))
+}
+
+/// Brings the title and marker of each kept proposal up to date: a run that died
+/// between rebuilding a branch and updating its proposal (or whose update failed) left
+/// them stale, and the branch alone, being up to date, would never say so. Writes only
+/// when they differ.
+fn refresh_kept(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
+    for action in &mut outcome.actions {
+        if action.kind != ActionKind::Keep || action.error.is_some() {
+            continue;
+        }
+        let Some(p) = input.proposals.iter().find(|p| p.branch == action.branch) else {
+            continue;
+        };
+        let Some(text) = text_of(input, action) else {
+            continue;
+        };
+        if text_matches(p, &text) {
+            continue;
+        }
+        if let Err(e) = forge.update(p, &text) {
+            action.error = Some(format!("updating the proposal's text: {e}"));
+        }
+    }
 }
 
 /// Whether `env` groups its promotions into one proposal (`group: environment`).
@@ -1015,6 +1115,7 @@ fn push_branch_action(
         }
         ActionKind::Keep => {
             action.commit = head;
+            action.title = Some(title.to_string());
             action.reason = "the proposal is up to date".into();
         }
         ActionKind::Update | ActionKind::Open => {
@@ -1275,20 +1376,34 @@ fn group_text(input: &ReconcileInput, env: &str) -> ProposalText {
 /// takes such a branch over when it holds ladder's own commit for this promotion
 /// (`Lease::At` its tip) and leaves it alone (`None`) when someone else's commit is on it.
 fn open_lease(input: &ReconcileInput, branch: &str) -> Result<Option<Lease>, ReconcileError> {
-    let read = |source| ReconcileError::Read {
+    let promotion = branch.strip_prefix(input.branch_prefix).unwrap_or(branch);
+    takeover_lease(
+        input.repo,
+        branch,
+        &format!("Ladder-Promotion: {promotion}"),
+    )
+    .map_err(|source| ReconcileError::Read {
         what: format!("the branch {branch}"),
         source: Box::new(source),
-    };
-    let Some(tip) = input.repo.branch_tip(branch).map_err(read)? else {
+    })
+}
+
+/// The lease of writing `branch` where no open proposal is known (see [`open_lease`]):
+/// `Lease::Absent` when the branch does not exist, `Lease::At` its tip when that is
+/// one commit of ladder's carrying the trailer line `trailer` (`Ladder-Promotion:
+/// staging/web`, `Ladder-Rollback: staging/web`), `None` when someone else's commit is
+/// on it. Shared by promotions and rollbacks.
+pub(crate) fn takeover_lease(
+    repo: &Repo,
+    branch: &str,
+    trailer: &str,
+) -> Result<Option<Lease>, ladder_git::Error> {
+    let Some(tip) = repo.branch_tip(branch)? else {
         return Ok(Some(Lease::Absent));
     };
-    let promotion = branch.strip_prefix(input.branch_prefix).unwrap_or(branch);
-    let ours = input.repo.read_commit(tip).map_err(read)?.is_some_and(|c| {
-        c.parents.len() == 1
-            && c.message
-                .lines()
-                .any(|l| l.strip_prefix("Ladder-Promotion: ") == Some(promotion))
-    });
+    let ours = repo
+        .read_commit(tip)?
+        .is_some_and(|c| c.parents.len() == 1 && c.message.lines().any(|l| l == trailer));
     Ok(ours.then_some(Lease::At(tip)))
 }
 

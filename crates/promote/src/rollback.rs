@@ -59,6 +59,10 @@ pub struct RollbackOutcome {
     #[serde(serialize_with = "crate::reconcile::opt_id")]
     pub commit: Option<ObjectId>,
     pub written: bool,
+    /// Something the forge refused that does not keep the proposal from standing (an
+    /// unknown reviewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +228,7 @@ pub fn rollback(
         title: title.clone(),
         commit: None,
         written: false,
+        warning: None,
     };
     if changed.is_empty() {
         return Ok(outcome);
@@ -295,15 +300,23 @@ pub fn rollback(
         .proposals(&branch)
         .map_err(Box::new)?
         .into_iter()
-        .find(|p| p.branch == branch);
+        .find(|p| p.branch == branch && p.base.as_deref().is_none_or(|b| b == input.branch));
+    let marker = format!("Ladder-Rollback: {}/{}", env.name, app.name);
     let (kind, lease) = match &existing {
-        None => (ActionKind::Open, Lease::Absent),
+        // A leftover branch (its pull request merged or closed, or a run that died
+        // between pushing it and opening the proposal) is taken over when it holds
+        // ladder's rollback commit, as promotions take theirs over.
+        None => match crate::reconcile::takeover_lease(input.repo, &branch, &marker)
+            .map_err(git_err(format!("reading {branch}")))?
+        {
+            Some(lease) => (ActionKind::Open, lease),
+            None => return Err(RollbackError::Foreign { branch }),
+        },
         Some(p) => {
             let tip = input
                 .repo
                 .read_commit(p.head)
                 .map_err(git_err(format!("reading the commit of {branch}")))?;
-            let marker = format!("Ladder-Rollback: {}/{}", env.name, app.name);
             match tip {
                 Some(c) if c.parents == [input.head] && c.tree == tree => {
                     (ActionKind::Keep, Lease::At(p.head))
@@ -320,7 +333,34 @@ pub fn rollback(
         (Some(p), ActionKind::Keep) => p.head,
         _ => commit,
     });
-    if input.dry_run || kind == ActionKind::Keep {
+    let text = ProposalText {
+        title,
+        body: format!(
+            "<!-- ladder:rollback {}/{} -->\n{body}\nRolls back to {}.\n",
+            env.name, app.name, input.to
+        ),
+        labels: env
+            .promotion
+            .as_ref()
+            .map(|p| p.labels.clone())
+            .unwrap_or_default(),
+        reviewers: env
+            .promotion
+            .as_ref()
+            .map(|p| p.reviewers.clone())
+            .unwrap_or_default(),
+    };
+    if input.dry_run {
+        return Ok(outcome);
+    }
+    if kind == ActionKind::Keep {
+        // The branch is up to date; its proposal's text may not be (a run that died
+        // between pushing and updating it).
+        if let Some(p) = &existing
+            && !crate::reconcile::text_matches(p, &text)
+        {
+            forge.update(p, &text).map_err(Box::new)?;
+        }
         return Ok(outcome);
     }
     let write = BranchWrite {
@@ -339,35 +379,24 @@ pub fn rollback(
         .expect("one result per write")
         .map_err(Box::new)?;
     outcome.written = true;
-    let text = ProposalText {
-        title,
-        body: format!(
-            "<!-- ladder:rollback {}/{} -->\n{body}\nRolls back to {}.\n",
-            env.name, app.name, input.to
-        ),
-        labels: env
-            .promotion
-            .as_ref()
-            .map(|p| p.labels.clone())
-            .unwrap_or_default(),
-        reviewers: env
-            .promotion
-            .as_ref()
-            .map(|p| p.reviewers.clone())
-            .unwrap_or_default(),
-    };
     match existing {
-        None => forge.open(&branch, input.branch, &text).map(|_| ()),
-        Some(p) => forge
-            .update(
-                &Proposal {
-                    head: commit,
-                    ..p.clone()
-                },
-                &text,
-            )
-            .map(|_| ()),
+        None => {
+            let (opened, warning) =
+                crate::reconcile::open_proposal(forge, &branch, input.branch, &text);
+            opened.map_err(Box::new)?;
+            outcome.warning = warning;
+        }
+        Some(p) => {
+            forge
+                .update(
+                    &Proposal {
+                        head: commit,
+                        ..p.clone()
+                    },
+                    &text,
+                )
+                .map_err(Box::new)?;
+        }
     }
-    .map_err(Box::new)?;
     Ok(outcome)
 }

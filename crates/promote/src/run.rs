@@ -65,9 +65,12 @@ pub fn plan_promotions(
     force: &[(String, String)],
 ) -> Result<Planned, RunError> {
     let prefix = config.branch_prefix();
-    let proposals = forge
+    let mut proposals = forge
         .proposals(&prefix)
         .map_err(|e| RunError::Proposals(Box::new(e)))?;
+    // Only proposals into the config branch are ladder's (a person may open one from a
+    // ladder branch into another).
+    proposals.retain(|p| p.base.as_deref().is_none_or(|b| b == config.branch));
     let history = GitHistory {
         repo: config.repo,
         subfolder: config.subfolder,
@@ -87,8 +90,10 @@ pub fn plan_promotions(
     Ok(Planned { plan, proposals })
 }
 
-/// Marks `held` every due promotion whose most recent proposal a person closed without
-/// merging, for the same values. Asks the forge only about due promotions without an
+/// Marks `held` every due promotion whose most recent proposal a person (not ladder)
+/// closed without merging, for the same values; and notes the due promotions whose most
+/// recent proposal, for the same values, was merged after the config branch was read
+/// ([`crate::plan::Row::merged`]: nothing is opened for them in this run). Asks the forge only about due promotions without an
 /// open proposal, so a steady state costs no call; a forge that keeps no closed
 /// proposals (the `git` forge: a deleted branch is gone) is asked once.
 fn hold_declined(
@@ -119,18 +124,24 @@ fn hold_declined(
                 });
             }
         };
-        if let Some(closed) = closed
-            && !closed.merged
-            && proposes_same_values(&closed.body, row)
-        {
-            let which = match (closed.number, &closed.url) {
-                (_, Some(url)) => url.clone(),
-                (Some(n), None) => format!("#{n}"),
-                (None, None) => branch.clone(),
-            };
+        let Some(closed) = closed else {
+            continue;
+        };
+        if !proposes_same_values(&closed.body, row) {
+            continue;
+        }
+        let which = match (closed.number, &closed.url) {
+            (_, Some(url)) => url.clone(),
+            (Some(n), None) => format!("#{n}"),
+            (None, None) => branch.clone(),
+        };
+        if closed.merged {
+            // Merged after the config branch was read: the next read shows the values.
+            row.merged = Some(which);
+        } else if !closed.closed_by_ladder {
             row.state = State::Held;
             row.held.push(format!(
-                "the proposal of these values ({which}) was closed without merging; ladder proposes again when the values of {} change (or `promote --force`)",
+                "the proposal of these values ({which}) was closed without merging; ladder proposes again when the values of {} change (or when forced)",
                 row.from
             ));
         }

@@ -296,6 +296,8 @@ fn frozen_blocks_and_an_open_proposal_shows() {
         number: Some(7),
         url: Some("https://example.com/pr/7".into()),
         title: None,
+        body: None,
+        base: None,
         labels: Vec::new(),
     }];
     let plan = run(&t, &h, &proposals);

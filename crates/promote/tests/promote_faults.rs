@@ -9,7 +9,7 @@ use ladder_git::{Identity, ObjectId, Repo};
 use ladder_model::LoadOptions;
 use ladder_promote::GitForge;
 use ladder_promote::forge::{
-    ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
+    BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
 use ladder_promote::reconcile::{ActionKind, Outcome};
 use ladder_promote::{ConfigHead, PromoteOptions};
@@ -55,9 +55,6 @@ impl Forge for Faulty<'_> {
         writes: &[BranchWrite],
     ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
         self.step(|| self.inner.write_branches(writes))
-    }
-    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
-        self.step(|| self.inner.commit_via_api(commit))
     }
     fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
         self.step(|| self.inner.open(branch, base, text))

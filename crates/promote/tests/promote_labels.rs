@@ -11,7 +11,7 @@ use ladder_git::{Identity, ObjectId, Repo};
 use ladder_model::LoadOptions;
 use ladder_promote::GitForge;
 use ladder_promote::forge::{
-    ApiCommit, BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
+    BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
 use ladder_promote::reconcile::{FOREIGN_LABEL, FROZEN_LABEL};
 use ladder_promote::{ConfigHead, PromoteOptions};
@@ -48,9 +48,6 @@ impl Forge for Labelled<'_> {
         writes: &[BranchWrite],
     ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
         self.inner.write_branches(writes)
-    }
-    fn commit_via_api(&self, commit: &ApiCommit) -> Result<ObjectId, ForgeError> {
-        self.inner.commit_via_api(commit)
     }
     fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
         self.calls.borrow_mut().push(format!("open {branch}"));
