@@ -1,0 +1,336 @@
+//! On forges whose proposals are more than their branch (pull requests with a title, a
+//! body, and closed ones kept): a stale title is fixed on an up-to-date branch, and only
+//! then; a failed close does not stop the run; a proposal ladder closed holds nothing,
+//! one a person closed does; a merge the config branch read does not show yet opens
+//! nothing.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ladder_git::{Identity, ObjectId, Repo};
+use ladder_model::LoadOptions;
+use ladder_promote::GitForge;
+use ladder_promote::forge::{
+    BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
+};
+use ladder_promote::plan::State;
+use ladder_promote::reconcile::ActionKind;
+use ladder_promote::{ConfigHead, PromoteOptions};
+use ladder_testkit::git;
+
+/// Pull-request state kept beside the git forge's branches.
+#[derive(Default)]
+struct Prs {
+    /// branch -> (title, body) of the open proposal.
+    open: BTreeMap<String, (String, String)>,
+    closed: BTreeMap<String, ClosedProposal>,
+    /// Fail `close` calls.
+    fail_close: bool,
+    calls: Vec<String>,
+}
+
+struct PrForge<'a> {
+    inner: GitForge<'a>,
+    prs: &'a RefCell<Prs>,
+}
+
+impl Forge for PrForge<'_> {
+    fn name(&self) -> &'static str {
+        "prs"
+    }
+    fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
+        let prs = self.prs.borrow();
+        Ok(self
+            .inner
+            .proposals(prefix)?
+            .into_iter()
+            .filter_map(|mut p| {
+                let (title, body) = prs.open.get(&p.branch)?.clone();
+                p.title = Some(title);
+                p.body = Some(body);
+                Some(p)
+            })
+            .collect())
+    }
+    fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
+        self.inner.branch_tip(branch)
+    }
+    fn write_branches(
+        &self,
+        writes: &[BranchWrite],
+    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
+        self.inner.write_branches(writes)
+    }
+    fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        let mut prs = self.prs.borrow_mut();
+        prs.calls.push(format!("open {branch}"));
+        prs.open
+            .insert(branch.into(), (text.title.clone(), text.body.clone()));
+        self.inner.open(branch, base, text)
+    }
+    fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError> {
+        let mut prs = self.prs.borrow_mut();
+        prs.calls.push(format!("update {}", proposal.branch));
+        prs.open.insert(
+            proposal.branch.clone(),
+            (text.title.clone(), text.body.clone()),
+        );
+        Ok(proposal.clone())
+    }
+    fn close(&self, proposal: &Proposal, _reason: &str) -> Result<(), ForgeError> {
+        let mut prs = self.prs.borrow_mut();
+        prs.calls.push(format!("close {}", proposal.branch));
+        if prs.fail_close {
+            return Err(ForgeError::Api {
+                message: "injected".into(),
+                transient: true,
+            });
+        }
+        let (_, body) = prs.open.remove(&proposal.branch).unwrap_or_default();
+        prs.closed.insert(
+            proposal.branch.clone(),
+            ClosedProposal {
+                branch: proposal.branch.clone(),
+                head: proposal.head,
+                number: None,
+                url: None,
+                merged: false,
+                body,
+                closed_by_ladder: true,
+            },
+        );
+        Ok(())
+    }
+    fn comment(&self, _: &Proposal, _: &str) -> Result<(), ForgeError> {
+        Ok(())
+    }
+    fn label(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
+        Ok(())
+    }
+    fn unlabel(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
+        Ok(())
+    }
+    fn request_reviewers(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
+        Ok(())
+    }
+    fn merge_state(&self, proposal: &Proposal, base: &str) -> Result<MergeState, ForgeError> {
+        self.inner.merge_state(proposal, base)
+    }
+    fn merge(&self, proposal: &Proposal, base: &str, tip: ObjectId) -> Result<(), ForgeError> {
+        self.inner.merge(proposal, base, tip)
+    }
+    fn closed_proposal(&self, branch: &str) -> Result<Option<ClosedProposal>, ForgeError> {
+        Ok(self.prs.borrow().closed.get(branch).cloned())
+    }
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let file = dir.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}
+
+fn run(dir: &Path, prs: &RefCell<Prs>) -> ladder_promote::Promoted {
+    prs.borrow_mut().calls.clear();
+    let repo = Repo::open_local(dir).unwrap();
+    let head = repo.resolve("main").unwrap();
+    let tree = repo.tree_at(head).unwrap();
+    let tenant = ladder_model::load(&tree, &LoadOptions::default()).unwrap();
+    let forge = PrForge {
+        inner: GitForge::new(&repo),
+        prs,
+    };
+    ladder_promote::promote(
+        &ConfigHead {
+            tenant: &tenant,
+            tree: &tree,
+            branch: "main",
+            head,
+            repo: &repo,
+            subfolder: "",
+        },
+        &forge,
+        &PromoteOptions {
+            apps: &[],
+            envs: &[],
+            force: &[],
+            dry_run: false,
+            identity: Identity::new("ladder", "ladder@localhost"),
+            now: 2_000_000_000,
+        },
+    )
+    .unwrap()
+}
+
+fn tenant(dir: &Path) {
+    write(
+        dir,
+        "ladder.yaml",
+        "version: 1\ntenant: acme\nconfigRepo:\n  url: https://github.com/acme/config.git\n  branch: main\n",
+    );
+    write(
+        dir,
+        "environments/dev.yaml",
+        "name: dev\ncluster: dev\nnamespace: \"{app}\"\nsync: auto\n",
+    );
+    write(
+        dir,
+        "environments/staging.yaml",
+        "name: staging\ncluster: staging\nnamespace: \"{app}\"\nsync: auto\npromotion:\n  from: dev\n",
+    );
+    for app in ["web", "api"] {
+        write(
+            dir,
+            &format!("apps/{app}/app.yaml"),
+            &format!(
+                "name: {app}\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  path: chart\nvalues:\n  - env/{{env}}.yaml\npromote:\n  - image.tag\n"
+            ),
+        );
+        write(
+            dir,
+            &format!("apps/{app}/env/dev.yaml"),
+            "image:\n  tag: v2\n",
+        );
+        write(
+            dir,
+            &format!("apps/{app}/env/staging.yaml"),
+            "image:\n  tag: v1\n",
+        );
+    }
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "tenant"]);
+}
+
+#[test]
+fn a_stale_title_is_fixed_on_a_kept_proposal_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    tenant(dir.path());
+    let prs = RefCell::new(Prs::default());
+    run(dir.path(), &prs);
+    let branch = "ladder/staging/web";
+    // A run died after rebuilding the branch, before updating the pull request.
+    prs.borrow_mut().open.get_mut(branch).unwrap().0 = "Promote web to staging: stale".into();
+    let promoted = run(dir.path(), &prs);
+    assert!(!promoted.outcome.failed(), "{:?}", promoted.outcome.actions);
+    assert_eq!(prs.borrow().calls, [format!("update {branch}")]);
+    assert_eq!(
+        prs.borrow().open[branch].0,
+        "Promote web to staging: image.tag v1 -> v2"
+    );
+    // Up to date now: no write.
+    run(dir.path(), &prs);
+    assert_eq!(prs.borrow().calls, Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_close_is_its_actions_error_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    tenant(dir.path());
+    let prs = RefCell::new(Prs::default());
+    run(dir.path(), &prs);
+    // web made equal by hand: its proposal is to be closed; api gets a new value.
+    write(
+        dir.path(),
+        "apps/web/env/staging.yaml",
+        "image:\n  tag: v2\n",
+    );
+    write(dir.path(), "apps/api/env/dev.yaml", "image:\n  tag: v3\n");
+    git(dir.path(), &["commit", "-q", "-am", "web by hand, api v3"]);
+    prs.borrow_mut().fail_close = true;
+    let promoted = run(dir.path(), &prs);
+    let action = |branch: &str| {
+        promoted
+            .outcome
+            .actions
+            .iter()
+            .find(|a| a.branch == branch)
+            .unwrap()
+            .clone()
+    };
+    let close = action("ladder/staging/web");
+    assert_eq!(close.kind, ActionKind::Close);
+    assert!(
+        close.error.as_deref().unwrap().contains("injected"),
+        "{close:?}"
+    );
+    assert!(!close.written);
+    let update = action("ladder/staging/api");
+    assert_eq!(update.kind, ActionKind::Update);
+    assert!(update.written && update.error.is_none(), "{update:?}");
+    // The branch of the failed close stays for the next run, which closes it.
+    assert!(!git(dir.path(), &["branch", "--list", "ladder/staging/web"]).is_empty());
+    prs.borrow_mut().fail_close = false;
+    let promoted = run(dir.path(), &prs);
+    assert!(!promoted.outcome.failed(), "{:?}", promoted.outcome.actions);
+    assert!(git(dir.path(), &["branch", "--list", "ladder/staging/web"]).is_empty());
+}
+
+#[test]
+fn only_a_persons_close_holds_and_a_fresh_merge_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    tenant(dir.path());
+    let prs = RefCell::new(Prs::default());
+    run(dir.path(), &prs);
+    let web = "ladder/staging/web";
+    let api = "ladder/staging/api";
+    let body = |b: &str| prs.borrow().open[b].1.clone();
+    let (web_body, api_body) = (body(web), body(api));
+    // ladder closed web's (say, the group changed back and forth); a person closed
+    // api's; both branches are gone.
+    for (branch, body, by_ladder) in [(web, web_body, true), (api, api_body, false)] {
+        let mut prs = prs.borrow_mut();
+        prs.open.remove(branch);
+        prs.closed.insert(
+            branch.into(),
+            ClosedProposal {
+                branch: branch.into(),
+                head: ObjectId::from_hex(b"1111111111111111111111111111111111111111").unwrap(),
+                number: None,
+                url: None,
+                merged: false,
+                body,
+                closed_by_ladder: by_ladder,
+            },
+        );
+        git(dir.path(), &["branch", "-q", "-D", branch]);
+    }
+    let promoted = run(dir.path(), &prs);
+    let state = |app: &str| {
+        promoted
+            .plan
+            .promotions
+            .iter()
+            .find(|r| r.app == app)
+            .unwrap()
+            .state
+    };
+    assert_eq!(state("web"), State::Due);
+    assert_eq!(state("api"), State::Held);
+    assert_eq!(prs.borrow().calls, [format!("open {web}")]);
+
+    // api's proposal was merged after the config branch was read (main still shows
+    // v1): nothing is opened for those values in this run.
+    let api_body = prs.borrow().closed[api].body.clone();
+    {
+        let mut prs = prs.borrow_mut();
+        let closed = prs.closed.get_mut(api).unwrap();
+        closed.merged = true;
+        closed.body = api_body;
+    }
+    let promoted = run(dir.path(), &prs);
+    assert!(
+        !prs.borrow().calls.contains(&format!("open {api}")),
+        "{:?}",
+        prs.borrow().calls
+    );
+    let hold = promoted
+        .outcome
+        .actions
+        .iter()
+        .find(|a| a.branch == api)
+        .unwrap();
+    assert_eq!(hold.kind, ActionKind::Hold);
+    assert!(hold.reason.contains("merged"), "{}", hold.reason);
+}
