@@ -334,3 +334,75 @@ fn only_a_persons_close_holds_and_a_fresh_merge_opens_nothing() {
     assert_eq!(hold.kind, ActionKind::Hold);
     assert!(hold.reason.contains("merged"), "{}", hold.reason);
 }
+
+#[test]
+fn a_rollback_takes_over_its_leftover_branch() {
+    use ladder_promote::rollback::{RollbackInput, rollback};
+    let dir = tempfile::tempdir().unwrap();
+    tenant(dir.path());
+    let before = git(dir.path(), &["rev-parse", "main"]);
+    write(
+        dir.path(),
+        "apps/web/env/staging.yaml",
+        "image:\n  tag: v2\n",
+    );
+    git(dir.path(), &["commit", "-q", "-am", "web v2 in staging"]);
+    let prs = RefCell::new(Prs::default());
+    let roll = || {
+        let repo = Repo::open_local(dir.path()).unwrap();
+        let head = repo.resolve("main").unwrap();
+        let tree = repo.tree_at(head).unwrap();
+        let tenant = ladder_model::load(&tree, &LoadOptions::default()).unwrap();
+        let forge = PrForge {
+            inner: GitForge::new(&repo),
+            prs: &prs,
+        };
+        rollback(
+            &RollbackInput {
+                tenant: &tenant,
+                tree: &tree,
+                branch: "main",
+                head,
+                repo: &repo,
+                subfolder: "",
+                branch_prefix: "ladder/",
+                app: "web",
+                env: "staging",
+                to: ObjectId::from_hex(before.trim().as_bytes()).unwrap(),
+                reason: Some("broken"),
+                force: false,
+                dry_run: false,
+                now: 2_000_000_000,
+                identity: Identity::new("ladder", "ladder@localhost"),
+            },
+            &forge,
+        )
+        .map(|o| o.kind)
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(roll(), Ok(Some(ActionKind::Open)));
+    // Its pull request is gone (merged with the branch kept, or a run that died
+    // between the push and the open), the branch with ladder's commit is left.
+    prs.borrow_mut().open.clear();
+    assert_eq!(roll(), Ok(Some(ActionKind::Open)));
+    assert!(
+        prs.borrow()
+            .open
+            .contains_key("ladder/rollback/staging/web")
+    );
+    // Someone else's commit on it is refused.
+    prs.borrow_mut().open.clear();
+    git(
+        dir.path(),
+        &["checkout", "-q", "ladder/rollback/staging/web"],
+    );
+    write(
+        dir.path(),
+        "apps/web/env/staging.yaml",
+        "image:\n  tag: mine\n",
+    );
+    git(dir.path(), &["commit", "-q", "-am", "a person's commit"]);
+    git(dir.path(), &["checkout", "-q", "main"]);
+    let err = roll().unwrap_err();
+    assert!(err.contains("someone else"), "{err}");
+}
