@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     /// Cancels every git and forge call in flight when the shutdown bound passes.
     pub cancel: Cancel,
+    /// Reconciles running at once, across tenants: each holds a blocking thread for
+    /// its whole run, and their fan-outs share the process's one thread budget.
+    pub running: tokio::sync::Semaphore,
     pub stopping: AtomicBool,
 }
 
@@ -126,6 +129,12 @@ pub async fn run(
         triggers: Triggers::new(),
         metrics: Metrics::new(),
         cancel: Cancel::new(),
+        running: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .max(2),
+        ),
         stopping: AtomicBool::new(false),
     });
 
@@ -206,6 +215,9 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
             return;
         }
         let Some(tenant) = shared.tenant(&name) else {
+            return;
+        };
+        let Ok(_permit) = shared.running.acquire().await else {
             return;
         };
         tenant

@@ -16,6 +16,7 @@ mod credentials;
 pub mod daemon;
 pub mod metrics;
 mod poll;
+mod render_path;
 mod server;
 pub mod status;
 pub mod sync;

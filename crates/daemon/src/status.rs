@@ -64,10 +64,12 @@ pub struct LastError {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderStatus {
-    /// `branch` or `none`.
+    /// `branch`, `path` or `none`.
     pub target: String,
+    /// The render branch, or for `path` the open proposal's branch (`null` once the
+    /// folder holds the render).
     pub branch: Option<String>,
-    /// The render branch's commit holding the last render.
+    /// The commit holding the last render (for `path` in place: the config commit).
     pub commit: Option<String>,
     /// The config commit it was rendered from.
     pub source_commit: String,
@@ -140,6 +142,20 @@ impl TenantStatus {
             | RenderReport::Unchanged { branch, commit } => RenderStatus {
                 target: "branch".into(),
                 branch: Some(branch.clone()),
+                commit: Some(commit.to_string()),
+                source_commit: report.commit.to_string(),
+                documents: None,
+            },
+            RenderReport::Proposed { branch, commit } => RenderStatus {
+                target: "path".into(),
+                branch: Some(branch.clone()),
+                commit: Some(commit.to_string()),
+                source_commit: report.commit.to_string(),
+                documents: None,
+            },
+            RenderReport::InPlace { commit, .. } => RenderStatus {
+                target: "path".into(),
+                branch: None,
                 commit: Some(commit.to_string()),
                 source_commit: report.commit.to_string(),
                 documents: None,

@@ -56,6 +56,11 @@ pub enum RenderReport {
     Published { branch: String, commit: ObjectId },
     /// The render branch already holds this render.
     Unchanged { branch: String, commit: ObjectId },
+    /// `render: {path}`: the folder differs from the render; this proposal (a branch
+    /// with one commit on the config branch) replaces it.
+    Proposed { branch: String, commit: ObjectId },
+    /// `render: {path}`: the folder on the config branch holds the render.
+    InPlace { folder: String, commit: ObjectId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,11 +171,6 @@ pub fn sync_tenant(
         files,
         forge_credentials,
     } = read_and_render(rt, limits)?;
-    let render = publish(rt, &branch, head, &files)?;
-    if let Some(pause) = pause {
-        pause.reached(&config.name);
-    }
-
     let repo = branch.repo();
     let kind = match config.forge.kind {
         Some(ForgeType::Git) => ForgeKind::Git,
@@ -194,6 +194,18 @@ pub fn sync_tenant(
             &github
         }
     };
+    let render = match config.render.target() {
+        RenderTarget::Path(folder) => {
+            crate::render_path::publish(rt, &branch, head, &files, &folder, forge)?
+        }
+        RenderTarget::Branch(target) => publish(rt, &branch, head, &files, target)?,
+        RenderTarget::None => RenderReport::Checked {
+            documents: files.len(),
+        },
+    };
+    if let Some(pause) = pause {
+        pause.reached(&config.name);
+    }
     let promoted = ladder_promote::promote(
         &ConfigHead {
             tenant: &branch.tenant,
@@ -279,21 +291,14 @@ fn open_branch(
     ladder_engine::open_config_branch(&spec, &options, &rt.policy)?.map_err(SyncError::Config)
 }
 
-/// Publishes the render where the tenant's `render` setting says.
+/// Publishes the render to the branch `target`, which only ladder writes.
 fn publish(
     rt: &TenantRuntime,
     branch: &ConfigBranch,
     head: ObjectId,
     files: &BTreeMap<String, Vec<u8>>,
+    target: String,
 ) -> Result<RenderReport, SyncError> {
-    let target = match rt.config.render.target() {
-        RenderTarget::Branch(target) => target,
-        RenderTarget::None | RenderTarget::Path(_) => {
-            return Ok(RenderReport::Checked {
-                documents: files.len(),
-            });
-        }
-    };
     let repo = branch.repo();
     let failed = |message: String| SyncError::Publish {
         branch: target.clone(),

@@ -684,3 +684,46 @@ fn check_config_reaches_every_repo_and_lists_every_problem() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+#[test]
+fn a_render_into_a_folder_is_proposed_and_its_branch_goes_once_merged() {
+    let acme = served("acme");
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 1s\n    render: {{path: rendered}}\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    let daemon = Daemon::start(&config, &[]);
+    daemon.wait_ready();
+    let origin = acme.origin.path();
+    assert_eq!(branches(&origin, "ladder/"), ["ladder/render"]);
+    assert_eq!(
+        git(&origin, &["rev-parse", "ladder/render^"]),
+        git(&origin, &["rev-parse", "main"])
+    );
+    let changed = git(&origin, &["diff", "--name-only", "main", "ladder/render"]);
+    assert!(
+        !changed.is_empty() && changed.lines().all(|f| f.starts_with("rendered/")),
+        "{changed}"
+    );
+    let status = daemon.status();
+    assert_eq!(status["tenants"][0]["render"]["target"], "path");
+    assert_eq!(status["tenants"][0]["render"]["branch"], "ladder/render");
+
+    // A person merges it (a fast-forward here): the folder holds the render, and the
+    // proposal's branch goes.
+    let proposal = git(&origin, &["rev-parse", "ladder/render"]);
+    git(&origin, &["update-ref", "refs/heads/main", &proposal]);
+    wait_for("the render branch to go", Duration::from_secs(30), || {
+        branches(&origin, "ladder/").is_empty()
+    });
+    wait_for(
+        "the status to show the render in place",
+        Duration::from_secs(30),
+        || {
+            let status = daemon.status();
+            status["tenants"][0]["render"]["branch"].is_null()
+                && status["tenants"][0]["configCommit"] == proposal.as_str()
+        },
+    );
+}
