@@ -282,6 +282,15 @@ fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
+fn gate_word(gate: GateName) -> &'static str {
+    match gate {
+        GateName::Soak => "soak",
+        GateName::Frozen => "frozen",
+        GateName::SyncWindow => "syncWindow",
+        GateName::Readiness => "readiness",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,14 +316,5 @@ mod tests {
         );
         assert!(!text.contains("# EOF"), "{text}");
         assert!(metrics.encode_openmetrics().ends_with("# EOF\n"));
-    }
-}
-
-fn gate_word(gate: GateName) -> &'static str {
-    match gate {
-        GateName::Soak => "soak",
-        GateName::Frozen => "frozen",
-        GateName::SyncWindow => "syncWindow",
-        GateName::Readiness => "readiness",
     }
 }

@@ -8,6 +8,7 @@
 
 mod git;
 pub mod github;
+pub mod kube;
 mod mem_tree;
 mod rendered;
 mod repos;
