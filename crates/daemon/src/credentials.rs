@@ -40,26 +40,29 @@ pub fn forge_credentials(forge: &ForgeConfig) -> Result<Option<ForgeCredentials>
     }
 }
 
-/// The credentials git gets for the tenant's repo: the forge token, when the repo is on
-/// the API's own host (GitHub takes it as the password of `x-access-token`). Never for
-/// another host, so a repo elsewhere never receives a GitHub token.
+/// The credentials git gets for the tenant's repo: the forge's token (or its GitHub
+/// App's installation token), when the repo is on the API's own host, by the forge's one
+/// rule (`ladder_github::token_may_go_to`). Never for another host, so a repo elsewhere
+/// never receives a GitHub token.
 pub fn git_credentials(
     repo_url: &str,
     forge: &ForgeConfig,
     credentials: Option<&ForgeCredentials>,
-) -> Option<Credentials> {
-    let Some(ForgeCredentials(Auth::Token(token))) = credentials else {
-        return None;
+) -> Result<Option<Credentials>, String> {
+    let Some(ForgeCredentials(auth)) = credentials else {
+        return Ok(None);
     };
     let api = forge.api_url.as_deref().unwrap_or(DEFAULT_GITHUB_API);
-    let host = |url: &str| {
-        ladder_git::url::RemoteUrl::parse(url)
-            .ok()
-            .and_then(|(u, _)| u.host().map(|h| h.to_ascii_lowercase()))
+    if !ladder_github::token_may_go_to(api, repo_url) {
+        return Ok(None);
+    }
+    let Some(repository) = RepoName::from_url(repo_url) else {
+        return Ok(None);
     };
-    let (api_host, repo_host) = (host(api)?, host(repo_url)?);
-    let same = api_host == repo_host || api_host.strip_prefix("api.") == Some(repo_host.as_str());
-    same.then(|| Credentials::new(ladder_git::url::TOKEN_USERNAME, token.expose()))
+    let mut options = GitHubOptions::new(repository, auth.clone());
+    options.api_url = api.to_string();
+    ladder_github::git_credentials(&options, repo_url)
+        .map_err(|e| format!("obtaining git credentials for {repo_url} from the forge: {e}"))
 }
 
 /// The GitHub forge of a tenant: its repository from its `ladder.yaml` (or the repo

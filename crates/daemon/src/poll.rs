@@ -34,7 +34,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, tenant: &Tenant) -> JoinHandle<()> {
         };
         let forge = credentials::forge_credentials(&config.forge)?;
         let options = RemoteOptions {
-            credentials: credentials::git_credentials(url, &config.forge, forge.as_ref()),
+            credentials: credentials::git_credentials(url, &config.forge, forge.as_ref())?,
             limits: Limits::idle(CHECK_IDLE).with_cancel(checker.cancel.clone()),
             child_env: child_env.clone(),
             ..Default::default()

@@ -271,7 +271,8 @@ fn open_branch(
         ..Default::default()
     };
     if let Some(url) = &config.repo {
-        remote.credentials = credentials::git_credentials(url, &config.forge, forge_credentials);
+        remote.credentials = credentials::git_credentials(url, &config.forge, forge_credentials)
+            .map_err(SyncError::Credentials)?;
     }
     let mut options = OpenOptions {
         git_ref: config.branch.clone(),

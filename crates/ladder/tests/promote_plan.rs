@@ -166,7 +166,12 @@ fn plan_shows_due_soaking_and_frozen_promotions_from_a_served_repo() {
             ["app", "env", "fields", "from", "gates", "proposal", "state"]
         );
     }
-    assert_eq!(plan.as_object().unwrap().len(), 1);
+    // Beside the promotions, only the forge and its API budget (issue 11).
+    let mut top: Vec<_> = plan.as_object().unwrap().keys().cloned().collect();
+    top.sort();
+    assert_eq!(top, ["forge", "promotions"]);
+    assert_eq!(plan["forge"]["type"], "git");
+    assert!(plan["forge"]["rateLimitRemaining"].is_null());
 
     // Text: one line per promotion, the held reason, exit 0 although rows are blocked.
     let run = ladder(&[
