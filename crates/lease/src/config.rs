@@ -87,8 +87,10 @@ impl LeaseConfig {
         self.lease_duration.as_secs().max(1) as i64
     }
 
-    /// Every problem a running election could only fail on later.
-    pub(crate) fn validate(&self) -> Result<(), Error> {
+    /// Every problem a running election could only fail on later (the CA file is read
+    /// only when the election starts). [`run_election`](crate::run_election) checks this
+    /// first; call it early for `--check-config`.
+    pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::Config(m));
         for (what, value) in [("namespace", &self.namespace), ("name", &self.name)] {
             if !is_dns_subdomain(value) {
