@@ -8,7 +8,8 @@ use ladder_engine::ConfigBranch;
 use ladder_git::Credentials;
 use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
 
-use crate::config::{ForgeConfig, TenantConfig};
+use crate::config::ForgeConfig;
+use crate::sync::TenantRuntime;
 
 /// The API root of github.com.
 pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
@@ -68,10 +69,11 @@ pub fn git_credentials(
 /// The GitHub forge of a tenant: its repository from its `ladder.yaml` (or the repo
 /// URL), the API and credentials from the platform's configuration.
 pub fn github_forge(
-    config: &TenantConfig,
+    rt: &TenantRuntime,
     branch: &ConfigBranch,
     credentials: Option<ForgeCredentials>,
 ) -> Result<GitHubForge, String> {
+    let config = &rt.config;
     let settings = &branch.tenant.settings.forge;
     let Some(ForgeCredentials(auth)) = credentials else {
         return Err(format!(
@@ -95,5 +97,6 @@ pub fn github_forge(
         .unwrap_or_else(|| DEFAULT_GITHUB_API.to_string());
     options.merge_method = settings.merge_method;
     options.commit_mode = settings.commit_mode;
+    options.cache = rt.github_answers.clone();
     GitHubForge::new(options, branch.repo()).map_err(|e| e.to_string())
 }

@@ -26,6 +26,9 @@ pub struct TenantRuntime {
     pub policy: LoadOptions,
     /// Who authors promotion and render commits.
     pub identity: Identity,
+    /// The GitHub forge's remembered answers, kept across reconciles so an idle one's
+    /// reads are conditional (304s, free of the rate limit). Clones share it.
+    pub github_answers: ladder_github::ResponseCache,
 }
 
 /// What one reconcile did.
@@ -185,12 +188,13 @@ pub fn sync_tenant(
             &git
         }
         ForgeKind::GitHub => {
-            github = credentials::github_forge(config, &branch, forge_credentials).map_err(
-                |message| SyncError::Forge {
-                    forge: "github",
-                    message,
-                },
-            )?;
+            github =
+                credentials::github_forge(rt, &branch, forge_credentials).map_err(|message| {
+                    SyncError::Forge {
+                        forge: "github",
+                        message,
+                    }
+                })?;
             &github
         }
     };

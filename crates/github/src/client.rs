@@ -4,8 +4,7 @@
 //! conditional GETs (ETag + remembered body), the rate-limit budget left, pagination
 //! links, and call counts.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use crate::cache::{Remembered, ResponseCache};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,8 +26,6 @@ const SECONDARY_BASE: Duration = Duration::from_secs(4);
 const SECONDARY_CAP: Duration = Duration::from_secs(60);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(20);
-/// Remembered GET answers; past this the cache starts over rather than grow forever.
-const ETAG_CACHE_ENTRIES: usize = 2048;
 const API_VERSION: &str = "2022-11-28";
 
 /// API calls made so far (each HTTP request sent counts, retries included).
@@ -104,12 +101,6 @@ pub(crate) fn error_message(body: &str) -> String {
         }
     }
     parts.join("; ")
-}
-
-struct Remembered {
-    etag: String,
-    body: String,
-    link: Option<String>,
 }
 
 /// Why an attempt is to be repeated, and after how long.
@@ -299,7 +290,7 @@ pub(crate) struct Client {
     pub repo: RepoName,
     retry_budget: Duration,
     pub auth: Authenticator,
-    cache: Mutex<HashMap<String, Remembered>>,
+    cache: ResponseCache,
     /// `x-ratelimit-remaining` as last seen; `u64::MAX` before any.
     remaining: AtomicU64,
     counters: Counters,
@@ -311,6 +302,7 @@ impl Client {
         repo: RepoName,
         retry_budget: Duration,
         auth: Authenticator,
+        cache: ResponseCache,
     ) -> Result<Client, GitHubError> {
         let (origin, base_path) = split_api_url(api_url)?;
         Ok(Client {
@@ -319,7 +311,7 @@ impl Client {
             repo,
             retry_budget,
             auth,
-            cache: Mutex::new(HashMap::new()),
+            cache,
             remaining: AtomicU64::new(u64::MAX),
             counters: Counters::default(),
         })
@@ -486,11 +478,7 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             let etag = if conditional && method == Method::GET {
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(path)
-                    .map(|r| r.etag.clone())
+                self.cache.get(path).map(|r| r.etag)
             } else {
                 None
             };
@@ -506,12 +494,11 @@ impl Client {
                     }
                     if status == StatusCode::NOT_MODIFIED {
                         self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                        if let Some(r) = cache.get(path) {
+                        if let Some(r) = self.cache.get(path) {
                             return Ok(Reply {
                                 status: StatusCode::OK,
-                                body: r.body.clone(),
-                                link: r.link.clone(),
+                                body: r.body,
+                                link: r.link,
                             });
                         }
                     }
@@ -597,12 +584,8 @@ impl Client {
         let Some(etag) = header(headers, "etag") else {
             return;
         };
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= ETAG_CACHE_ENTRIES && !cache.contains_key(path) {
-            cache.clear();
-        }
-        cache.insert(
-            path.to_string(),
+        self.cache.put(
+            path,
             Remembered {
                 etag: etag.to_string(),
                 body: body.to_string(),

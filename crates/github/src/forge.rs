@@ -75,6 +75,7 @@ impl GitHubForge {
             options.repository,
             options.retry_budget,
             auth,
+            options.cache.clone(),
         )?;
         Ok(GitHubForge {
             client,
@@ -379,6 +380,7 @@ pub fn git_credentials(
         options.repository.clone(),
         options.retry_budget,
         auth,
+        options.cache.clone(),
     )?;
     let token = runtime.block_on(client.auth.token(&client))?;
     Ok(Some(Credentials::new(TOKEN_USER, token.expose())))

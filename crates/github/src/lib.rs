@@ -45,6 +45,7 @@
 //!   head GitHub has not caught up with, is [`ladder_promote::MergeState::Unknown`].
 
 mod auth;
+mod cache;
 mod client;
 mod error;
 mod forge;
@@ -52,6 +53,7 @@ mod gitdata;
 mod options;
 mod pulls;
 
+pub use cache::ResponseCache;
 pub use client::CallStats;
 pub use error::GitHubError;
 pub use forge::{GitHubForge, git_credentials, token_may_go_to};

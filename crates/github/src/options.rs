@@ -154,6 +154,9 @@ pub struct GitHubOptions {
     /// How long one call may keep retrying (rate limits, server errors, connection
     /// failures) before it fails with a transient error.
     pub retry_budget: Duration,
+    /// Remembered GET answers for conditional requests; keep one across forges (and
+    /// runs, with [`ResponseCache::save`]) so unchanged answers are 304s.
+    pub cache: crate::ResponseCache,
 }
 
 impl GitHubOptions {
@@ -166,6 +169,7 @@ impl GitHubOptions {
             merge_method: MergeMethod::default(),
             commit_mode: CommitMode::default(),
             retry_budget: Duration::from_secs(60),
+            cache: crate::ResponseCache::new(),
         }
     }
 }

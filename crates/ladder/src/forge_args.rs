@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ladder_engine::ConfigBranch;
-use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
+use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, ResponseCache, Secret};
 use ladder_model::{CommitMode, ForgeKind};
 use ladder_promote::{Forge, GitForge};
 
@@ -64,6 +64,19 @@ pub struct OpenedForge<'a> {
     pub forge: Box<dyn Forge + 'a>,
     /// The git forge, when that is the one: it shows compare URLs in `plan`.
     pub git: Option<GitForge<'a>>,
+    /// The GitHub forge's remembered answers and where they are kept between runs, so an
+    /// idle run's reads are conditional (304s, free of the rate limit).
+    etags: Option<(ResponseCache, PathBuf)>,
+}
+
+impl Drop for OpenedForge<'_> {
+    fn drop(&mut self) {
+        if let Some((cache, file)) = &self.etags
+            && let Err(e) = cache.save(file)
+        {
+            tracing::debug!(file = %file.display(), error = %e, "cannot save the GitHub answer cache");
+        }
+    }
 }
 
 impl ForgeArgs {
@@ -123,6 +136,7 @@ impl ForgeArgs {
             return Ok(OpenedForge {
                 forge: Box::new(GitForge::new(config.repo())),
                 git: Some(GitForge::new(config.repo())),
+                etags: None,
             });
         }
         let repo = config.repo();
@@ -148,6 +162,9 @@ impl ForgeArgs {
             })?,
         };
         let mut options = GitHubOptions::new(repository, github_auth()?);
+        // Beside the mirror: the answers belong to this repository's API.
+        let etags = repo.git_dir().join("ladder-github-answers.json");
+        options.cache = ResponseCache::load(&etags);
         options.api_url = self
             .forge_api_url
             .clone()
@@ -158,6 +175,7 @@ impl ForgeArgs {
             Some(CommitModeChoice::Api) => CommitMode::Api,
             None => settings.commit_mode,
         };
+        let options_cache = options.cache.clone();
         let forge = GitHubForge::new(options, repo).map_err(|e| {
             // Settings that contradict each other (`forge.repository` naming another
             // repository than --repo) are the input's problem, not the environment's.
@@ -171,6 +189,7 @@ impl ForgeArgs {
         Ok(OpenedForge {
             forge: Box::new(forge),
             git: None,
+            etags: Some((options_cache, etags)),
         })
     }
 }

@@ -171,6 +171,7 @@ fn runtimes(config: &DaemonConfig) -> Vec<TenantRuntime> {
             child_env: remote_env::child_env(),
             policy: platform_policy(),
             identity: Identity::new("ladder", "ladder@localhost"),
+            github_answers: Default::default(),
         })
         .collect()
 }

@@ -243,10 +243,21 @@ fn promotions_are_pull_requests_kept_one_per_promotion_through_merge_freeze_and_
         ["-  tag: \"v1\" # the tag", "+  tag: \"v2\" # the tag"]
     );
 
-    // Again: nothing to do, and not one write call.
+    // Again: nothing to do, and not one write call. The reads are conditional (the
+    // answers of the last run are kept beside the mirror); once nothing changes between
+    // two runs, they are 304s.
     hub.fake.clear_requests();
     assert_eq!(hub.promote(&[]), ["keep ladder/staging/web"]);
     assert_eq!(hub.api_writes(), Vec::<String>::new());
+    hub.fake.clear_requests();
+    assert_eq!(hub.promote(&[]), ["keep ladder/staging/web"]);
+    assert_eq!(hub.api_writes(), Vec::<String>::new());
+    let reads = hub.fake.requests();
+    assert!(!reads.is_empty());
+    assert!(
+        reads.iter().all(|r| r.conditional && r.status == 304),
+        "{reads:#?}"
+    );
 
     // A second bump before the merge updates the same pull request in place.
     bump_dev(&hub, "v3");
