@@ -41,6 +41,10 @@ pub(crate) struct Shared {
     /// its whole run, and their fan-outs share the process's one thread budget.
     pub running: tokio::sync::Semaphore,
     pub stopping: AtomicBool,
+    /// Whether this replica leads (always true without leader election).
+    pub leading: tokio::sync::watch::Receiver<bool>,
+    /// Whether leader election is on (a standby is then ready, and says so).
+    pub elected: bool,
 }
 
 impl Shared {
@@ -50,6 +54,7 @@ impl Shared {
 
     pub fn status(&self) -> Status {
         Status {
+            leader: *self.leading.borrow(),
             tenants: self
                 .tenants
                 .iter()
@@ -67,6 +72,9 @@ pub struct DaemonOptions {
     pub tenants: Vec<TenantRuntime>,
     /// A test's hold inside the reconcile; `None` in production.
     pub pause: Option<Arc<dyn PausePoint>>,
+    /// Leader election on a Kubernetes Lease, when several replicas run: only the
+    /// leader reconciles; `None`: this process always acts.
+    pub election: Option<ladder_lease::LeaseConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +93,8 @@ pub enum DaemonError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("leader election: {0}")]
+    Election(#[source] ladder_lease::Error),
 }
 
 fn now() -> i64 {
@@ -106,7 +116,12 @@ pub async fn run(
         config,
         tenants,
         pause,
+        election,
     } = options;
+    if let Some(lease) = &election {
+        lease.validate().map_err(DaemonError::Election)?;
+    }
+    let (lead, leading) = tokio::sync::watch::channel(election.is_none());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -136,7 +151,38 @@ pub async fn run(
                 .max(2),
         ),
         stopping: AtomicBool::new(false),
+        leading,
+        elected: election.is_some(),
     });
+    // The election runs until the workers are done, then releases the Lease.
+    let (drained, workers_done) = tokio::sync::oneshot::channel::<()>();
+    let elector = election.map(|lease| {
+        tokio::spawn(ladder_lease::run_election(lease, lead, async {
+            let _ = workers_done.await;
+        }))
+    });
+    // A new leader reconciles every tenant at once: the old one may have left work.
+    if elector.is_some() {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut leading = shared.leading.clone();
+            while leading.changed().await.is_ok() {
+                let now_leading = *leading.borrow_and_update();
+                shared.metrics.leader(now_leading);
+                if now_leading {
+                    tracing::info!("leading: reconciling every tenant");
+                    for tenant in &shared.tenants {
+                        shared
+                            .triggers
+                            .trigger(&tenant.runtime.config.name, Cause::Start);
+                    }
+                } else {
+                    tracing::warn!("no longer leading: reconciles stop until leadership returns");
+                }
+            }
+        });
+    }
+    shared.metrics.leader(*shared.leading.borrow());
 
     let mut workers = JoinSet::new();
     let mut pollers = Vec::new();
@@ -198,6 +244,14 @@ pub async fn run(
         .await;
         workers.abort_all();
     }
+    let _ = drained.send(());
+    if let Some(elector) = elector {
+        match tokio::time::timeout(Duration::from_secs(10), elector).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "leader election"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("the Lease was not released in time"),
+        }
+    }
     let _ = stop_server.send(());
     match server.await {
         Ok(Ok(())) | Err(_) => Ok(()),
@@ -213,6 +267,10 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         let causes = shared.triggers.next(&name).await;
         if causes.is_empty() {
             return;
+        }
+        // A standby does nothing; when it leads, every tenant is triggered anew.
+        if !*shared.leading.borrow() {
+            continue;
         }
         let Some(tenant) = shared.tenant(&name) else {
             return;

@@ -60,6 +60,7 @@ pub struct Metrics {
     rate_limit: Family<TenantLabels, Gauge>,
     webhooks: Family<WebhookLabels, Counter>,
     last_success: Family<TenantLabels, Gauge>,
+    leader: Gauge,
     /// Encoding takes `&Registry`; one scrape at a time keeps the text consistent.
     encode: Mutex<()>,
 }
@@ -123,8 +124,15 @@ impl Metrics {
             "When the tenant last reconciled successfully (Unix time)",
             last_success.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica leads (always, without leader election)",
+            leader.clone(),
+        );
         Metrics {
             registry,
+            leader,
             reconciles,
             duration,
             proposals,
@@ -223,6 +231,11 @@ impl Metrics {
                 .get_or_create(&Self::tenant(tenant))
                 .set(i64::try_from(left).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Records whether this replica leads.
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Records a webhook delivery.

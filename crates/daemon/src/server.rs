@@ -36,6 +36,12 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let leader = *shared.leading.borrow();
+    // A standby is ready: it serves and stands by, and a rollout must not wait for it
+    // to sync tenants it leaves to the leader.
+    if shared.elected && !leader {
+        return axum::Json(json!({"ready": true, "leader": false, "notReady": []})).into_response();
+    }
     let status = shared.status();
     let waiting: Vec<serde_json::Value> = status
         .tenants
@@ -57,7 +63,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     };
     (
         code,
-        axum::Json(json!({"ready": waiting.is_empty(), "notReady": waiting})),
+        axum::Json(json!({"ready": waiting.is_empty(), "leader": leader, "notReady": waiting})),
     )
         .into_response()
 }

@@ -13,6 +13,9 @@ use crate::sync::{RenderReport, SyncReport};
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// Whether this replica leads (always true without leader election); a standby's
+    /// tenants show what it saw while it last led, if ever.
+    pub leader: bool,
     pub tenants: Vec<TenantStatus>,
 }
 

@@ -244,6 +244,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let pause = std::env::var_os("LADDER_TEST_PAUSE_DIR")
         .filter(|d| !d.is_empty())
         .map(|d| Arc::new(FilePause(PathBuf::from(d))) as Arc<dyn PausePoint>);
+    let election = leader_election()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -252,6 +253,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         config,
         tenants,
         pause,
+        election,
     };
     let result = runtime.block_on(ladder_daemon::run(options, shutdown_signal(), |addr| {
         eprintln!("ladder is running: http://{addr}/api/v1/status");
@@ -260,15 +262,64 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // cancellation) must not keep the process: the daemon has already given up on it.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map_err(|e| {
-        let exit = match e {
-            ladder_daemon::DaemonError::Listen { .. } | ladder_daemon::DaemonError::Serve(_) => {
-                Exit::Environment
-            }
-            ladder_daemon::DaemonError::Watch { .. } => Exit::Input,
-        };
+        let exit =
+            match e {
+                ladder_daemon::DaemonError::Listen { .. }
+                | ladder_daemon::DaemonError::Serve(_) => Exit::Environment,
+                ladder_daemon::DaemonError::Watch { .. }
+                | ladder_daemon::DaemonError::Election(_) => Exit::Input,
+            };
         Failure::new(exit, e.to_string())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Leader election, when `LADDER_LEADER_ELECTION` is `true` (the Helm chart sets it for
+/// several replicas): the Lease `LADDER_LEASE_NAME` (default `ladder`) in
+/// `LADDER_LEASE_NAMESPACE` (default: the pod's namespace), held as `POD_NAME`, on the
+/// API server the pod's service account reaches (`LADDER_KUBE_API_URL` and
+/// `LADDER_KUBE_TOKEN_FILE` override it, for tests).
+fn leader_election() -> anyhow::Result<Option<ladder_lease::LeaseConfig>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if var("LADDER_LEADER_ELECTION").as_deref() != Some("true") {
+        return Ok(None);
+    }
+    let usage = |message: String| Failure::new(Exit::Usage, message);
+    let identity = var("POD_NAME").ok_or_else(|| {
+        usage("leader election needs POD_NAME (the pod's name, from the downward API)".into())
+    })?;
+    let api_url = match var("LADDER_KUBE_API_URL") {
+        Some(url) => url,
+        None => match (
+            var("KUBERNETES_SERVICE_HOST"),
+            var("KUBERNETES_SERVICE_PORT"),
+        ) {
+            (Some(host), Some(port)) => ladder_lease::in_cluster_api_url(&host, &port),
+            _ => {
+                return Err(usage(
+                    "leader election needs the Kubernetes API: run in a pod, or set LADDER_KUBE_API_URL".into(),
+                )
+                .into());
+            }
+        },
+    };
+    let namespace = match var("LADDER_LEASE_NAMESPACE").or_else(|| var("POD_NAMESPACE")) {
+        Some(ns) => ns,
+        None => std::fs::read_to_string(ladder_lease::IN_CLUSTER_NAMESPACE_FILE)
+            .map(|ns| ns.trim().to_string())
+            .map_err(|_| {
+                usage("leader election needs LADDER_LEASE_NAMESPACE or POD_NAMESPACE".into())
+            })?,
+    };
+    let name = var("LADDER_LEASE_NAME").unwrap_or_else(|| "ladder".into());
+    let mut config = ladder_lease::LeaseConfig::new(api_url.clone(), namespace, name, identity);
+    if let Some(token) = var("LADDER_KUBE_TOKEN_FILE") {
+        config.token_file = Some(PathBuf::from(token));
+    }
+    if api_url.starts_with("http://") {
+        config.ca_file = None;
+    }
+    Ok(Some(config))
 }
 
 /// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).

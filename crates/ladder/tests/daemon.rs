@@ -727,3 +727,128 @@ fn a_render_into_a_folder_is_proposed_and_its_branch_goes_once_merged() {
         },
     );
 }
+
+/// The sum of a counter's samples in a /metrics answer.
+fn counter(daemon: &Daemon, name: &str) -> f64 {
+    daemon
+        .get("/metrics")
+        .1
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kill_9() {
+    use ladder_testkit::kube::FakeKube;
+    let acme = served("acme");
+    let origin = acme.origin.path();
+    let kube = FakeKube::start("sa-token");
+    let api_url = kube.url();
+    let token_file = acme.dir.path().join("sa-token");
+    std::fs::write(&token_file, "sa-token\n").unwrap();
+    let token = token_file.to_str().unwrap().to_string();
+    let start = |pod: &str| {
+        let config = format!(
+            "listen: 127.0.0.1:PORT\ncacheDir: {}/{pod}\nshutdownTimeout: 10s\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 1s\n    render: {{branch: rendered}}\n",
+            cache(&acme).display(),
+            acme.url
+        );
+        Daemon::start(
+            &config,
+            &[
+                ("LADDER_LEADER_ELECTION", "true"),
+                ("LADDER_LEASE_NAME", "ladder"),
+                ("LADDER_LEASE_NAMESPACE", "ladder-system"),
+                ("POD_NAME", pod),
+                ("POD_NAMESPACE", "ladder-system"),
+                ("LADDER_KUBE_API_URL", &api_url),
+                ("LADDER_KUBE_TOKEN_FILE", &token),
+            ],
+        )
+    };
+    let holder = || {
+        kube.lease("ladder-system", "ladder")
+            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let a = start("ladder-a");
+    let b = start("ladder-b");
+    wait_for("a leader", Duration::from_secs(60), || !holder().is_empty());
+    let (leader, mut standby, standby_name) = if holder() == "ladder-a" {
+        (a, b, "ladder-b")
+    } else {
+        (b, a, "ladder-a")
+    };
+    leader.wait_ready();
+    // A standby is ready: a rollout does not stall on it.
+    standby.wait_ready();
+    let ready =
+        |d: &Daemon| serde_json::from_str::<serde_json::Value>(&d.get("/readyz").1).unwrap();
+    assert_eq!(ready(&leader)["leader"], true);
+    assert_eq!(ready(&standby)["leader"], false);
+    assert_eq!(git(&origin, &["rev-list", "--count", "rendered"]), "1");
+
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    wait_for("the staging proposal", Duration::from_secs(60), || {
+        branches(&origin, "ladder/") == ["ladder/staging/web"]
+    });
+    assert_eq!(
+        counter(&standby, "ladder_reconciles_total"),
+        0.0,
+        "the standby did nothing"
+    );
+
+    // kill -9 the leader: no release; the standby takes the Lease once it expires.
+    drop(leader);
+    wait_for(
+        "the standby to take the lease",
+        Duration::from_secs(120),
+        || holder() == standby_name,
+    );
+    assert_eq!(
+        kube.lease("ladder-system", "ladder").unwrap()["spec"]["leaseTransitions"],
+        1
+    );
+    commit(
+        &acme.origin,
+        "web v3 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v3"))],
+    );
+    wait_for(
+        "the new leader to update the proposal",
+        Duration::from_secs(120),
+        || {
+            git(
+                &origin,
+                &["show", "ladder/staging/web:apps/web/env/staging.yaml"],
+            )
+            .contains("v3")
+        },
+    );
+    assert_eq!(ready(&standby)["leader"], true);
+    assert_eq!(branches(&origin, "ladder/"), ["ladder/staging/web"]);
+    assert_eq!(git(&origin, &["rev-list", "--count", "rendered"]), "1");
+
+    // The Lease changed hands exactly once: every successful write names the first
+    // leader, then only the second.
+    let mut holders: Vec<String> = kube
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && r.status < 300)
+        .filter_map(|r| r.holder().filter(|h| !h.is_empty()).map(String::from))
+        .collect();
+    holders.dedup();
+    assert_eq!(holders.len(), 2, "{holders:?}");
+    assert_eq!(holders[1], standby_name);
+
+    // SIGTERM: exit 0 and the Lease released for the next pod.
+    let (status, _) = standby.terminate();
+    assert!(status.success());
+    assert_eq!(holder(), "");
+}
