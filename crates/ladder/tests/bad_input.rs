@@ -391,7 +391,7 @@ fn every_problem_is_listed_in_one_run() {
         [
             "apps/shop/app.yaml:4:9: unknown source type `kustomise`; did you mean `kustomize`? known: helm, kustomize, directory",
             "environments/dev.yaml:4:7: unknown sync policy `auto-prune-self-heal`; did you mean `auto-prune-selfheal`? known: manual, auto, auto-prune, auto-selfheal, auto-prune-selfheal",
-            "ladder.yaml:4:1: unknown key `colour` in `ladder.yaml`; known keys: version, tenant, configRepo, argocd",
+            "ladder.yaml:4:1: unknown key `colour` in `ladder.yaml`; known keys: version, tenant, configRepo, argocd, forge",
         ]
     );
 }
