@@ -4,126 +4,20 @@
 //! one a person closed does; a merge the config branch read does not show yet opens
 //! nothing.
 
+mod support;
+
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ladder_git::{Identity, ObjectId, Repo};
 use ladder_model::LoadOptions;
 use ladder_promote::GitForge;
-use ladder_promote::forge::{
-    BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
-};
+use ladder_promote::forge::ClosedProposal;
 use ladder_promote::plan::State;
 use ladder_promote::reconcile::ActionKind;
 use ladder_promote::{ConfigHead, PromoteOptions};
 use ladder_testkit::git;
-
-/// Pull-request state kept beside the git forge's branches.
-#[derive(Default)]
-struct Prs {
-    /// branch -> (title, body) of the open proposal.
-    open: BTreeMap<String, (String, String)>,
-    closed: BTreeMap<String, ClosedProposal>,
-    /// Fail `close` calls.
-    fail_close: bool,
-    calls: Vec<String>,
-}
-
-struct PrForge<'a> {
-    inner: GitForge<'a>,
-    prs: &'a RefCell<Prs>,
-}
-
-impl Forge for PrForge<'_> {
-    fn name(&self) -> &'static str {
-        "prs"
-    }
-    fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
-        let prs = self.prs.borrow();
-        Ok(self
-            .inner
-            .proposals(prefix)?
-            .into_iter()
-            .filter_map(|mut p| {
-                let (title, body) = prs.open.get(&p.branch)?.clone();
-                p.title = Some(title);
-                p.body = Some(body);
-                Some(p)
-            })
-            .collect())
-    }
-    fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
-        self.inner.branch_tip(branch)
-    }
-    fn write_branches(
-        &self,
-        writes: &[BranchWrite],
-    ) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ForgeError> {
-        self.inner.write_branches(writes)
-    }
-    fn open(&self, branch: &str, base: &str, text: &ProposalText) -> Result<Proposal, ForgeError> {
-        let mut prs = self.prs.borrow_mut();
-        prs.calls.push(format!("open {branch}"));
-        prs.open
-            .insert(branch.into(), (text.title.clone(), text.body.clone()));
-        self.inner.open(branch, base, text)
-    }
-    fn update(&self, proposal: &Proposal, text: &ProposalText) -> Result<Proposal, ForgeError> {
-        let mut prs = self.prs.borrow_mut();
-        prs.calls.push(format!("update {}", proposal.branch));
-        prs.open.insert(
-            proposal.branch.clone(),
-            (text.title.clone(), text.body.clone()),
-        );
-        Ok(proposal.clone())
-    }
-    fn close(&self, proposal: &Proposal, _reason: &str) -> Result<(), ForgeError> {
-        let mut prs = self.prs.borrow_mut();
-        prs.calls.push(format!("close {}", proposal.branch));
-        if prs.fail_close {
-            return Err(ForgeError::Api {
-                message: "injected".into(),
-                transient: true,
-            });
-        }
-        let (_, body) = prs.open.remove(&proposal.branch).unwrap_or_default();
-        prs.closed.insert(
-            proposal.branch.clone(),
-            ClosedProposal {
-                branch: proposal.branch.clone(),
-                head: proposal.head,
-                number: None,
-                url: None,
-                merged: false,
-                body,
-                closed_by_ladder: true,
-            },
-        );
-        Ok(())
-    }
-    fn comment(&self, _: &Proposal, _: &str) -> Result<(), ForgeError> {
-        Ok(())
-    }
-    fn label(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
-        Ok(())
-    }
-    fn unlabel(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
-        Ok(())
-    }
-    fn request_reviewers(&self, _: &Proposal, _: &[String]) -> Result<(), ForgeError> {
-        Ok(())
-    }
-    fn merge_state(&self, proposal: &Proposal, base: &str) -> Result<MergeState, ForgeError> {
-        self.inner.merge_state(proposal, base)
-    }
-    fn merge(&self, proposal: &Proposal, base: &str, tip: ObjectId) -> Result<(), ForgeError> {
-        self.inner.merge(proposal, base, tip)
-    }
-    fn closed_proposal(&self, branch: &str) -> Result<Option<ClosedProposal>, ForgeError> {
-        Ok(self.prs.borrow().closed.get(branch).cloned())
-    }
-}
+use support::{PrForge, Prs};
 
 fn write(dir: &Path, path: &str, text: &str) {
     let file = dir.join(path);
@@ -211,12 +105,12 @@ fn a_stale_title_is_fixed_on_a_kept_proposal_and_only_then() {
     run(dir.path(), &prs);
     let branch = "ladder/staging/web";
     // A run died after rebuilding the branch, before updating the pull request.
-    prs.borrow_mut().open.get_mut(branch).unwrap().0 = "Promote web to staging: stale".into();
+    prs.borrow_mut().open.get_mut(branch).unwrap().title = "Promote web to staging: stale".into();
     let promoted = run(dir.path(), &prs);
     assert!(!promoted.outcome.failed(), "{:?}", promoted.outcome.actions);
     assert_eq!(prs.borrow().calls, [format!("update {branch}")]);
     assert_eq!(
-        prs.borrow().open[branch].0,
+        prs.borrow().open[branch].title,
         "Promote web to staging: image.tag v1 -> v2"
     );
     // Up to date now: no write.
@@ -275,7 +169,7 @@ fn only_a_persons_close_holds_and_a_fresh_merge_opens_nothing() {
     run(dir.path(), &prs);
     let web = "ladder/staging/web";
     let api = "ladder/staging/api";
-    let body = |b: &str| prs.borrow().open[b].1.clone();
+    let body = |b: &str| prs.borrow().open[b].body.clone();
     let (web_body, api_body) = (body(web), body(api));
     // ladder closed web's (say, the group changed back and forth); a person closed
     // api's; both branches are gone.
@@ -308,7 +202,10 @@ fn only_a_persons_close_holds_and_a_fresh_merge_opens_nothing() {
     };
     assert_eq!(state("web"), State::Due);
     assert_eq!(state("api"), State::Held);
-    assert_eq!(prs.borrow().calls, [format!("open {web}")]);
+    assert_eq!(
+        prs.borrow().calls,
+        [format!("write {web}"), format!("open {web}")]
+    );
 
     // api's proposal was merged after the config branch was read (main still shows
     // v1): nothing is opened for those values in this run.
