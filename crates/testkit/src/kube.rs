@@ -510,6 +510,8 @@ mod tests {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        // reqwest's rustls has no crypto provider in this workspace: install ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::blocking::Client::new();
         let url = format!("{}{path}", fake.url());
         let mut request = client.request(method.parse().unwrap(), url);
