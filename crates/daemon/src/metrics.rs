@@ -42,6 +42,13 @@ struct GateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    tenant: String,
+    /// `read`, `write`, `not_modified` (a read answered 304) or `retry`.
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WebhookLabels {
     /// `github`, `gitea` or `gitlab`.
     provider: String,
@@ -57,6 +64,7 @@ pub struct Metrics {
     proposals: Family<ProposalLabels, Counter>,
     blocked: Family<GateLabels, Gauge>,
     forge_writes: Family<TenantLabels, Counter>,
+    forge_calls: Family<CallLabels, Counter>,
     rate_limit: Family<TenantLabels, Gauge>,
     webhooks: Family<WebhookLabels, Counter>,
     last_success: Family<TenantLabels, Gauge>,
@@ -106,6 +114,12 @@ impl Metrics {
             "Branch writes sent to the tenant's forge",
             forge_writes.clone(),
         );
+        let forge_calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "forge_api_calls",
+            "Forge API calls by kind (GitHub: reads, writes, 304s, retries)",
+            forge_calls.clone(),
+        );
         let rate_limit = Family::<TenantLabels, Gauge>::default();
         registry.register(
             "forge_rate_limit_remaining",
@@ -138,6 +152,7 @@ impl Metrics {
             proposals,
             blocked,
             forge_writes,
+            forge_calls,
             rate_limit,
             webhooks,
             last_success,
@@ -226,6 +241,21 @@ impl Metrics {
         self.forge_writes
             .get_or_create(&Self::tenant(tenant))
             .inc_by(report.outcome.writes as u64);
+        if let Some(calls) = report.forge_calls {
+            for (kind, n) in [
+                ("read", calls.reads),
+                ("write", calls.writes),
+                ("not_modified", calls.not_modified),
+                ("retry", calls.retries),
+            ] {
+                self.forge_calls
+                    .get_or_create(&CallLabels {
+                        tenant: tenant.to_string(),
+                        kind: kind.into(),
+                    })
+                    .inc_by(n);
+            }
+        }
         if let Some(left) = report.rate_limit_remaining {
             self.rate_limit
                 .get_or_create(&Self::tenant(tenant))

@@ -45,6 +45,8 @@ pub struct SyncReport {
     /// The forge's name and its API budget left, if it reports one.
     pub forge: &'static str,
     pub rate_limit_remaining: Option<u64>,
+    /// The forge API calls this reconcile made, where the forge counts them (GitHub).
+    pub forge_calls: Option<ladder_github::CallStats>,
     /// When a gate that holds a promotion passes by itself (a soak ends): seconds since
     /// the Unix epoch.
     pub wake_at: Option<i64>,
@@ -180,23 +182,21 @@ pub fn sync_tenant(
         Some(ForgeType::GitHub) => ForgeKind::GitHub,
         None => branch.tenant.settings.forge.kind,
     };
-    let github;
-    let git;
-    let forge: &dyn Forge = match kind {
-        ForgeKind::Git => {
-            git = GitForge::new(repo);
-            &git
-        }
-        ForgeKind::GitHub => {
-            github =
-                credentials::github_forge(rt, &branch, forge_credentials).map_err(|message| {
-                    SyncError::Forge {
-                        forge: "github",
-                        message,
-                    }
-                })?;
-            &github
-        }
+    let github = match kind {
+        ForgeKind::GitHub => Some(
+            credentials::github_forge(rt, &branch, forge_credentials).map_err(|message| {
+                SyncError::Forge {
+                    forge: "github",
+                    message,
+                }
+            })?,
+        ),
+        ForgeKind::Git => None,
+    };
+    let git = GitForge::new(repo);
+    let forge: &dyn Forge = match &github {
+        Some(github) => github,
+        None => &git,
     };
     let render = match config.render.target() {
         RenderTarget::Path(folder) => {
@@ -251,6 +251,7 @@ pub fn sync_tenant(
         outcome: promoted.outcome,
         forge: forge.name(),
         rate_limit_remaining: forge.rate_limit_remaining(),
+        forge_calls: github.as_ref().map(|g| g.stats()),
         wake_at,
     })
 }

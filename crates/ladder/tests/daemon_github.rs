@@ -238,5 +238,15 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     );
     let pulls = fake.pulls(REPO);
     assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    // The forge's calls are counted by kind, and its budget reported.
+    let (_, metrics) = http(port, "/metrics", &[], b"");
+    assert!(
+        metrics.contains("ladder_forge_api_calls_total{tenant=\"acme\",kind=\"write\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ladder_forge_rate_limit_remaining{tenant=\"acme\"}"),
+        "{metrics}"
+    );
     assert_eq!(fake.openapi_violations(), Vec::<String>::new());
 }
