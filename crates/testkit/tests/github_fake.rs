@@ -822,6 +822,95 @@ fn faults_replace_answers_without_effect() {
 }
 
 #[test]
+fn one_shot_faults_hit_the_next_matching_request_and_a_lost_reply_takes_effect() {
+    let w = World::new();
+    w.branch("ladder/dev/web", "v9");
+    let open = || {
+        w.call(
+            "POST",
+            "/repos/acme/config/pulls",
+            Some(json!({"title": "x", "head": "ladder/dev/web", "base": "main"})),
+        )
+    };
+    // Before its effect: a 502, nothing done; other requests are not touched.
+    w.gh.fail_next("POST", "/pulls", Fault::ServerError(502));
+    assert_eq!(w.call("GET", "/repos/acme/config/pulls", None).status, 200);
+    assert_eq!(w.gh.pending_faults().len(), 1);
+    assert_eq!(open().status, 502);
+    assert!(w.gh.pulls(REPO).is_empty());
+    assert!(w.gh.pending_faults().is_empty(), "used up");
+
+    // After it: the pull request is opened, the answer is a 502; once.
+    w.gh.fail_next("POST", "/pulls", Fault::LostReply);
+    let lost = open();
+    assert_eq!(lost.status, 502);
+    assert_eq!(w.gh.pulls(REPO).len(), 1, "a lost reply takes effect");
+    let again = open();
+    assert_eq!(again.status, 422, "{:?}", again.body);
+    assert!(
+        again.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    let recorded: Vec<u16> = w.gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(recorded, [200, 502, 502, 422]);
+    w.assert_conformed();
+}
+
+#[test]
+fn a_mergeable_state_set_by_a_test_is_answered_once_mergeability_is_computed() {
+    let w = World::new();
+    w.branch("ladder/dev/web", "v9");
+    let pr = w.call(
+        "POST",
+        "/repos/acme/config/pulls",
+        Some(json!({"title": "x", "head": "ladder/dev/web", "base": "main"})),
+    );
+    let n = pr.body["number"].as_u64().unwrap();
+    let get = || {
+        w.call("GET", &format!("/repos/acme/config/pulls/{n}"), None)
+            .body
+    };
+    w.gh.set_mergeable_state(REPO, n, "blocked");
+    // GitHub computes first: null and unknown meanwhile.
+    let first = get();
+    assert_eq!(
+        (&first["mergeable"], first["mergeable_state"].as_str()),
+        (&Value::Null, Some("unknown"))
+    );
+    let computed = get();
+    assert_eq!(
+        (&computed["mergeable"], computed["mergeable_state"].as_str()),
+        (&json!(true), Some("blocked"))
+    );
+    let merge = w.call(
+        "PUT",
+        &format!("/repos/acme/config/pulls/{n}/merge"),
+        Some(json!({"merge_method": "merge"})),
+    );
+    assert_eq!(merge.status, 405, "branch protection refuses the merge");
+    for state in ["behind", "unstable"] {
+        w.gh.set_mergeable_state(REPO, n, state);
+        let now = get();
+        assert_eq!(
+            (&now["mergeable"], now["mergeable_state"].as_str()),
+            (&json!(true), Some(state))
+        );
+    }
+    w.gh.set_mergeable_state(REPO, n, "dirty");
+    assert_eq!(get()["mergeable"], json!(false));
+    w.gh.set_mergeable_state(REPO, n, "clean");
+    let merge = w.call(
+        "PUT",
+        &format!("/repos/acme/config/pulls/{n}/merge"),
+        Some(json!({"merge_method": "squash"})),
+    );
+    assert_eq!(merge.status, 200, "{:?}", merge.body);
+    w.assert_conformed();
+}
+
+#[test]
 fn drop_stops_the_server() {
     let started = Instant::now();
     let gh = FakeGitHub::start();
@@ -835,11 +924,6 @@ fn drop_stops_the_server() {
         200
     );
     drop(gh);
-    assert!(
-        client()
-            .get(format!("{url}/rate_limit"))
-            .send()
-            .is_err()
-    );
+    assert!(client().get(format!("{url}/rate_limit")).send().is_err());
     assert!(started.elapsed() < Duration::from_secs(10));
 }

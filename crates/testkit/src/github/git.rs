@@ -129,6 +129,26 @@ impl Bare {
         self.ref_target(&format!("refs/heads/{name}"))
     }
 
+    /// Every branch (its name without `refs/heads/`) and the commit it points at, read
+    /// with one `git` process.
+    pub fn branches(&self) -> std::collections::HashMap<String, String> {
+        self.ok(&[
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+            "refs/heads/",
+        ])
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (sha, name) = l.split_once(' ')?;
+            Some((
+                name.strip_prefix("refs/heads/")?.to_string(),
+                sha.to_string(),
+            ))
+        })
+        .collect()
+    }
+
     /// (ref name, object id, object type) for every ref, sorted by name.
     pub fn refs(&self) -> Vec<(String, String, String)> {
         let out = self

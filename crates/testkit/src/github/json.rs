@@ -281,15 +281,21 @@ pub(crate) fn pull(st: &mut State, full_name: &str, number: u64, full: bool) -> 
     });
     if full {
         let commits = r.bare.commits_between(&p.base_sha, &p.head_sha).len();
-        let mergeable_state = match (p.open, p.mergeable) {
-            (false, _) | (true, None) => "unknown",
-            (true, Some(true)) => "clean",
-            (true, Some(false)) => "dirty",
+        let mergeable_state = match (p.open, p.mergeable, p.mergeable_state.as_deref()) {
+            (false, _, _) | (true, None, _) => "unknown",
+            (true, Some(_), Some(set)) => set,
+            (true, Some(true), None) => "clean",
+            (true, Some(false), None) => "dirty",
+        };
+        // A state a test set says whether it merges: only a conflict does not.
+        let mergeable = match (p.mergeable, p.mergeable_state.as_deref()) {
+            (Some(_), Some(set)) => Some(set != "dirty"),
+            (m, _) => m,
         };
         let extra = json!({
             "merged": p.merged,
-            "mergeable": p.mergeable,
-            "rebaseable": p.mergeable,
+            "mergeable": mergeable,
+            "rebaseable": mergeable,
             "mergeable_state": mergeable_state,
             "merged_by": merged_by,
             "comments": p.comments.len(),

@@ -35,9 +35,13 @@ pub struct FakeGitHub {
     server: Server,
 }
 
-/// A fault injected in place of an API answer (the request then has no effect).
+/// A fault injected in place of an API answer: the request then has no effect, except
+/// with [`Fault::LostReply`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
+    /// The request takes effect, then its answer is lost: a 502 (as from a proxy)
+    /// instead of it.
+    LostReply,
     /// 403 with `retry-after` and GitHub's "secondary rate limit" message.
     SecondaryRateLimit { retry_after_secs: u64 },
     /// 403 with `x-ratelimit-remaining: 0`, `x-ratelimit-reset` that many seconds ahead,
@@ -273,6 +277,37 @@ impl FakeGitHub {
         });
     }
 
+    /// What GitHub's `mergeable_state` says for pull request `number` once it has
+    /// computed mergeability (until then, and while `mergeable` is null, `unknown`):
+    /// `blocked` (branch protection), `behind`, `unstable` (a check that is not required
+    /// failed), `has_hooks`, `draft`, `clean` or `dirty`. `mergeable` is true for all
+    /// but `dirty`; an API merge of a `blocked`, `dirty` or `draft` one is refused (405).
+    /// It stays, whatever the branches do, until set again.
+    pub fn set_mergeable_state(&self, full_name: &str, number: u64, state: &str) {
+        assert!(
+            [
+                "behind",
+                "blocked",
+                "clean",
+                "dirty",
+                "draft",
+                "has_hooks",
+                "unknown",
+                "unstable"
+            ]
+            .contains(&state),
+            "FakeGitHub: mergeable_state {state:?}"
+        );
+        let mut st = self.state();
+        let pr = st
+            .repo_mut(full_name)
+            .pulls
+            .iter_mut()
+            .find(|p| p.number == number)
+            .unwrap_or_else(|| panic!("FakeGitHub: no pull request {full_name}#{number}"));
+        pr.mergeable_state = Some(state.to_string());
+    }
+
     /// After every change of a pull request's head or base, `GET /pulls/{n}` answers
     /// `mergeable: null` this many times before computing it (default 1), as GitHub
     /// computes mergeability in the background.
@@ -289,9 +324,29 @@ impl FakeGitHub {
         st.fault = Some((n, fault, since));
     }
 
-    /// No more faults.
+    /// The next API request with `method` (`POST`, ...) whose path (without `/api/v3`)
+    /// contains `path_part` gets `fault`, once. Several wait in the order given; they
+    /// do not count toward [`fail_every`](Self::fail_every), which wins when both apply.
+    pub fn fail_next(&self, method: &str, path_part: &str, fault: Fault) {
+        self.state()
+            .next_faults
+            .push((method.to_string(), path_part.to_string(), fault));
+    }
+
+    /// No more faults (periodic and one-shot alike).
     pub fn clear_faults(&self) {
-        self.state().fault = None;
+        let mut st = self.state();
+        st.fault = None;
+        st.next_faults.clear();
+    }
+
+    /// One-shot faults not used yet, as (method, path part).
+    pub fn pending_faults(&self) -> Vec<(String, String)> {
+        self.state()
+            .next_faults
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
     }
 
     /// Creates a label in the repo, as its maintainers would have.

@@ -166,6 +166,7 @@ pub(crate) fn create(st: &mut State, call: &Call<'_>, p: &Params) -> Reply {
             .get("draft")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        mergeable_state: None,
     });
     let mut reply = Reply::json(201, gh::pull(st, &p.repo, number, true));
     let url = reply.body.as_ref().unwrap()["url"]
@@ -252,6 +253,17 @@ pub(crate) fn merge(st: &mut State, call: &Call<'_>, p: &Params) -> Reply {
         .as_ref()
         .map(|a| auth::login(st, a))
         .unwrap_or_default();
+    // Branch protection, conflicts and drafts refuse an API merge.
+    let refused = st
+        .repo(&p.repo)
+        .pulls
+        .iter()
+        .find(|pr| pr.number == n)
+        .and_then(|pr| pr.mergeable_state.as_deref())
+        .is_some_and(|s| matches!(s, "blocked" | "dirty" | "draft"));
+    if refused {
+        return Reply::error(405, "Pull Request is not mergeable");
+    }
     let options = MergeOptions {
         method,
         sha: call.str("sha"),

@@ -20,9 +20,9 @@ use tokio::sync::oneshot;
 
 use super::openapi::{self, Exchange};
 use super::routes::{self, Call, Reply};
-use crate::servers::cgi::{http_backend, parse_cgi};
 use super::state::{RATE_LIMIT, State, now};
 use super::{ApiRequest, Fault, auth};
+use crate::servers::cgi::{http_backend, parse_cgi};
 
 pub(crate) type Shared = Arc<Mutex<State>>;
 
@@ -165,7 +165,13 @@ fn api(
     };
     let n = st.api_count;
     let mut extra_rate: Option<(u64, u64)> = None;
-    let mut reply = if let Some(fault) = st.fault_for(n) {
+    // A periodic fault wins; a one-shot one then waits for the next match.
+    let fault = match st.fault_for(n) {
+        Some(f) => Some(f),
+        None => st.take_next_fault(method, path),
+    };
+    let lost_reply = fault == Some(Fault::LostReply);
+    let mut reply = if let Some(fault) = fault.filter(|f| *f != Fault::LostReply) {
         let (reply, rate) = fault_reply(&fault);
         extra_rate = rate;
         reply
@@ -185,6 +191,16 @@ fn api(
                 routes::dispatch(&mut st, &call)
             }
         }
+    };
+    // The request took effect; its answer is lost on the way: a 502 instead. What the
+    // endpoint answered is still checked against the description.
+    let lost = if lost_reply {
+        Some(std::mem::replace(
+            &mut reply,
+            Reply::generic(502, "Server Error"),
+        ))
+    } else {
+        None
     };
     let body_bytes = reply
         .body
@@ -229,15 +245,29 @@ fn api(
         reply.body.as_ref()
     };
     let violations = match openapi::spec() {
-        Ok(spec) => spec.check(&Exchange {
-            method,
-            path,
-            request: request_json.as_ref(),
-            status,
-            response: response_json,
-            conditional: conditional.is_some(),
-            generic: reply.generic,
-        }),
+        Ok(spec) => {
+            let mut v = spec.check(&Exchange {
+                method,
+                path,
+                request: request_json.as_ref(),
+                status,
+                response: response_json,
+                conditional: conditional.is_some(),
+                generic: reply.generic,
+            });
+            if let Some(lost) = &lost {
+                v.extend(spec.check(&Exchange {
+                    method,
+                    path,
+                    request: request_json.as_ref(),
+                    status: lost.status,
+                    response: lost.body.as_ref(),
+                    conditional: conditional.is_some(),
+                    generic: lost.generic,
+                }));
+            }
+            v
+        }
         Err(e) => vec![e],
     };
     if !violations.is_empty() {
@@ -288,6 +318,8 @@ fn fault_reply(fault: &Fault) -> (Reply, Option<(u64, u64)>) {
             Some((0, now() + reset_in_secs)),
         ),
         Fault::ServerError(status) => (Reply::generic(*status, "Server Error"), None),
+        // Answered after the endpoint ran (see `api`).
+        Fault::LostReply => (Reply::generic(502, "Server Error"), None),
     }
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct State {
     pub mergeable_delay: u32,
     /// Every how many requests, which fault, and `api_count` when it was set.
     pub fault: Option<(u32, Fault, u64)>,
+    /// One-shot faults, in order: (method, a part of the path, the fault) for the next
+    /// request that matches.
+    pub next_faults: Vec<(String, String, Fault)>,
     /// API requests received, faulted ones included: what `fail_every` counts.
     pub api_count: u64,
     pub rate_used: u64,
@@ -81,6 +84,9 @@ pub(crate) struct Pull {
     pub mergeable_wait: u32,
     pub mergeable: Option<bool>,
     pub draft: bool,
+    /// What `mergeable_state` says once mergeability is computed, when a test set it
+    /// (`blocked`, `behind`, `unstable`, ...); otherwise `clean` or `dirty`.
+    pub mergeable_state: Option<String>,
 }
 
 pub(crate) struct Comment {
@@ -159,6 +165,7 @@ impl State {
             installation_ttl: Duration::from_secs(3600),
             mergeable_delay: 1,
             fault: None,
+            next_faults: Vec::new(),
             api_count: 0,
             rate_used: 0,
             rate_reset: now() + 3600,
@@ -221,28 +228,49 @@ impl State {
         }
     }
 
+    /// The one-shot fault for a `method` request to `path`, if one matches: used up.
+    pub fn take_next_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let i = self
+            .next_faults
+            .iter()
+            .position(|(m, part, _)| m.eq_ignore_ascii_case(method) && path.contains(part))?;
+        Some(self.next_faults.remove(i).2)
+    }
+
     /// Brings an open pull request up to date with its branches: tips that moved reset
     /// its mergeability; a deleted head branch closes it, as on GitHub.
     pub fn refresh_pull(&mut self, full_name: &str, number: u64) {
+        let open = self
+            .repo(full_name)
+            .pulls
+            .iter()
+            .any(|p| p.number == number && p.open);
+        if open {
+            let tips = self.repo(full_name).bare.branches();
+            self.refresh_pull_with(full_name, number, &tips);
+        }
+    }
+
+    /// [`refresh_pull`](Self::refresh_pull) with every branch tip already read.
+    fn refresh_pull_with(&mut self, full_name: &str, number: u64, tips: &HashMap<String, String>) {
         let delay = self.mergeable_delay;
         let repo = self.repo_mut(full_name);
-        let bare = repo.bare.clone();
         let Some(pull) = repo.pulls.iter_mut().find(|p| p.number == number) else {
             return;
         };
         if !pull.open {
             return;
         }
-        let (head, base) = (bare.branch(&pull.head_ref), bare.branch(&pull.base_ref));
+        let (head, base) = (tips.get(&pull.head_ref), tips.get(&pull.base_ref));
         let Some(head) = head else {
             pull.open = false;
             pull.closed_at = Some(now());
             pull.updated = now();
             return;
         };
-        let base = base.unwrap_or_default();
-        if head != pull.head_sha || base != pull.base_sha {
-            pull.head_sha = head;
+        let base = base.cloned().unwrap_or_default();
+        if *head != pull.head_sha || base != pull.base_sha {
+            pull.head_sha = head.clone();
             pull.base_sha = base;
             pull.mergeable_wait = delay;
             pull.mergeable = None;
@@ -250,6 +278,7 @@ impl State {
         }
     }
 
+    /// Every open pull request brought up to date, with one read of the branch tips.
     pub fn refresh_pulls(&mut self, full_name: &str) {
         let numbers: Vec<u64> = self
             .repo(full_name)
@@ -258,8 +287,12 @@ impl State {
             .filter(|p| p.open)
             .map(|p| p.number)
             .collect();
+        if numbers.is_empty() {
+            return;
+        }
+        let tips = self.repo(full_name).bare.branches();
         for n in numbers {
-            self.refresh_pull(full_name, n);
+            self.refresh_pull_with(full_name, n, &tips);
         }
     }
 }
