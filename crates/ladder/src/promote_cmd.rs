@@ -134,10 +134,11 @@ fn report(args: &PromoteArgs, outcome: &Outcome) {
             })
         ),
         OutputFormat::Text => {
-            if outcome.actions.is_empty() {
+            if outcome.actions.iter().all(|a| a.already_reported) {
                 println!("nothing to promote");
             }
-            for action in &outcome.actions {
+            // A foreign push an earlier run reported is said once, not on every run.
+            for action in outcome.actions.iter().filter(|a| !a.already_reported) {
                 let failed = action
                     .error
                     .as_deref()

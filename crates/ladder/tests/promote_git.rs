@@ -244,6 +244,39 @@ fn promote_keeps_exactly_one_commit_per_promotion_on_a_served_repo() {
     assert_eq!(kinds(&foreign), ["foreign ladder/prod/web"], "{foreign:#}");
     assert_eq!(foreign["writes"], 0);
     assert_eq!(git(&bare, &["rev-parse", "ladder/prod/web"]), theirs);
+    assert!(
+        foreign["actions"][0].get("alreadyReported").is_none(),
+        "{foreign:#}"
+    );
+    // Said once: the next run knows it reported this push (a mark in the mirror, never
+    // pushed), and the text output stays quiet about it.
+    let again = promote(&url, &cache, &[]);
+    assert_eq!(again["actions"][0]["alreadyReported"], true, "{again:#}");
+    let run = ladder(&[
+        "promote",
+        "--repo",
+        &url,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(
+        !stdout(&run).contains("ladder/prod/web"),
+        "{}",
+        stdout(&run)
+    );
+    assert_eq!(git(&bare, &["for-each-ref", "refs/ladder/"]), "");
+    // A new push by the person is reported again.
+    commit_on(
+        &origin,
+        "another tweak",
+        &[("apps/web/env/prod.yaml".into(), values("web", "v10"))],
+        "ladder/prod/web",
+    );
+    let newer = promote(&url, &cache, &[]);
+    assert!(
+        newer["actions"][0].get("alreadyReported").is_none(),
+        "{newer:#}"
+    );
 
     // --env limits the reconcile to that environment.
     let only_staging = promote(&url, &cache, &["--env", "staging"]);

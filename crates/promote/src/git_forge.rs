@@ -15,6 +15,7 @@ use ladder_git::{Lease, ObjectId, RefPush, Repo};
 use crate::forge::{
     BranchWrite, Checks, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
+use crate::reconcile::FOREIGN_LABEL;
 
 const NAME: &str = "git";
 
@@ -41,6 +42,30 @@ impl<'a> GitForge<'a> {
         self.web
             .as_ref()
             .map(|web| format!("{web}/compare/{base}...{branch}"))
+    }
+
+    /// The foreign commit on `branch` ladder last reported, kept in this repository
+    /// (the folder's own, or the mirror: never pushed) under `refs/ladder/reported/`.
+    /// A new foreign push moves the branch away from it and is reported again.
+    fn reported_at(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
+        self.repo
+            .branch_tip(&format!("{REPORTED}{branch}"))
+            .map_err(|source| ForgeError::Git {
+                context: format!("reading ladder's mark on {branch}"),
+                source: Box::new(source),
+            })
+    }
+
+    fn mark_reported(&self, branch: &str, at: Option<ObjectId>) -> Result<(), ForgeError> {
+        let name = format!("{REPORTED}{branch}");
+        let lease = match self.reported_at(branch)? {
+            Some(id) => Lease::At(id),
+            None if at.is_none() => return Ok(()),
+            None => Lease::Absent,
+        };
+        self.repo
+            .update_branch(&name, at, lease)
+            .map_err(|source| moved_or(&name, source, "marking"))
     }
 
     fn unsupported(what: &'static str) -> ForgeError {
@@ -80,6 +105,9 @@ impl<'a> GitForge<'a> {
             .map_err(|source| moved_or(&write.branch, source, "updating a branch"))
     }
 }
+
+/// Where the git forge keeps its marks that a foreign push was reported.
+const REPORTED: &str = "refs/ladder/reported/";
 
 fn moved_or(branch: &str, source: ladder_git::Error, context: &str) -> ForgeError {
     if matches!(
@@ -121,20 +149,26 @@ impl Forge for GitForge<'_> {
     }
 
     fn proposals(&self, prefix: &str) -> Result<Vec<Proposal>, ForgeError> {
-        Ok(self
-            .branches_under(prefix)?
+        self.branches_under(prefix)?
             .into_iter()
-            .map(|(branch, head)| Proposal {
-                url: None,
-                branch,
-                head,
-                number: None,
-                title: None,
-                body: None,
-                base: None,
-                labels: Vec::new(),
+            .map(|(branch, head)| {
+                let labels = if self.reported_at(&branch)? == Some(head) {
+                    vec![FOREIGN_LABEL.to_string()]
+                } else {
+                    Vec::new()
+                };
+                Ok(Proposal {
+                    url: None,
+                    branch,
+                    head,
+                    number: None,
+                    title: None,
+                    body: None,
+                    base: None,
+                    labels,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>, ForgeError> {
@@ -225,12 +259,20 @@ impl Forge for GitForge<'_> {
         Err(Self::unsupported("comment"))
     }
 
-    fn label(&self, _proposal: &Proposal, _labels: &[String]) -> Result<(), ForgeError> {
-        Err(Self::unsupported("label"))
+    /// A branch has no labels, but ladder's mark that it reported a foreign push is
+    /// kept (see [`GitForge::reported_at`]), so it says so once.
+    fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
+        if labels != [FOREIGN_LABEL] {
+            return Err(Self::unsupported("label"));
+        }
+        self.mark_reported(&proposal.branch, Some(proposal.head))
     }
 
-    fn unlabel(&self, _proposal: &Proposal, _labels: &[String]) -> Result<(), ForgeError> {
-        Err(Self::unsupported("unlabel"))
+    fn unlabel(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
+        if labels != [FOREIGN_LABEL] {
+            return Err(Self::unsupported("unlabel"));
+        }
+        self.mark_reported(&proposal.branch, None)
     }
 
     fn request_reviewers(

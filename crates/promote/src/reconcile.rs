@@ -70,6 +70,10 @@ pub struct Action {
     /// unknown reviewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// A branch someone else pushed to, which an earlier run already reported (it is
+    /// marked): said once, not on every run.
+    #[serde(rename = "alreadyReported", skip_serializing_if = "std::ops::Not::not")]
+    pub already_reported: bool,
     /// The proposal's title, when ladder wrote its commit.
     #[serde(skip)]
     pub title: Option<String>,
@@ -365,6 +369,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         };
         if grouped(input, &row.env) {
@@ -571,6 +576,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                 error: None,
                 merged: false,
                 warning: None,
+                already_reported: false,
                 title: None,
             });
             continue;
@@ -586,6 +592,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         });
         writes.push(BranchWrite {
@@ -675,6 +682,9 @@ fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
             _ => continue,
         };
         let mut error = None;
+        if action.kind == ActionKind::Foreign && p.labels.iter().any(|l| l == FOREIGN_LABEL) {
+            action.already_reported = true;
+        }
         for (label, why) in &wanted {
             if p.labels.iter().any(|l| l == label) {
                 continue;
@@ -1008,6 +1018,7 @@ fn reconcile_groups(
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         };
         let is_grouped = promotion.group == PromotionGroup::Environment;
@@ -1208,6 +1219,7 @@ fn reconcile_backflow(
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         };
         push_branch_action(actions, writes, action, &built, lease, &title, existing)?;
@@ -1251,6 +1263,7 @@ fn reconcile_backflow(
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         });
     }
@@ -1294,6 +1307,7 @@ fn reconcile_rollbacks(
             error: None,
             merged: false,
             warning: None,
+            already_reported: false,
             title: None,
         };
         if !ours {
@@ -1430,6 +1444,7 @@ fn foreign(branch: &str, row: &Row) -> Action {
         error: None,
         merged: false,
         warning: None,
+        already_reported: false,
         title: None,
     }
 }
