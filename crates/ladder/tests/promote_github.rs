@@ -537,3 +537,179 @@ fn a_github_app_gets_an_installation_token_for_the_repository() {
     );
     hub.assert_conforms();
 }
+
+/// A promote whose outcome is not asserted: whether it exited 0, its output.
+fn promote_raw(hub: &Hub) -> (Option<i32>, String) {
+    let run = hub.ladder(&["promote"], &[]);
+    (
+        run.status.code(),
+        format!("{}\n{}", stdout(&run), stderr(&run)),
+    )
+}
+
+/// One pull request as compared between hubs: state, title, hidden marker (the body's
+/// first line), labels (sorted), reviewers asked, comments, and the head's tree.
+type PullSummary = (
+    String,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    String,
+);
+
+fn summary(hub: &Hub) -> Vec<PullSummary> {
+    hub.pulls()
+        .into_iter()
+        .map(|p| {
+            let mut labels = p.labels.clone();
+            labels.sort();
+            let marker = p
+                .body
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let tree = hub.git(&["rev-parse", &format!("{}^{{tree}}", p.head_sha)]);
+            (
+                p.state,
+                p.title,
+                marker,
+                labels,
+                p.requested_reviewers,
+                p.comments,
+                tree,
+            )
+        })
+        .collect()
+}
+
+/// The steps of the fault scenario: a bump opens staging/web (labels, reviewers), a
+/// second bump updates it, freezing staging labels it with one comment.
+fn fault_step(hub: &Hub, step: usize) {
+    match step {
+        0 => {
+            bump_dev(hub, "v2");
+        }
+        1 => {
+            bump_dev(hub, "v3");
+        }
+        _ => {
+            let mut files = tenant_files("");
+            files.retain(|(p, _)| p == "environments/staging.yaml");
+            files[0].1.push_str("  frozen: true\n");
+            commit(&hub.origin, "freeze staging", &files);
+        }
+    }
+}
+
+#[test]
+fn a_write_that_fails_before_or_after_it_lands_converges_on_the_rerun() {
+    FakeGitHub::load_openapi().expect("make reference");
+    // The clean hub: every step, one promote each.
+    let clean = Hub::new();
+    for step in 0..3 {
+        fault_step(&clean, step);
+        let (code, out) = promote_raw(&clean);
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let expected = summary(&clean);
+    assert_eq!(expected.len(), 1, "{expected:#?}");
+    let (state, title, _, labels, reviewers, comments, _) = &expected[0];
+    assert_eq!(
+        (state.as_str(), title.as_str()),
+        ("open", "Promote web to staging: image.tag v1 -> v3")
+    );
+    assert_eq!(labels, &["ladder/frozen", "promotion"]);
+    assert_eq!(reviewers, &["alice"]);
+    assert_eq!(comments.len(), 1);
+    clean.assert_conforms();
+
+    // (step, method, path part, fault): the first such request of that step's promote
+    // fails, before its effect (a 502) or after it (`LostReply`: it lands, its answer
+    // is a 502).
+    let lost = || Fault::LostReply;
+    let before = || Fault::ServerError(502);
+    let cases = [
+        (0, "POST", "/repos/acme/config/pulls", lost()),
+        (0, "POST", "/repos/acme/config/pulls", before()),
+        (0, "POST", "/issues/1/labels", lost()),
+        (0, "POST", "/issues/1/labels", before()),
+        (0, "POST", "/pulls/1/requested_reviewers", lost()),
+        (1, "PATCH", "/pulls/1", lost()),
+        (1, "PATCH", "/pulls/1", before()),
+        (2, "POST", "/issues/1/labels", lost()),
+        (2, "POST", "/issues/1/comments", lost()),
+        (2, "POST", "/issues/1/comments", before()),
+    ];
+    let expected = &expected;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = cases
+            .iter()
+            .map(|(at, method, path, fault)| {
+                s.spawn(move || {
+                    let case = format!("step {at}: {method} {path} {fault:?}");
+                    let hub = Hub::new();
+                    for step in 0..3 {
+                        fault_step(&hub, step);
+                        if step == *at {
+                            hub.fake.fail_next(method, path, fault.clone());
+                            let (code, out) = promote_raw(&hub);
+                            assert!(
+                                hub.fake.pending_faults().is_empty(),
+                                "{case}: no such request\n{out}"
+                            );
+                            // A reviewer request that fails is a warning, not a
+                            // failure: the pull request stands without it.
+                            let exit = if path.ends_with("/requested_reviewers") {
+                                0
+                            } else {
+                                3
+                            };
+                            assert_eq!(code, Some(exit), "{case}: the exit code\n{out}");
+                            assert!(out.contains("502"), "{case}: {out}");
+                        }
+                        let (code, out) = promote_raw(&hub);
+                        assert_eq!(code, Some(0), "{case}: the rerun\n{out}");
+                    }
+                    let mut got = summary(&hub);
+                    // Reviewers are asked once, when ladder opens the pull request
+                    // (docs/cli.md): an open whose answer was lost leaves them unasked.
+                    // Reviewers are asked once, when ladder opens the pull request
+                    // (docs/cli.md): an open whose answer was lost, or a reviewer
+                    // request that failed (here the first one, which GitHub refuses
+                    // with a 422 for the unknown reviewer, so it had no effect either
+                    // way), leaves them unasked.
+                    let open_lost = path.ends_with("/pulls") && *fault == Fault::LostReply;
+                    if *at == 0 && (open_lost || path.ends_with("/requested_reviewers")) {
+                        assert_eq!(got[0].4, Vec::<String>::new(), "{case}");
+                        got[0].4 = vec!["alice".to_string()];
+                    }
+                    // KNOWN BUG (crates/promote/src/reconcile.rs, `mark`): the freeze
+                    // comment is posted only in the run that adds the `ladder/frozen`
+                    // label; a label that landed with its answer lost makes the rerun
+                    // see the label and never comment. Fails once fixed: then delete.
+                    // The same when the comment itself fails before its effect.
+                    let comment_before =
+                        path.ends_with("/comments") && *fault == Fault::ServerError(502);
+                    if *at == 2 && (path.ends_with("/labels") || comment_before) {
+                        assert_eq!(got[0].5, Vec::<String>::new(), "{case}: fixed?");
+                        got[0].5 = expected[0].5.clone();
+                    }
+                    // Converged: nothing left to write.
+                    hub.fake.clear_requests();
+                    let (code, out) = promote_raw(&hub);
+                    assert_eq!(code, Some(0), "{case}: {out}");
+                    assert_eq!(hub.api_writes(), Vec::<String>::new(), "{case}");
+                    hub.assert_conforms();
+                    (got != *expected).then(|| format!("{case}: {got:#?}"))
+                })
+            })
+            .collect();
+        runs.into_iter().filter_map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(failures, Vec::<String>::new(), "expected {expected:#?}");
+}
