@@ -713,3 +713,115 @@ fn a_write_that_fails_before_or_after_it_lands_converges_on_the_rerun() {
     });
     assert_eq!(failures, Vec::<String>::new(), "expected {expected:#?}");
 }
+
+/// A hub whose staging merges by itself (`mode: auto-merge`) with `method`, and a bump
+/// of dev's web to v2.
+fn auto_merge_hub(method: &str) -> Hub {
+    let hub = Hub::new();
+    let mut files = tenant_files("");
+    files.retain(|(p, _)| p == "ladder.yaml" || p == "environments/staging.yaml");
+    for (path, text) in &mut files {
+        if path == "ladder.yaml" {
+            text.push_str(&format!("  mergeMethod: {method}\n"));
+        } else {
+            text.push_str("  mode: auto-merge\n");
+        }
+    }
+    commit(&hub.origin, "staging merges by itself", &files);
+    bump_dev(&hub, "v2");
+    hub
+}
+
+/// `ladder promote` in text, which must exit 0: its output.
+fn promote_text(hub: &Hub) -> String {
+    let (code, out) = promote_raw(hub);
+    assert_eq!(code, Some(0), "{out}");
+    out
+}
+
+#[test]
+fn auto_merge_waits_for_github_and_green_checks_then_merges_with_the_configured_method() {
+    FakeGitHub::load_openapi().expect("make reference");
+    for method in ["merge", "squash"] {
+        let hub = auto_merge_hub(method);
+        // Opened, not merged in the same run: no check is registered yet.
+        let out = promote_text(&hub);
+        assert!(out.contains("opened ladder/staging/web"), "{out}");
+        assert!(out.contains("not merged"), "{out}");
+        assert!(!out.contains("(auto-merge)"), "{out}");
+        let pr = hub.pull("ladder/staging/web");
+        assert_eq!(pr.state, "open");
+        let sha = pr.head_sha.clone();
+
+        // GitHub is still computing mergeability (`mergeable: null`): wait.
+        let out = promote_text(&hub);
+        assert!(out.contains("mergeability unknown"), "{method}: {out}");
+        assert_eq!(hub.pull("ladder/staging/web").state, "open");
+
+        // A failing check: not merged, and the output says why.
+        hub.fake
+            .set_commit_status(REPO, &sha, "ci/build", "failure");
+        let out = promote_text(&hub);
+        assert!(
+            out.contains("not merged yet: checks Failed"),
+            "{method}: {out}"
+        );
+        assert_eq!(hub.pull("ladder/staging/web").state, "open");
+
+        // Green, but branch protection blocks it, or the head is behind: not merged,
+        // each with its reason, and no error.
+        hub.fake
+            .set_commit_status(REPO, &sha, "ci/build", "success");
+        hub.fake
+            .add_check_run(REPO, &sha, "lint", "completed", Some("success"));
+        for (state, why) in [
+            ("blocked", "not merged: branch protection blocks it"),
+            ("behind", "not merged: its head is behind the base branch"),
+        ] {
+            hub.fake.set_mergeable_state(REPO, pr.number, state);
+            let out = promote_text(&hub);
+            assert!(out.contains(why), "{method} {state}: {out}");
+            assert_eq!(hub.pull("ladder/staging/web").state, "open", "{state}");
+        }
+
+        // `unstable` (a check that is not required failed) with the checks ladder reads
+        // green, or clean: merged, with the configured method.
+        let state = if method == "merge" {
+            "clean"
+        } else {
+            "unstable"
+        };
+        hub.fake.set_mergeable_state(REPO, pr.number, state);
+        let main_before = hub.git(&["rev-parse", "main"]);
+        let out = promote_text(&hub);
+        assert!(
+            out.contains("merged ladder/staging/web (auto-merge)"),
+            "{method}: {out}"
+        );
+        let merged = hub.pull("ladder/staging/web");
+        assert!(merged.merged, "{merged:#?}");
+        let parents = hub.git(&["rev-list", "--parents", "-n", "1", "main"]);
+        let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+        match method {
+            "merge" => assert_eq!(parents, [main_before.as_str(), sha.as_str()]),
+            _ => assert_eq!(parents, [main_before.as_str()]),
+        }
+        assert_eq!(
+            hub.git(&["rev-parse", "main^{tree}"]),
+            hub.git(&["rev-parse", &format!("{sha}^{{tree}}")]),
+            "{method}: main holds the promotion"
+        );
+        let merge = hub
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+            .collect::<Vec<_>>();
+        assert_eq!(merge.len(), 1, "{merge:#?}");
+        // Staging is in sync now: the kept branch is deleted, nothing else.
+        let out = promote_text(&hub);
+        assert!(out.contains("closed ladder/staging/web"), "{out}");
+        assert_eq!(hub.pulls().len(), 1);
+        hub.assert_conforms();
+    }
+}
