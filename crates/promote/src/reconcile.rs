@@ -602,6 +602,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             content: None,
         });
     }
+    delete_orphans(input, &covered, &mut actions, &mut writes)?;
 
     let mut outcome = Outcome {
         writes: writes.len(),
@@ -969,6 +970,71 @@ fn refresh_kept(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome
             action.error = Some(format!("updating the proposal's text: {e}"));
         }
     }
+}
+
+/// Branches of promotions that no longer exist (app or environment removed) left in the
+/// repository without an open proposal, on forges whose proposals are more than their
+/// branch: a pull request closed while its branch's deletion failed or was lost. ladder's
+/// own commit on one is deleted under a lease; anyone else's is left alone. (On the `git`
+/// forge every branch is a proposal, and the loop above has seen it.)
+fn delete_orphans(
+    input: &ReconcileInput,
+    covered: &[String],
+    actions: &mut Vec<Action>,
+    writes: &mut Vec<BranchWrite>,
+) -> Result<(), ReconcileError> {
+    let branches = input
+        .repo
+        .branches_under(input.branch_prefix)
+        .map_err(|source| ReconcileError::Read {
+            what: format!("the branches under {}", input.branch_prefix),
+            source: Box::new(source),
+        })?;
+    for (branch, tip) in branches {
+        let known = input.proposals.iter().any(|p| p.branch == branch)
+            || covered.contains(&branch)
+            || actions.iter().any(|a| a.branch == branch);
+        if known {
+            continue;
+        }
+        let Some((env, app)) = branch
+            .strip_prefix(input.branch_prefix)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        if app.contains('/') || app == "_all" || matches!(env, "rollback" | "backflow") {
+            continue;
+        }
+        if !selected(input.apps, app) || !selected(input.envs, env) {
+            continue;
+        }
+        // Only ladder's one commit for this very promotion.
+        if open_lease(input, &branch)? != Some(Lease::At(tip)) {
+            continue;
+        }
+        actions.push(Action {
+            branch: branch.clone(),
+            app: app.to_string(),
+            env: env.to_string(),
+            kind: ActionKind::Close,
+            commit: None,
+            reason: "the promotion no longer exists (app or environment removed): its leftover branch is deleted".into(),
+            written: false,
+            error: None,
+            merged: false,
+            warning: None,
+            already_reported: false,
+            title: None,
+        });
+        writes.push(BranchWrite {
+            branch,
+            new: None,
+            lease: Lease::At(tip),
+            content: None,
+        });
+    }
+    Ok(())
 }
 
 /// Whether `env` groups its promotions into one proposal (`group: environment`).

@@ -355,17 +355,6 @@ fn every_failed_call_converges_on_the_next_run() {
                 got.reviewers
                     .insert(branch.to_string(), expected.reviewers[branch].clone());
             }
-            if orphaned(call, mode) {
-                // KNOWN BUG (see `orphaned`): the removed app's branch is left behind,
-                // and nothing else differs. Fails once the bug is fixed: then delete
-                // `orphaned`.
-                let orphan = got
-                    .branches
-                    .iter()
-                    .position(|b| b.starts_with("ladder/staging/gone "));
-                assert!(orphan.is_some(), "{case}: fixed? {got:#?}");
-                got.branches.remove(orphan.unwrap());
-            }
             if got != expected {
                 diverged.push(format!("{case}: {}", diff(&got, &expected)));
                 continue;
@@ -391,20 +380,6 @@ fn every_failed_call_converges_on_the_next_run() {
         Vec::<String>::new(),
         "the reruns that did not converge"
     );
-}
-
-/// A known bug of the reconcile (crates/promote/src/reconcile.rs, the loop over
-/// "proposals of promotions that no longer exist"): it looks only at the forge's open
-/// proposals, so on a forge of pull requests a removed app's branch whose pull request
-/// was closed but whose deletion did not happen (the close's answer lost, which keeps
-/// the branch for the next run; or the batch write failing after the close) has no open
-/// pull request any more and is never deleted. Promotions still planned are cleaned up
-/// (`InSync` without a proposal deletes ladder's leftover branch); removed ones are not.
-fn orphaned(call: &str, mode: FaultMode) -> bool {
-    matches!(
-        (call.split_once(' '), mode),
-        (Some(("close", "ladder/staging/gone")), FaultMode::After)
-    ) || (call.starts_with("write_branches ") && mode == FaultMode::Before)
 }
 
 /// What differs between two end states, briefly.
