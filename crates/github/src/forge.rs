@@ -277,6 +277,10 @@ impl Forge for GitHubForge {
         self.block_on(pulls::comment(&self.client, proposal, text))
     }
 
+    fn comments(&self, proposal: &Proposal) -> Result<Vec<String>, ForgeError> {
+        self.block_on(pulls::comments(&self.client, proposal))
+    }
+
     fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError> {
         self.block_on(pulls::label(&self.client, &self.labels, proposal, labels))
     }

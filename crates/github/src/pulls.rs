@@ -188,6 +188,23 @@ pub(crate) async fn comment(
     client.check(&reply, &Method::POST, &path)
 }
 
+/// The bodies of a pull request's comments, every page.
+pub(crate) async fn comments(
+    client: &Client,
+    proposal: &Proposal,
+) -> Result<Vec<String>, GitHubError> {
+    #[derive(serde::Deserialize)]
+    struct Comment {
+        body: Option<String>,
+    }
+    let n = number(client, proposal).await?;
+    let first = client.repo_path(&format!("/issues/{n}/comments?per_page=100"));
+    let list: Vec<Comment> = client
+        .get_all(&first, "the comments of a pull request", Some)
+        .await?;
+    Ok(list.into_iter().filter_map(|c| c.body).collect())
+}
+
 /// The line ladder adds to the body of a pull request it closes, in the same request
 /// that closes it: a closed pull request with it was closed by ladder (no longer due,
 /// regrouped), one without it by a person. (Someone who reopens such a pull request and

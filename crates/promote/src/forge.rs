@@ -205,6 +205,15 @@ pub trait Forge {
 
     fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError>;
 
+    /// The bodies of the proposal's comments, oldest first, so a comment ladder must
+    /// post once is looked for before it is posted again after a lost answer.
+    fn comments(&self, _proposal: &Proposal) -> Result<Vec<String>, ForgeError> {
+        Err(ForgeError::Unsupported {
+            forge: "this",
+            what: "list comments",
+        })
+    }
+
     /// Adds `labels` to the proposal (those it has already stay).
     fn label(&self, proposal: &Proposal, labels: &[String]) -> Result<(), ForgeError>;
 

@@ -690,10 +690,30 @@ fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
             if p.labels.iter().any(|l| l == label) {
                 continue;
             }
-            let labels = [label.to_string()];
-            match forge.label(p, &labels) {
-                Ok(()) => error = error.or(optional(forge.comment(p, why))),
-                Err(ForgeError::Unsupported { .. }) => {}
+            // The comment first, once per proposal head: a marker in it is looked for
+            // before posting, so a run whose label or comment answer was lost neither
+            // skips the comment nor posts it twice; the label (the "done" mark) last.
+            let marker = format!("<!-- ladder:{label} {} -->", p.head);
+            let said = match forge.comments(p) {
+                Ok(bodies) => Ok(bodies.iter().any(|b| b.contains(&marker))),
+                Err(ForgeError::Unsupported { .. }) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            };
+            match said {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Some(e) = optional(forge.comment(p, &format!("{marker}\n{why}"))) {
+                        error = error.or(Some(e));
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    error = error.or(Some(e));
+                    continue;
+                }
+            }
+            match forge.label(p, &[label.to_string()]) {
+                Ok(()) | Err(ForgeError::Unsupported { .. }) => {}
                 Err(e) => error = error.or(Some(e.to_string())),
             }
         }

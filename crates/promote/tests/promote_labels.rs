@@ -63,7 +63,12 @@ impl Forge for Labelled<'_> {
         self.inner.close(proposal, reason)
     }
     fn comment(&self, proposal: &Proposal, text: &str) -> Result<(), ForgeError> {
-        let first_words: Vec<&str> = text.split_whitespace().take(4).collect();
+        // After ladder's hidden marker line, if any.
+        let shown = match text.split_once('\n') {
+            Some((first, rest)) if first.starts_with("<!--") => rest,
+            _ => text,
+        };
+        let first_words: Vec<&str> = shown.split_whitespace().take(4).collect();
         self.calls.borrow_mut().push(format!(
             "comment {} {}",
             proposal.branch,
@@ -211,8 +216,8 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
     assert_eq!(
         run(work, &labels),
         [
-            format!("label {branch} {FROZEN_LABEL}"),
             format!("comment {branch} ladder holds this promotion:"),
+            format!("label {branch} {FROZEN_LABEL}"),
         ]
     );
     assert_eq!(run(work, &labels), Vec::<String>::new());
@@ -243,8 +248,8 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
     assert_eq!(
         run(work, &labels),
         [
-            format!("label {branch} {FOREIGN_LABEL}"),
             format!("comment {branch} ladder: someone else pushed"),
+            format!("label {branch} {FOREIGN_LABEL}"),
         ]
     );
     assert_eq!(run(work, &labels), Vec::<String>::new());
