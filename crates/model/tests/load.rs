@@ -756,7 +756,9 @@ fn bad_forge_settings_are_reported_where_written() {
     let cases: [(&str, String); 5] = [
         (
             "  type: gitlab\n",
-            format!("ladder.yaml:{line}:9: unknown forge type `gitlab`; did you mean `git`? known: git, github"),
+            format!(
+                "ladder.yaml:{line}:9: unknown forge type `gitlab`; did you mean `git`? known: git, github"
+            ),
         ),
         (
             "  type: github\n  repository: platform-config\n",
