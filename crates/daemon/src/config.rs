@@ -415,6 +415,19 @@ fn check(
             ),
             _ => {}
         }
+        // Credentials in the URL would be served by the status API and written into
+        // messages; ladder takes them from files (`forge.tokenFile`) or LADDER_GIT_*.
+        if let Some(url) = &tenant.repo
+            && matches!(ladder_git::url::RemoteUrl::parse(url), Ok((_, Some(_))))
+        {
+            problem(
+                "repo",
+                format!(
+                    "tenant `{}`: the repo URL must not hold credentials; give a token in a file with `forge.tokenFile`",
+                    tenant.name
+                ),
+            );
+        }
         let render = &tenant.render;
         let targets = usize::from(render.branch.is_some())
             + usize::from(render.path.is_some())
@@ -702,6 +715,15 @@ tenants:
                 "ladder.yaml:7:5: tenant `acme` needs `repo` (a URL) or `path` (a checkout)",
                 "ladder.yaml:8:5: tenant name `Beta_1`: `B` is not allowed; use lower-case letters, digits and `-`",
                 "ladder.yaml:10:5: a GitHub App needs both `appId` and `appKeyFile`",
+            ]
+        );
+        assert_eq!(
+            problems(
+                "tenants:\n  - name: acme\n    repo: https://x:ghp_secret@github.com/acme/config.git\n",
+                &[]
+            ),
+            [
+                "ladder.yaml:3:5: tenant `acme`: the repo URL must not hold credentials; give a token in a file with `forge.tokenFile`"
             ]
         );
     }

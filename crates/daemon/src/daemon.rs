@@ -156,7 +156,7 @@ pub async fn run(
     });
     // The election runs until the workers are done, then releases the Lease.
     let (drained, workers_done) = tokio::sync::oneshot::channel::<()>();
-    let elector = election.map(|lease| {
+    let mut elector = election.map(|lease| {
         tokio::spawn(ladder_lease::run_election(lease, lead, async {
             let _ = workers_done.await;
         }))
@@ -217,7 +217,24 @@ pub async fn run(
     ready(addr);
     tracing::info!(%addr, tenants = shared.tenants.len(), "ladder is running");
 
-    shutdown.await;
+    // An election that ends before shutdown cannot work (a CA that does not load, say):
+    // this replica would stand by forever while looking ready. Stop, and say why.
+    let mut failure = None;
+    match elector.as_mut() {
+        Some(task) => tokio::select! {
+            () = shutdown => {}
+            ended = task => {
+                failure = Some(match ended {
+                    Ok(Err(e)) => DaemonError::Election(e),
+                    _ => DaemonError::Election(ladder_lease::Error::Config(
+                        "the leader election stopped".into(),
+                    )),
+                });
+                elector = None;
+            }
+        },
+        None => shutdown.await,
+    }
     tracing::info!("stopping: no new triggers; waiting for the reconciles in flight");
     shared.stopping.store(true, Ordering::SeqCst);
     shared.triggers.close();
@@ -253,9 +270,15 @@ pub async fn run(
         }
     }
     let _ = stop_server.send(());
-    match server.await {
-        Ok(Ok(())) | Err(_) => Ok(()),
-        Ok(Err(e)) => Err(DaemonError::Serve(e)),
+    // Graceful shutdown waits for requests in flight; a client that holds one open
+    // (or trickles a body) must not keep the process past the bound.
+    let served = match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => Ok(()),
+        Ok(Ok(Err(e))) => Err(DaemonError::Serve(e)),
+    };
+    match failure {
+        Some(e) => Err(e),
+        None => served,
     }
 }
 
@@ -278,6 +301,14 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         let Ok(_permit) = shared.running.acquire().await else {
             return;
         };
+        // The wait for a permit may have outlasted the process's will to act: a
+        // shutdown takes no new work, and a replica that lost the Lease does nothing.
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if !*shared.leading.borrow() {
+            continue;
+        }
         tenant
             .status
             .lock()
@@ -347,6 +378,13 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
                 tracing::error!(parent: &span, error = %panic, "reconcile panicked");
                 shared.metrics.reconciled(&name, seconds, Err(false), now);
                 status.failed(format!("internal error: {panic}"), false, now);
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    shared.triggers.wake_at(
+                        &name,
+                        tokio::time::Instant::now() + backoff,
+                        Cause::Retry,
+                    );
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }

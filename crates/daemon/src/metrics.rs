@@ -89,7 +89,9 @@ impl Metrics {
             reconciles.clone(),
         );
         let duration = Family::<TenantLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
+            Histogram::new([
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+            ])
         });
         registry.register(
             "reconcile_duration_seconds",

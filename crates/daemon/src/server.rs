@@ -168,8 +168,9 @@ fn answer(
     (code, axum::Json(json!({"result": result, "message": text}))).into_response()
 }
 
-/// One delivery: bounded, parsed, matched to the tenants whose repo it names, verified
-/// with each one's secret (in constant time), and turned into triggers.
+/// One delivery: bounded, verified against the tenants' secrets (in constant time),
+/// parsed, matched to the verified tenants whose repo it names, and turned into
+/// triggers.
 async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Body) -> Response {
     let Ok(body) = axum::body::to_bytes(body, MAX_WEBHOOK_BODY).await else {
         return answer(
@@ -180,6 +181,34 @@ async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Bo
             "the body is over 1 MiB",
         );
     };
+    // The signature first, against every tenant's secret (each comparison in constant
+    // time): an unsigned or wrongly signed delivery gets 401 and learns nothing, not
+    // even whether its repository is configured.
+    let mut verified = Vec::new();
+    for tenant in &shared.tenants {
+        let Some(file) = &tenant.runtime.config.webhook_secret_file else {
+            continue;
+        };
+        let Ok(secret) = std::fs::read(file) else {
+            tracing::warn!(tenant = %tenant.runtime.config.name, file = %file.display(), "cannot read the webhook secret file");
+            continue;
+        };
+        if provider
+            .verify(trim_newline(&secret), headers, &body)
+            .is_ok()
+        {
+            verified.push(tenant);
+        }
+    }
+    if verified.is_empty() {
+        return answer(
+            shared,
+            provider,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the signature is missing or wrong",
+        );
+    }
     let event = match provider.parse(headers, &body) {
         Ok(Some(event)) => event,
         Ok(None) => {
@@ -201,48 +230,22 @@ async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Bo
             );
         }
     };
-    let matching: Vec<_> = shared
-        .tenants
-        .iter()
-        .filter(|t| {
-            t.runtime.config.repo.as_deref().is_some_and(|configured| {
-                event
-                    .repo_urls
-                    .iter()
-                    .any(|url| ladder_watch::same_repo(configured, url))
-            })
+    // Only the tenants whose secret signed it, and whose repository it names.
+    verified.retain(|t| {
+        t.runtime.config.repo.as_deref().is_some_and(|configured| {
+            event
+                .repo_urls
+                .iter()
+                .any(|url| ladder_watch::same_repo(configured, url))
         })
-        .collect();
-    if matching.is_empty() {
+    });
+    if verified.is_empty() {
         return answer(
             shared,
             provider,
             StatusCode::NOT_FOUND,
             "unknown_repo",
-            "no tenant is configured with this repository",
-        );
-    }
-    let mut verified = Vec::new();
-    for tenant in matching {
-        let Some(file) = &tenant.runtime.config.webhook_secret_file else {
-            continue;
-        };
-        let Ok(secret) = std::fs::read(file) else {
-            tracing::warn!(tenant = %tenant.runtime.config.name, file = %file.display(), "cannot read the webhook secret file");
-            continue;
-        };
-        let secret = trim_newline(&secret);
-        if provider.verify(secret, headers, &body).is_ok() {
-            verified.push(tenant);
-        }
-    }
-    if verified.is_empty() {
-        return answer(
-            shared,
-            provider,
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the signature is missing or wrong",
+            "no tenant with this secret is configured with this repository",
         );
     }
     let mut triggered = 0;
