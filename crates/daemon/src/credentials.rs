@@ -11,9 +11,6 @@ use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
 use crate::config::ForgeConfig;
 use crate::sync::TenantRuntime;
 
-/// The API root of github.com.
-pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
-
 /// What the tenant's forge authenticates with.
 #[derive(Clone, Debug)]
 pub struct ForgeCredentials(pub Auth);
@@ -53,7 +50,10 @@ pub fn git_credentials(
     let Some(ForgeCredentials(auth)) = credentials else {
         return Ok(None);
     };
-    let api = forge.api_url.as_deref().unwrap_or(DEFAULT_GITHUB_API);
+    let api = forge
+        .api_url
+        .as_deref()
+        .unwrap_or(ladder_github::DEFAULT_API_URL);
     if !ladder_github::token_may_go_to(api, repo_url) {
         return Ok(None);
     }
@@ -94,7 +94,7 @@ pub fn github_forge(
         .forge
         .api_url
         .clone()
-        .unwrap_or_else(|| DEFAULT_GITHUB_API.to_string());
+        .unwrap_or_else(|| ladder_github::DEFAULT_API_URL.to_string());
     options.merge_method = settings.merge_method;
     options.commit_mode = settings.commit_mode;
     options.cache = rt.github_answers.clone();

@@ -57,4 +57,6 @@ pub use cache::ResponseCache;
 pub use client::CallStats;
 pub use error::GitHubError;
 pub use forge::{GitHubForge, git_credentials, token_may_go_to};
-pub use options::{Auth, CommitMode, GitHubOptions, MergeMethod, RepoName, RepoNameError, Secret};
+pub use options::{
+    Auth, CommitMode, DEFAULT_API_URL, GitHubOptions, MergeMethod, RepoName, RepoNameError, Secret,
+};

@@ -69,6 +69,9 @@ pub(crate) fn merge_method_name(method: MergeMethod) -> &'static str {
     }
 }
 
+/// The API root of github.com (GitHub Enterprise: `https://HOST/api/v3`).
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
 /// `owner/name` of a repository.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RepoName {
@@ -163,7 +166,7 @@ impl GitHubOptions {
     /// The defaults for `repository` on github.com with `auth`.
     pub fn new(repository: RepoName, auth: Auth) -> GitHubOptions {
         GitHubOptions {
-            api_url: "https://api.github.com".to_string(),
+            api_url: DEFAULT_API_URL.to_string(),
             repository,
             auth,
             merge_method: MergeMethod::default(),

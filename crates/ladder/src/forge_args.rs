@@ -14,8 +14,6 @@ use ladder_promote::{Forge, GitForge};
 
 use crate::report::{Exit, Failure};
 
-/// The API root of github.com.
-pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
 /// A GitHub token (a personal access token, or any bearer token the API takes).
 pub const ENV_GITHUB_TOKEN: &str = "LADDER_GITHUB_TOKEN";
 /// A file holding the token.
@@ -93,7 +91,10 @@ impl ForgeArgs {
         let Ok(auth) = github_auth() else {
             return Ok(None);
         };
-        let api = self.forge_api_url.as_deref().unwrap_or(DEFAULT_GITHUB_API);
+        let api = self
+            .forge_api_url
+            .as_deref()
+            .unwrap_or(ladder_github::DEFAULT_API_URL);
         if !ladder_github::token_may_go_to(api, repo) {
             return Ok(None);
         }
@@ -168,7 +169,7 @@ impl ForgeArgs {
         options.api_url = self
             .forge_api_url
             .clone()
-            .unwrap_or_else(|| DEFAULT_GITHUB_API.to_string());
+            .unwrap_or_else(|| ladder_github::DEFAULT_API_URL.to_string());
         options.merge_method = settings.merge_method;
         options.commit_mode = match self.commit_mode {
             Some(CommitModeChoice::Push) => CommitMode::Push,

@@ -4,11 +4,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{http, sign_github, wait_for};
 
 use ladder_testkit::{GitDaemon, Origin, free_port};
 
@@ -67,71 +69,6 @@ fn branches(repo: &Path, prefix: &str) -> Vec<String> {
     .lines()
     .map(String::from)
     .collect()
-}
-
-/// One HTTP/1.1 request on loopback: (status, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Waits until `ok` holds, polling; panics with `what` after `limit`.
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ok() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// GitHub's `X-Hub-Signature-256` of `body` under `secret`, computed with `openssl`-free
-/// means: the watch crate's own verifier is not used here, so the test signs with an
-/// independent HMAC (Python's hmac module, always on the CI image with pip).
-fn github_signature(secret: &str, body: &[u8]) -> String {
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import hmac,hashlib,sys; print('sha256='+hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A GitHub push event for `url`'s repository and branch `main`.
@@ -274,7 +211,7 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         &[("apps/web/env/dev.yaml".into(), values("v2"))],
     );
     let body = push_event(&acme.url);
-    let signature = github_signature("s3cret", &body);
+    let signature = sign_github("s3cret", &body);
     let (code, _) = http(
         daemon.port,
         "POST",
@@ -307,7 +244,7 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         "/hooks/github",
         &[
             ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &github_signature("wrong", &body)),
+            ("X-Hub-Signature-256", &sign_github("wrong", &body)),
         ],
         &body,
     );
@@ -320,7 +257,7 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         "/hooks/github",
         &[
             ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &github_signature("s3cret", &other)),
+            ("X-Hub-Signature-256", &sign_github("s3cret", &other)),
         ],
         &other,
     );
@@ -347,7 +284,7 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
     manual.retain(|(p, _)| p == "environments/dev.yaml");
     manual[0].1 = env_file("dev", "", "manual");
     let policy = commit(&acme.origin, "dev syncs by hand", &manual);
-    let signature = github_signature("s3cret", &body);
+    let signature = sign_github("s3cret", &body);
     let (code, _) = http(
         daemon.port,
         "POST",

@@ -3,10 +3,13 @@
 //! bare repo behind it). A signed push webhook opens the staging pull request; a merge
 //! event, and then the soak's own wake-up, open the prod one.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{http, sign_github as sign, wait_for};
 
 use ladder_testkit::github::FakeGitHub;
 use ladder_testkit::{Origin, free_port};
@@ -28,63 +31,6 @@ fn commit(origin: &Origin, message: &str, files: &[(&str, String)]) -> String {
         .map(|(p, c)| (*p, Some(c.as_bytes())))
         .collect();
     origin.commit("main", message, &files)
-}
-
-fn http(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let method = if body.is_empty() { "GET" } else { "POST" };
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ok() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// GitHub's `X-Hub-Signature-256`, computed independently of ladder (Python's hmac).
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import hmac,hashlib,sys; print('sha256='+hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())",
-            secret,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    String::from_utf8(child.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 struct Running(Child);
@@ -157,7 +103,8 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
             .unwrap(),
     );
     wait_for("/readyz", Duration::from_secs(60), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "/readyz", &[], b"").0 == 200
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/readyz", &[], b"").0 == 200
     });
     assert!(fake.pulls(REPO).is_empty());
 
@@ -174,6 +121,7 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     .to_string();
     let (code, _) = http(
         port,
+        "POST",
         "/hooks/github",
         &[
             ("X-GitHub-Event", "push"),
@@ -206,6 +154,7 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     .to_string();
     let (code, _) = http(
         port,
+        "POST",
         "/hooks/github",
         &[
             ("X-GitHub-Event", "pull_request"),
@@ -219,7 +168,7 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     assert_eq!(code, 202);
     wait_for("prod blocked by its soak", Duration::from_secs(30), || {
         let status: serde_json::Value =
-            serde_json::from_str(&http(port, "/api/v1/status", &[], b"").1).unwrap();
+            serde_json::from_str(&http(port, "GET", "/api/v1/status", &[], b"").1).unwrap();
         status["tenants"][0]["pending"]
             .as_array()
             .is_some_and(|rows| {
@@ -239,7 +188,7 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     let pulls = fake.pulls(REPO);
     assert_eq!(pulls.len(), 2, "{pulls:#?}");
     // The forge's calls are counted by kind, and its budget reported.
-    let (_, metrics) = http(port, "/metrics", &[], b"");
+    let (_, metrics) = http(port, "GET", "/metrics", &[], b"");
     assert!(
         metrics.contains("ladder_forge_api_calls_total{tenant=\"acme\",kind=\"write\"}"),
         "{metrics}"

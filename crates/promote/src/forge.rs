@@ -59,6 +59,18 @@ pub struct BranchWrite {
     pub content: Option<CommitContent>,
 }
 
+impl BranchWrite {
+    /// Deletes `branch`, which must still be at `head`.
+    pub fn delete(branch: impl Into<String>, head: ObjectId) -> BranchWrite {
+        BranchWrite {
+            branch: branch.into(),
+            new: None,
+            lease: Lease::At(head),
+            content: None,
+        }
+    }
+}
+
 /// A one-parent commit described by what it writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitContent {

@@ -79,6 +79,33 @@ pub struct Action {
     pub title: Option<String>,
 }
 
+impl Action {
+    /// An action not yet carried out: nothing written, merged or failed.
+    fn new(
+        branch: impl Into<String>,
+        app: impl Into<String>,
+        env: impl Into<String>,
+        kind: ActionKind,
+        commit: Option<ObjectId>,
+        reason: impl Into<String>,
+    ) -> Action {
+        Action {
+            branch: branch.into(),
+            app: app.into(),
+            env: env.into(),
+            kind,
+            commit,
+            reason: reason.into(),
+            written: false,
+            error: None,
+            merged: false,
+            warning: None,
+            already_reported: false,
+            title: None,
+        }
+    }
+}
+
 pub(crate) fn opt_id<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
     match id {
         Some(id) => s.serialize_str(&id.to_string()),
@@ -358,19 +385,15 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
         let branch = proposal_branch(input.branch_prefix, &row.env, &row.app);
         covered.push(branch.clone());
         let existing = input.proposals.iter().find(|p| p.branch == branch);
-        let action = |kind, commit, reason: &str| Action {
-            branch: branch.clone(),
-            app: row.app.clone(),
-            env: row.env.clone(),
-            kind,
-            commit,
-            reason: reason.to_string(),
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
+        let action = |kind, commit, reason: &str| {
+            Action::new(
+                branch.clone(),
+                row.app.clone(),
+                row.env.clone(),
+                kind,
+                commit,
+                reason.to_string(),
+            )
         };
         if grouped(input, &row.env) {
             // The environment's promotions go together on `<env>/_all`.
@@ -384,12 +407,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                     None,
                     "the environment's promotions are grouped now",
                 ));
-                writes.push(BranchWrite {
-                    branch: branch.clone(),
-                    new: None,
-                    lease: Lease::At(p.head),
-                    content: None,
-                });
+                writes.push(BranchWrite::delete(branch.clone(), p.head));
             }
             continue;
         }
@@ -404,12 +422,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                         None,
                         "the values are in sync: the branch of a merged proposal is deleted",
                     ));
-                    writes.push(BranchWrite {
-                        branch: branch.clone(),
-                        new: None,
-                        lease: Lease::At(tip),
-                        content: None,
-                    });
+                    writes.push(BranchWrite::delete(branch.clone(), tip));
                 }
             }
             (State::Due, None) if row.merged.is_some() => {
@@ -432,12 +445,7 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
                     None,
                     "the values are in sync: merged, or equal by hand",
                 ));
-                writes.push(BranchWrite {
-                    branch: branch.clone(),
-                    new: None,
-                    lease: Lease::At(p.head),
-                    content: None,
-                });
+                writes.push(BranchWrite::delete(branch.clone(), p.head));
             }
             (State::Blocked, Some(p)) => {
                 let reason = blocked_reason(row);
@@ -565,42 +573,25 @@ pub fn reconcile(input: &ReconcileInput, forge: &dyn Forge) -> Result<Outcome, R
             continue;
         }
         if read_tip(input, tips, p)? == Tip::Foreign {
-            actions.push(Action {
-                branch: p.branch.clone(),
-                app: app.to_string(),
-                env: env.to_string(),
-                kind: ActionKind::Foreign,
-                commit: Some(p.head),
-                reason: FOREIGN.to_string(),
-                written: false,
-                error: None,
-                merged: false,
-                warning: None,
-                already_reported: false,
-                title: None,
-            });
+            actions.push(Action::new(
+                p.branch.clone(),
+                app.to_string(),
+                env.to_string(),
+                ActionKind::Foreign,
+                Some(p.head),
+                FOREIGN.to_string(),
+            ));
             continue;
         }
-        actions.push(Action {
-            branch: p.branch.clone(),
-            app: app.to_string(),
-            env: env.to_string(),
-            kind: ActionKind::Close,
-            commit: None,
-            reason: "the promotion no longer exists (app or environment removed)".into(),
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
-        });
-        writes.push(BranchWrite {
-            branch: p.branch.clone(),
-            new: None,
-            lease: Lease::At(p.head),
-            content: None,
-        });
+        actions.push(Action::new(
+            p.branch.clone(),
+            app.to_string(),
+            env.to_string(),
+            ActionKind::Close,
+            None,
+            "the promotion no longer exists (app or environment removed)",
+        ));
+        writes.push(BranchWrite::delete(p.branch.clone(), p.head));
     }
     delete_orphans(input, &covered, &mut actions, &mut writes)?;
 
@@ -1033,20 +1024,7 @@ fn delete_orphans(
         if open_lease(input, &branch)? != Some(Lease::At(tip)) {
             continue;
         }
-        actions.push(Action {
-            branch: branch.clone(),
-            app: app.to_string(),
-            env: env.to_string(),
-            kind: ActionKind::Close,
-            commit: None,
-            reason: "the promotion no longer exists (app or environment removed): its leftover branch is deleted".into(),
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
-        });
+        actions.push(Action::new(branch.clone(), app.to_string(), env.to_string(), ActionKind::Close, None, "the promotion no longer exists (app or environment removed): its leftover branch is deleted"));
         writes.push(BranchWrite {
             branch,
             new: None,
@@ -1093,19 +1071,15 @@ fn reconcile_groups(
         }
         let branch = proposal_branch(input.branch_prefix, &env.name, "_all");
         let existing = input.proposals.iter().find(|p| p.branch == branch);
-        let action = |kind, commit, reason: String| Action {
-            branch: branch.clone(),
-            app: "_all".to_string(),
-            env: env.name.clone(),
-            kind,
-            commit,
-            reason,
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
+        let action = |kind, commit, reason: String| {
+            Action::new(
+                branch.clone(),
+                "_all".to_string(),
+                env.name.clone(),
+                kind,
+                commit,
+                reason,
+            )
         };
         let is_grouped = promotion.group == PromotionGroup::Environment;
         let rows = if is_grouped {
@@ -1141,12 +1115,7 @@ fn reconcile_groups(
                 "the environment's promotions are no longer grouped"
             };
             actions.push(action(ActionKind::Close, None, reason.into()));
-            writes.push(BranchWrite {
-                branch: branch.clone(),
-                new: None,
-                lease: Lease::At(p.head),
-                content: None,
-            });
+            writes.push(BranchWrite::delete(branch.clone(), p.head));
             continue;
         }
         let title = group_title(&env.name, &rows);
@@ -1331,27 +1300,16 @@ fn reconcile_backflow(
             )
         };
         if kind == ActionKind::Close {
-            writes.push(BranchWrite {
-                branch: p.branch.clone(),
-                new: None,
-                lease: Lease::At(p.head),
-                content: None,
-            });
+            writes.push(BranchWrite::delete(p.branch.clone(), p.head));
         }
-        actions.push(Action {
-            branch: p.branch.clone(),
-            app: app.to_string(),
-            env: env.to_string(),
+        actions.push(Action::new(
+            p.branch.clone(),
+            app.to_string(),
+            env.to_string(),
             kind,
-            commit: Some(p.head),
+            Some(p.head),
             reason,
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
-        });
+        ));
     }
     Ok(())
 }
@@ -1382,19 +1340,15 @@ fn reconcile_rollbacks(
         let ours = tips
             .get(&p.head)
             .is_some_and(|c| c.parents.len() == 1 && c.message.lines().any(|l| l == marker));
-        let action = |kind, reason: &str| Action {
-            branch: p.branch.clone(),
-            app: app.to_string(),
-            env: env.to_string(),
-            kind,
-            commit: Some(p.head),
-            reason: reason.to_string(),
-            written: false,
-            error: None,
-            merged: false,
-            warning: None,
-            already_reported: false,
-            title: None,
+        let action = |kind, reason: &str| {
+            Action::new(
+                p.branch.clone(),
+                app.to_string(),
+                env.to_string(),
+                kind,
+                Some(p.head),
+                reason.to_string(),
+            )
         };
         if !ours {
             actions.push(action(ActionKind::Foreign, FOREIGN));
@@ -1405,12 +1359,7 @@ fn reconcile_rollbacks(
             None => continue,
         };
         actions.push(action(ActionKind::Close, reason));
-        writes.push(BranchWrite {
-            branch: p.branch.clone(),
-            new: None,
-            lease: Lease::At(p.head),
-            content: None,
-        });
+        writes.push(BranchWrite::delete(p.branch.clone(), p.head));
     }
     Ok(())
 }
@@ -1519,20 +1468,14 @@ enum Tip {
 const FOREIGN: &str = "someone else pushed to this branch; ladder leaves it alone (delete the branch to let ladder propose again)";
 
 fn foreign(branch: &str, row: &Row) -> Action {
-    Action {
-        branch: branch.to_string(),
-        app: row.app.clone(),
-        env: row.env.clone(),
-        kind: ActionKind::Foreign,
-        commit: None,
-        reason: FOREIGN.to_string(),
-        written: false,
-        error: None,
-        merged: false,
-        warning: None,
-        already_reported: false,
-        title: None,
-    }
+    Action::new(
+        branch.to_string(),
+        row.app.clone(),
+        row.env.clone(),
+        ActionKind::Foreign,
+        None,
+        FOREIGN.to_string(),
+    )
 }
 
 /// Whether `proposal`'s tip is ladder's one commit for its promotion: a single parent
