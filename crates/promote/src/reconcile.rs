@@ -709,19 +709,24 @@ fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
             }
         }
         // The environment's own labels, which a run that died after opening the
-        // proposal may have left off.
+        // proposal may have left off, and with them possibly the review request: the
+        // labels are its mark (see `open_proposal`), so the reviewers are asked again.
         if action.kind != ActionKind::Foreign {
-            let missing: Vec<String> = input
+            let promotion = input
                 .tenant
                 .environment(&action.env)
-                .and_then(|e| e.promotion.as_ref())
+                .and_then(|e| e.promotion.as_ref());
+            let missing: Vec<String> = promotion
                 .map(|p| p.labels.clone())
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|l| !p.labels.contains(l))
                 .collect();
             if !missing.is_empty() {
-                error = error.or(optional(forge.label(p, &missing)));
+                let reviewers = promotion.map(|p| p.reviewers.as_slice()).unwrap_or(&[]);
+                let (failed, refused) = ask_then_label(forge, p, reviewers, &missing);
+                error = error.or(failed);
+                action.warning = action.warning.take().or(refused);
             }
         }
         for label in [FROZEN_LABEL, FOREIGN_LABEL] {
@@ -880,11 +885,13 @@ fn write_and_open(
     Ok(())
 }
 
-/// Opens the proposal of `branch` with `text`, then puts its labels on it and asks its
-/// reviewers: for promotions and rollbacks alike. A label the forge refuses fails the
-/// open (the next run adds the missing labels, seeing the proposal without them); a
-/// reviewer it refuses is the returned warning, not a failure: the proposal stands
-/// without that review request.
+/// Opens the proposal of `branch` with `text`, then asks its reviewers and puts its
+/// labels on it: for promotions and rollbacks alike. The labels come last because they
+/// are the mark that the reviewers were asked: a run that died before labelling finds
+/// the proposal without them and asks the reviewers again ([`ask_then_label`]). A label
+/// the forge refuses fails the open (the next run adds it); a reviewer the forge refuses
+/// for good (not a collaborator) is the returned warning, not a failure: the proposal
+/// stands without that review request.
 pub(crate) fn open_proposal(
     forge: &dyn Forge,
     branch: &str,
@@ -895,18 +902,8 @@ pub(crate) fn open_proposal(
         Ok(opened) => opened,
         Err(e) => return (Err(e), None),
     };
-    let labelled = if text.labels.is_empty() {
-        None
-    } else {
-        optional(forge.label(&opened, &text.labels))
-    };
-    let warning = if text.reviewers.is_empty() {
-        None
-    } else {
-        optional(forge.request_reviewers(&opened, &text.reviewers))
-            .map(|why| format!("requesting reviewers: {why}"))
-    };
-    match labelled {
+    let (error, warning) = ask_then_label(forge, &opened, &text.reviewers, &text.labels);
+    match error {
         Some(message) => (
             Err(ForgeError::Api {
                 message,
@@ -916,6 +913,34 @@ pub(crate) fn open_proposal(
         ),
         None => (Ok(opened), warning),
     }
+}
+
+/// Asks `reviewers` for a review of `proposal`, then adds `labels` (the mark that they
+/// were asked), unless the request failed in a way a later run may get past: then the
+/// labels stay off so that the next run asks again. Returns the error (the proposal is
+/// not finished) and the warning (reviewers refused for good).
+fn ask_then_label(
+    forge: &dyn Forge,
+    proposal: &Proposal,
+    reviewers: &[String],
+    labels: &[String],
+) -> (Option<String>, Option<String>) {
+    let mut warning = None;
+    if !reviewers.is_empty() {
+        match forge.request_reviewers(proposal, reviewers) {
+            Ok(()) | Err(ForgeError::Unsupported { .. }) => {}
+            Err(e) if e.is_transient() => {
+                return (Some(format!("requesting reviewers: {e}")), None);
+            }
+            Err(e) => warning = Some(format!("requesting reviewers: {e}")),
+        }
+    }
+    let error = if labels.is_empty() {
+        None
+    } else {
+        optional(forge.label(proposal, labels))
+    };
+    (error, warning)
 }
 
 /// The text the proposal of `action` should have.

@@ -1,7 +1,8 @@
-//! On forges with labels and reviewers: a new proposal gets the environment's labels and
-//! reviewers; a frozen one is marked once (label and comment), and unmarked once it
-//! moves again; one someone else pushed to is marked once and left alone; a proposal
-//! that is up to date costs no API write.
+//! On forges with labels and reviewers: a new proposal gets the environment's reviewers
+//! and labels (the reviewers asked again when the labels are gone); a frozen one is
+//! marked once (label and comment), and unmarked once it moves again; one someone else
+//! pushed to is marked once and left alone; a proposal that is up to date costs no API
+//! write.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -199,15 +200,28 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
     let labels = RefCell::new(BTreeMap::new());
     let branch = "ladder/staging/web";
 
+    // Reviewers before labels: the labels mark that the reviewers were asked.
     assert_eq!(
         run(work, &labels),
         [
             format!("open {branch}"),
-            format!("label {branch} promotion"),
             format!("reviewers {branch} alice"),
+            format!("label {branch} promotion"),
         ]
     );
     // Up to date: no API write at all.
+    assert_eq!(run(work, &labels), Vec::<String>::new());
+
+    // Without its labels (a run that died after opening it, or a person's hand) the
+    // proposal may lack its review request too: asked again, then labelled, once.
+    labels.borrow_mut().remove(branch);
+    assert_eq!(
+        run(work, &labels),
+        [
+            format!("reviewers {branch} alice"),
+            format!("label {branch} promotion"),
+        ]
+    );
     assert_eq!(run(work, &labels), Vec::<String>::new());
 
     // Frozen: the open proposal stays and is marked, once.
@@ -262,8 +276,8 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
         run(work, &labels),
         [
             format!("open {branch}"),
-            format!("label {branch} promotion"),
             format!("reviewers {branch} alice"),
+            format!("label {branch} promotion"),
         ]
     );
 }
