@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ladder_engine::ConfigBranch;
 use ladder_git::Credentials;
-use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, Secret};
+use ladder_github::{Auth, GitHubForge, GitHubOptions, InstallationTokens, RepoName, Secret};
 
 use crate::config::ForgeConfig;
 use crate::sync::TenantRuntime;
@@ -41,11 +41,12 @@ pub fn forge_credentials(forge: &ForgeConfig) -> Result<Option<ForgeCredentials>
 /// The credentials git gets for the tenant's repo: the forge's token (or its GitHub
 /// App's installation token), when the repo is on the API's own host, by the forge's one
 /// rule (`ladder_github::token_may_go_to`). Never for another host, so a repo elsewhere
-/// never receives a GitHub token.
+/// never receives a GitHub token. An App's token comes from `tokens` while it is fresh.
 pub fn git_credentials(
     repo_url: &str,
     forge: &ForgeConfig,
     credentials: Option<&ForgeCredentials>,
+    tokens: &InstallationTokens,
 ) -> Result<Option<Credentials>, String> {
     let Some(ForgeCredentials(auth)) = credentials else {
         return Ok(None);
@@ -62,6 +63,7 @@ pub fn git_credentials(
     };
     let mut options = GitHubOptions::new(repository, auth.clone());
     options.api_url = api.to_string();
+    options.tokens = tokens.clone();
     ladder_github::git_credentials(&options, repo_url)
         .map_err(|e| format!("obtaining git credentials for {repo_url} from the forge: {e}"))
 }
@@ -98,5 +100,6 @@ pub fn github_forge(
     options.merge_method = settings.merge_method;
     options.commit_mode = settings.commit_mode;
     options.cache = rt.github_answers.clone();
+    options.tokens = rt.github_tokens.clone();
     GitHubForge::new(options, branch.repo()).map_err(|e| e.to_string())
 }

@@ -17,6 +17,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, tenant: &Tenant) -> JoinHandle<()> {
     let config = tenant.runtime.config.clone();
     let cache_dir = tenant.runtime.cache_dir.clone();
     let child_env = tenant.runtime.child_env.clone();
+    let tokens = tenant.runtime.github_tokens.clone();
     let name = config.name.clone();
     let interval = config.poll_interval;
     let checker = shared.clone();
@@ -34,7 +35,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, tenant: &Tenant) -> JoinHandle<()> {
         };
         let forge = credentials::forge_credentials(&config.forge)?;
         let options = RemoteOptions {
-            credentials: credentials::git_credentials(url, &config.forge, forge.as_ref())?,
+            credentials: credentials::git_credentials(url, &config.forge, forge.as_ref(), &tokens)?,
             limits: Limits::idle(CHECK_IDLE).with_cancel(checker.cancel.clone()),
             child_env: child_env.clone(),
             ..Default::default()

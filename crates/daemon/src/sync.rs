@@ -29,6 +29,9 @@ pub struct TenantRuntime {
     /// The GitHub forge's remembered answers, kept across reconciles so an idle one's
     /// reads are conditional (304s, free of the rate limit). Clones share it.
     pub github_answers: ladder_github::ResponseCache,
+    /// A GitHub App's installation token, kept across polls and reconciles so one is
+    /// asked for once per token lifetime, not per fetch. Clones share it.
+    pub github_tokens: ladder_github::InstallationTokens,
 }
 
 /// What one reconcile did.
@@ -276,8 +279,9 @@ fn open_branch(
         ..Default::default()
     };
     if let Some(url) = &config.repo {
-        remote.credentials = credentials::git_credentials(url, &config.forge, forge_credentials)
-            .map_err(SyncError::Credentials)?;
+        remote.credentials =
+            credentials::git_credentials(url, &config.forge, forge_credentials, &rt.github_tokens)
+                .map_err(SyncError::Credentials)?;
     }
     let mut options = OpenOptions {
         git_ref: config.branch.clone(),

@@ -17,7 +17,8 @@ use octocrab::Octocrab;
 
 use crate::client::Client;
 use crate::error::GitHubError;
-use crate::options::{Auth, Secret};
+use crate::options::{Auth, GitHubOptions, Secret};
+use crate::tokens::{InstallationTokens, Owner};
 
 /// Refresh at most this long before expiry...
 const MAX_MARGIN: Duration = Duration::from_secs(5 * 60);
@@ -37,15 +38,17 @@ enum Kind {
         token: Secret,
     },
     App {
-        app_id: u64,
+        owner: Owner,
         /// Authenticated as the App (a fresh JWT per request).
         crab: Octocrab,
+        /// The installation and its token, kept by the caller across forges.
+        tokens: InstallationTokens,
     },
 }
 
 #[derive(Default)]
 struct State {
-    installation: Option<u64>,
+    /// The client for the installation token in use, built once per token.
     current: Option<Installed>,
     /// Every installation token handed out recently, for masking.
     seen: Vec<String>,
@@ -55,7 +58,6 @@ struct State {
 struct Installed {
     token: Secret,
     crab: Octocrab,
-    refresh_at: Instant,
 }
 
 /// When to replace a token that lives `lifetime` from now.
@@ -77,7 +79,8 @@ fn check_token(token: &str) -> Result<(), GitHubError> {
 impl Authenticator {
     /// Builds the HTTP client; must run inside the forge's runtime (octocrab starts its
     /// request buffer's worker on it).
-    pub fn new(api_url: &str, auth: &Auth) -> Result<Authenticator, GitHubError> {
+    pub fn new(options: &GitHubOptions) -> Result<Authenticator, GitHubError> {
+        let api_url = options.api_url.as_str();
         let builder = Octocrab::builder()
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|e| GitHubError::Options(format!("{api_url:?} is not an API URL: {e}")))?
@@ -90,7 +93,7 @@ impl Authenticator {
                 e.to_string().lines().next().unwrap_or_default()
             ))
         };
-        let kind = match auth {
+        let kind = match &options.auth {
             Auth::Token(token) => {
                 check_token(token.expose())?;
                 let base = builder.build().map_err(build_error)?;
@@ -116,8 +119,13 @@ impl Authenticator {
                         message: "the private key is not an RSA key in PEM form".into(),
                     })?;
                 Kind::App {
-                    app_id: *app_id,
+                    owner: Owner {
+                        api_url: api_url.to_string(),
+                        app_id: *app_id,
+                        repository: options.repository.to_string(),
+                    },
                     crab: builder.build().map_err(build_error)?,
+                    tokens: options.tokens.clone(),
                 }
             }
         };
@@ -137,6 +145,9 @@ impl Authenticator {
 
     /// Forgets the installation token (GitHub refused it: revoked, or expired early).
     pub fn invalidate(&self) {
+        if let Kind::App { tokens, .. } = &self.kind {
+            tokens.forget_token();
+        }
         self.state().current = None;
     }
 
@@ -165,19 +176,19 @@ impl Authenticator {
     }
 
     async fn installed(&self, client: &Client) -> Result<Installed, GitHubError> {
-        let Kind::App { app_id, crab } = &self.kind else {
+        let Kind::App {
+            owner,
+            crab,
+            tokens,
+        } = &self.kind
+        else {
             unreachable!("only Apps have installations");
         };
-        let app_id = *app_id;
-        let (installation, current) = {
-            let state = self.state();
-            (state.installation, state.current.clone())
-        };
-        if let Some(current) = current
-            && Instant::now() < current.refresh_at
-        {
-            return Ok(current);
+        let app_id = owner.app_id;
+        if let Some(token) = tokens.fresh_token(owner) {
+            return self.use_token(crab, token.expose());
         }
+        let installation = tokens.installation(owner);
         let app_error = |message: String| GitHubError::App { app_id, message };
         let repo = client.repo.to_string();
         let refused = |reply: &crate::client::Reply, what: &str| match reply.status.as_u16() {
@@ -208,7 +219,7 @@ impl Authenticator {
                     id: u64,
                 }
                 let id = reply.json::<Installation>("the installation")?.id;
-                self.state().installation = Some(id);
+                tokens.set_installation(owner, Some(id));
                 id
             }
         };
@@ -220,7 +231,7 @@ impl Authenticator {
             .await?;
         if reply.status.as_u16() == 404 {
             // The App was reinstalled: find the installation again next time.
-            self.state().installation = None;
+            tokens.set_installation(owner, None);
         }
         if !reply.is_success() {
             return Err(refused(&reply, "creating an installation token"));
@@ -243,24 +254,41 @@ impl Authenticator {
             })
             // GitHub's tokens live an hour.
             .unwrap_or(Duration::from_secs(3600));
-        let token_crab = crab
-            .user_access_token(access.token.clone())
-            .map_err(|e| app_error(e.to_string().lines().next().unwrap_or_default().into()))?;
-        let installed = Installed {
-            token: Secret::new(access.token.clone()),
-            crab: token_crab,
-            refresh_at: Instant::now() + refresh_after(lifetime),
-        };
         tracing::debug!(
             installation,
             lifetime_s = lifetime.as_secs(),
             "obtained a GitHub App installation token"
         );
+        let refresh_at = Instant::now() + refresh_after(lifetime);
+        tokens.keep_token(owner, Secret::new(access.token.clone()), refresh_at);
+        self.use_token(crab, &access.token)
+    }
+
+    /// The client for installation token `token` (built on the App's client, sharing
+    /// its connection pool), remembered for masking.
+    fn use_token(&self, app_crab: &Octocrab, token: &str) -> Result<Installed, GitHubError> {
         let mut state = self.state();
+        if let Some(current) = &state.current
+            && current.token.expose() == token
+        {
+            return Ok(current.clone());
+        }
+        let crab = app_crab.user_access_token(token.to_string()).map_err(|e| {
+            GitHubError::Options(format!(
+                "cannot set up the HTTP client: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ))
+        })?;
+        let installed = Installed {
+            token: Secret::new(token),
+            crab,
+        };
         state.current = Some(installed.clone());
-        state.seen.push(access.token);
-        if state.seen.len() > OLD_TOKENS {
-            state.seen.remove(0);
+        if !state.seen.iter().any(|t| t == token) {
+            state.seen.push(token.to_string());
+            if state.seen.len() > OLD_TOKENS {
+                state.seen.remove(0);
+            }
         }
         Ok(installed)
     }

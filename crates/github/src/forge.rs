@@ -68,7 +68,7 @@ impl GitHubForge {
             .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
         let auth = {
             let _entered = runtime.enter();
-            Authenticator::new(&options.api_url, &options.auth)?
+            Authenticator::new(&options)?
         };
         let client = Client::new(
             &options.api_url,
@@ -377,7 +377,7 @@ pub fn git_credentials(
         .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
     let auth = {
         let _entered = runtime.enter();
-        Authenticator::new(&options.api_url, &options.auth)?
+        Authenticator::new(options)?
     };
     let client = Client::new(
         &options.api_url,

@@ -36,7 +36,10 @@
 //!   window GitHub's ref API leaves (a push has none).
 //! - **GitHub App.** The installation is found from the repository, its token scoped
 //!   to it, and replaced when a third of its lifetime (at most five minutes) is left,
-//!   or when GitHub refuses it. See [`auth`].
+//!   or when GitHub refuses it. The installation and its token are kept in an
+//!   [`InstallationTokens`] the caller holds, so that forges made one after another
+//!   (the daemon's polls and reconciles, the CLI's fetch and forge) share one token.
+//!   See [`auth`].
 //! - **Errors** name the repository and what GitHub said, never a token: messages are
 //!   masked against every token the forge holds before they leave it. 401 and 404 get
 //!   one clear sentence each; 404 on a branch means "no branch" only when the
@@ -52,6 +55,7 @@ mod forge;
 mod gitdata;
 mod options;
 mod pulls;
+mod tokens;
 
 pub use cache::ResponseCache;
 pub use client::CallStats;
@@ -60,3 +64,4 @@ pub use forge::{GitHubForge, git_credentials, token_may_go_to};
 pub use options::{
     Auth, CommitMode, DEFAULT_API_URL, GitHubOptions, MergeMethod, RepoName, RepoNameError, Secret,
 };
+pub use tokens::InstallationTokens;

@@ -160,6 +160,9 @@ pub struct GitHubOptions {
     /// Remembered GET answers for conditional requests; keep one across forges (and
     /// runs, with [`ResponseCache::save`]) so unchanged answers are 304s.
     pub cache: crate::ResponseCache,
+    /// A GitHub App's installation token, kept across forges: keep one per repository
+    /// (for the daemon, per tenant) so forges made one after another share the token.
+    pub tokens: crate::InstallationTokens,
 }
 
 impl GitHubOptions {
@@ -173,6 +176,7 @@ impl GitHubOptions {
             commit_mode: CommitMode::default(),
             retry_budget: Duration::from_secs(60),
             cache: crate::ResponseCache::new(),
+            tokens: crate::InstallationTokens::new(),
         }
     }
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ladder_engine::ConfigBranch;
-use ladder_github::{Auth, GitHubForge, GitHubOptions, RepoName, ResponseCache, Secret};
+use ladder_github::{
+    Auth, GitHubForge, GitHubOptions, InstallationTokens, RepoName, ResponseCache, Secret,
+};
 use ladder_model::{CommitMode, ForgeKind};
 use ladder_promote::{Forge, GitForge};
 
@@ -42,6 +44,10 @@ pub struct ForgeArgs {
     /// ladder.yaml, else push].
     #[arg(long, value_enum, value_name = "MODE")]
     pub commit_mode: Option<CommitModeChoice>,
+
+    /// A GitHub App's installation token, shared by the fetch and the forge of one run.
+    #[arg(skip)]
+    app_tokens: InstallationTokens,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -112,6 +118,7 @@ impl ForgeArgs {
         };
         let mut options = GitHubOptions::new(repository, auth);
         options.api_url = api.to_string();
+        options.tokens = self.app_tokens.clone();
         ladder_github::git_credentials(&options, repo).map_err(|e| {
             Failure::new(
                 Exit::Environment,
@@ -166,6 +173,7 @@ impl ForgeArgs {
         // Beside the mirror: the answers belong to this repository's API.
         let etags = repo.git_dir().join("ladder-github-answers.json");
         options.cache = ResponseCache::load(&etags);
+        options.tokens = self.app_tokens.clone();
         options.api_url = self
             .forge_api_url
             .clone()

@@ -172,6 +172,7 @@ fn runtimes(config: &DaemonConfig) -> Vec<TenantRuntime> {
             policy: platform_policy(),
             identity: Identity::new("ladder", "ladder@localhost"),
             github_answers: Default::default(),
+            github_tokens: Default::default(),
         })
         .collect()
 }

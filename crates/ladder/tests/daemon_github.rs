@@ -1,7 +1,8 @@
 //! `ladder run` with the GitHub forge: the real binary as a daemon against the fake
 //! GitHub of the testkit (its API checked against GitHub's OpenAPI description, a real
 //! bare repo behind it). A signed push webhook opens the staging pull request; a merge
-//! event, and then the soak's own wake-up, open the prod one.
+//! event, and then the soak's own wake-up, open the prod one. A GitHub App's
+//! installation token is asked for once and serves every poll and reconcile after.
 
 mod common;
 
@@ -33,25 +34,10 @@ fn commit(origin: &Origin, message: &str, files: &[(&str, String)]) -> String {
     origin.commit("main", message, &files)
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
-    FakeGitHub::load_openapi().expect("make reference");
-    let dir = tempfile::tempdir().unwrap();
-    let origin = Origin {
-        base: dir.path().join("served"),
-        name: "config.git".into(),
-    };
+/// The tenant: dev, staging from dev, prod from staging after a 3 s soak; web at v1.
+fn seed(origin: &Origin) {
     commit(
-        &origin,
+        origin,
         "tenant",
         &[
             (
@@ -73,6 +59,26 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
             ("apps/web/env/prod.yaml", values("v1")),
         ],
     );
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
+    FakeGitHub::load_openapi().expect("make reference");
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        base: dir.path().join("served"),
+        name: "config.git".into(),
+    };
+    seed(&origin);
     let fake = FakeGitHub::start();
     fake.add_repo(REPO, &origin.path(), "main");
     fake.add_token(TOKEN, &[REPO]);
@@ -196,6 +202,75 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     assert!(
         metrics.contains("ladder_forge_rate_limit_remaining{tenant=\"acme\"}"),
         "{metrics}"
+    );
+    assert_eq!(fake.openapi_violations(), Vec::<String>::new());
+}
+
+#[test]
+fn a_github_apps_installation_token_serves_every_poll_and_reconcile_of_its_lifetime() {
+    FakeGitHub::load_openapi().expect("make reference");
+    let dir = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        base: dir.path().join("served"),
+        name: "config.git".into(),
+    };
+    seed(&origin);
+    let fake = FakeGitHub::start();
+    fake.add_repo(REPO, &origin.path(), "main");
+    let (key, public) = common::app_key_pair(dir.path());
+    fake.add_app(4242, &public, 77, &[REPO]);
+    let url = fake.git_url(REPO);
+    let port = free_port();
+    let config = dir.path().join("ladder.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {url}\n    pollInterval: 1s\n    forge: {{apiUrl: {}, appId: 4242, appKeyFile: {}}}\n",
+            dir.path().join("cache").display(),
+            fake.api_url(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let _daemon = Running(
+        Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("/readyz", Duration::from_secs(60), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/readyz", &[], b"").0 == 200
+    });
+
+    // Polling alone finds the dev bump: a fetch and a reconcile with the App's token.
+    commit(
+        &origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml", values("v2"))],
+    );
+    wait_for("the staging pull request", Duration::from_secs(30), || {
+        fake.pulls(REPO)
+            .iter()
+            .any(|p| p.head_ref == "ladder/staging/web" && p.state == "open")
+    });
+    // Three more polls, each a remote check with the token.
+    let seen = fake.ref_advertisements();
+    wait_for("three more polls", Duration::from_secs(30), || {
+        fake.ref_advertisements() >= seen + 3
+    });
+    let minted: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/access_tokens"))
+        .collect();
+    assert_eq!(
+        minted.len(),
+        1,
+        "one installation token for {} ref advertisements: {minted:#?}",
+        fake.ref_advertisements()
     );
     assert_eq!(fake.openapi_violations(), Vec::<String>::new());
 }

@@ -483,24 +483,8 @@ fn a_github_app_gets_an_installation_token_for_the_repository() {
     let hub = Hub::new();
     bump_dev(&hub, "v2");
     let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("app.pem");
-    let keygen = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen runs (openssh-client)");
-    assert!(keygen.status.success());
-    let public = Command::new("ssh-keygen")
-        .args(["-e", "-m", "PEM", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    hub.fake.add_app(
-        4242,
-        &String::from_utf8(public.stdout).unwrap(),
-        77,
-        &[REPO],
-    );
+    let (key, public) = common::app_key_pair(keys.path());
+    hub.fake.add_app(4242, &public, 77, &[REPO]);
     let key_path = key.to_str().unwrap();
     let actions = hub.promote_with(
         &[],
@@ -523,12 +507,13 @@ fn a_github_app_gets_an_installation_token_for_the_repository() {
         "the branch was pushed with the installation token"
     );
     let requests = hub.fake.requests();
-    assert!(
-        requests
-            .iter()
-            .any(|r| r.auth == "jwt" && r.path.ends_with("/access_tokens")),
-        "an installation token was requested with the App's JWT"
-    );
+    // One token for the run: the fetch and the forge share it.
+    let minted: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/access_tokens"))
+        .collect();
+    assert_eq!(minted.len(), 1, "{minted:#?}");
+    assert_eq!(minted[0].auth, "jwt", "asked for with the App's JWT");
     assert!(
         requests
             .iter()

@@ -389,6 +389,12 @@ impl FakeGitHub {
         self.state().requests.clone()
     }
 
+    /// How many ref advertisements (the start of every fetch, push and remote check
+    /// over smart HTTP) were served to an accepted token.
+    pub fn ref_advertisements(&self) -> u64 {
+        self.state().ref_advertisements
+    }
+
     /// Forgets the recorded requests (the fault count and the rate limit go on).
     pub fn clear_requests(&self) {
         self.state().requests.clear();

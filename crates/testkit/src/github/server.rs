@@ -383,6 +383,9 @@ fn git_http(
             Some(true) => repo.bare.clone(),
         }
     };
+    if method == Method::GET && rest == "/info/refs" {
+        shared.lock().unwrap().ref_advertisements += 1;
+    }
     let dir = bare.path();
     let (Some(root), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else {
         return plain(500, "bare repo has no parent folder");

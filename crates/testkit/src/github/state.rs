@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub rate_used: u64,
     pub rate_reset: u64,
     pub requests: Vec<ApiRequest>,
+    /// Ref advertisements (`GET .../info/refs`) served to an accepted token: every
+    /// fetch, push and remote check begins with one.
+    pub ref_advertisements: u64,
     pub violations: Vec<String>,
     users: BTreeMap<String, u64>,
     next_id: u64,
@@ -170,6 +173,7 @@ impl State {
             rate_used: 0,
             rate_reset: now() + 3600,
             requests: Vec::new(),
+            ref_advertisements: 0,
             violations: Vec::new(),
             users: BTreeMap::new(),
             next_id: 1000,
