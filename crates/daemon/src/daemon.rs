@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ladder_git::{Cancel, Limits};
+use ladder_lease::Leadership;
 use ladder_watch::{Cause, Triggers};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -41,20 +42,25 @@ pub(crate) struct Shared {
     /// its whole run, and their fan-outs share the process's one thread budget.
     pub running: tokio::sync::Semaphore,
     pub stopping: AtomicBool,
-    /// Whether this replica leads (always true without leader election).
-    pub leading: tokio::sync::watch::Receiver<bool>,
+    /// Whether this replica leads (always without leader election), and where the
+    /// leader is when another replica does.
+    pub leading: tokio::sync::watch::Receiver<Leadership>,
     /// Whether leader election is on (a standby is then ready, and says so).
     pub elected: bool,
 }
 
 impl Shared {
+    pub fn leads(&self) -> bool {
+        self.leading.borrow().leading
+    }
+
     pub fn tenant(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.runtime.config.name == name)
     }
 
     pub fn status(&self) -> Status {
         Status {
-            leader: *self.leading.borrow(),
+            leader: self.leads(),
             tenants: self
                 .tenants
                 .iter()
@@ -75,6 +81,11 @@ pub struct DaemonOptions {
     /// Leader election on a Kubernetes Lease, when several replicas run: only the
     /// leader reconciles; `None`: this process always acts.
     pub election: Option<ladder_lease::LeaseConfig>,
+    /// This replica's host as the others reach it (the pod's IP). With leader election
+    /// the leader writes `http://HOST:PORT` (the port it listens on) on the Lease, and a
+    /// standby passes the webhooks it receives on to it. `None`: a standby cannot, and
+    /// answers them with 503.
+    pub advertise_host: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +108,16 @@ pub enum DaemonError {
     Election(#[source] ladder_lease::Error),
 }
 
+/// `http://HOST:PORT`, an IPv6 host in brackets.
+fn advertised_url(host: &str, port: u16) -> String {
+    let host = host.trim();
+    if host.contains(':') && !host.starts_with('[') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -116,12 +137,17 @@ pub async fn run(
         config,
         tenants,
         pause,
-        election,
+        mut election,
+        advertise_host,
     } = options;
     if let Some(lease) = &election {
         lease.validate().map_err(DaemonError::Election)?;
     }
-    let (lead, leading) = tokio::sync::watch::channel(election.is_none());
+    let (lead, leading) = tokio::sync::watch::channel(if election.is_none() {
+        Leadership::leading()
+    } else {
+        Leadership::standing_by(None)
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -129,6 +155,9 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(DaemonError::Serve)?;
+    if let (Some(lease), Some(host)) = (&mut election, &advertise_host) {
+        lease.address = Some(advertised_url(host, addr.port()));
+    }
     let shared = Arc::new(Shared {
         tenants: tenants
             .into_iter()
@@ -166,8 +195,14 @@ pub async fn run(
         let shared = shared.clone();
         tokio::spawn(async move {
             let mut leading = shared.leading.clone();
+            let mut was_leading = false;
             while leading.changed().await.is_ok() {
-                let now_leading = *leading.borrow_and_update();
+                let now_leading = leading.borrow_and_update().leading;
+                // The channel also says where the leader is: act on changes of leading.
+                if now_leading == was_leading {
+                    continue;
+                }
+                was_leading = now_leading;
                 shared.metrics.leader(now_leading);
                 if now_leading {
                     tracing::info!("leading: reconciling every tenant");
@@ -182,7 +217,7 @@ pub async fn run(
             }
         });
     }
-    shared.metrics.leader(*shared.leading.borrow());
+    shared.metrics.leader(shared.leads());
 
     let mut workers = JoinSet::new();
     let mut pollers = Vec::new();
@@ -292,7 +327,7 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
             return;
         }
         // A standby does nothing; when it leads, every tenant is triggered anew.
-        if !*shared.leading.borrow() {
+        if !shared.leads() {
             continue;
         }
         let Some(tenant) = shared.tenant(&name) else {
@@ -306,7 +341,7 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        if !*shared.leading.borrow() {
+        if !shared.leads() {
             continue;
         }
         tenant

@@ -6,6 +6,7 @@
 //! - [`sync`]: one reconcile of one tenant (blocking; run on the blocking pool).
 //! - [`daemon`]: the workers, their triggers, the HTTP server, shutdown.
 //! - [`status`], [`metrics`]: what it reports.
+//! - `forward`: a standby passes the webhooks it receives on to the leader.
 //!
 //! Like every library crate of ladder, it reads no environment variable: the binary
 //! passes what it takes from its environment.
@@ -14,6 +15,7 @@ mod check;
 pub mod config;
 mod credentials;
 pub mod daemon;
+mod forward;
 pub mod metrics;
 mod poll;
 mod render_path;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use ladder_watch::{Cause, HookError, HookEvent, SignatureError};
 use serde_json::json;
 
 use crate::daemon::Shared;
+use crate::forward;
 
 /// The largest webhook body taken; GitHub caps its payloads at 25 MB, but a push event
 /// ladder cares about is a few kilobytes, and the body is read before it is verified.
@@ -36,7 +37,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    let leader = *shared.leading.borrow();
+    let leader = shared.leads();
     // A standby is ready: it serves and stands by, and a rollout must not wait for it
     // to sync tenants it leaves to the leader.
     if shared.elected && !leader {
@@ -248,6 +249,10 @@ async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Bo
             "no tenant with this secret is configured with this repository",
         );
     }
+    // A standby acts on nothing: the leader gets the delivery.
+    if shared.elected && !shared.leads() {
+        return pass_to_leader(shared, provider, headers, body).await;
+    }
     let mut triggered = 0;
     for tenant in verified {
         let name = &tenant.runtime.config.name;
@@ -283,6 +288,52 @@ async fn hook(shared: &Shared, provider: Provider, headers: &HeaderMap, body: Bo
         "accepted",
         "scheduled",
     )
+}
+
+/// A delivery a standby received, passed on to the leader (see [`forward`]); the leader's
+/// answer, or 503 when there is no leader to take it, so the sender may redeliver.
+async fn pass_to_leader(
+    shared: &Shared,
+    provider: Provider,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let unavailable = |result: &str, text: &str| {
+        answer(
+            shared,
+            provider,
+            StatusCode::SERVICE_UNAVAILABLE,
+            result,
+            text,
+        )
+    };
+    if headers.contains_key(forward::FORWARDED) {
+        return unavailable(
+            "not_leader",
+            "passed on to this replica as the leader, but it does not lead (the Lease is changing hands): redeliver",
+        );
+    }
+    let leader = shared.leading.borrow().leader_address.clone();
+    let Some(leader) = leader else {
+        return unavailable(
+            "no_leader",
+            "this replica stands by and knows no leader to pass the delivery to: redeliver it",
+        );
+    };
+    let path = format!("/hooks/{}", provider.name());
+    match forward::to_leader(&leader, &path, headers, body).await {
+        Ok((code, text)) => {
+            shared.metrics.webhook(provider.name(), "forwarded");
+            (code, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "passing a webhook on to the leader failed");
+            unavailable(
+                "no_leader",
+                &format!("this replica stands by; {e}: redeliver it"),
+            )
+        }
+    }
 }
 
 /// Secret files usually end with a newline the secret does not have.

@@ -31,6 +31,11 @@ use crate::report::{Exit, Failure};
 /// /hooks/gitea and /hooks/gitlab. SIGTERM or SIGINT stops it: no new work, the
 /// reconciles in flight finish within `shutdownTimeout`, exit 0. Logs are JSON when
 /// stderr is not a terminal (LADDER_LOG sets the level; info by default).
+///
+/// Several replicas: LADDER_LEADER_ELECTION=true makes them contend for a Kubernetes
+/// Lease (LADDER_LEASE_NAME, LADDER_LEASE_NAMESPACE or POD_NAMESPACE), held as POD_NAME;
+/// only the holder reconciles. With POD_IP set, the holder writes its address on the
+/// Lease and the others pass the webhooks they receive on to it.
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The daemon's configuration file (YAML).
@@ -250,11 +255,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The pod's IP (the chart sets POD_IP from the downward API): where a standby
+    // passes webhooks on to this replica when it leads.
+    let advertise_host = std::env::var("POD_IP")
+        .ok()
+        .filter(|ip| !ip.trim().is_empty());
     let options = DaemonOptions {
         config,
         tenants,
         pause,
         election,
+        advertise_host,
     };
     let result = runtime.block_on(ladder_daemon::run(options, shutdown_signal(), |addr| {
         eprintln!("ladder is running: http://{addr}/api/v1/status");

@@ -789,3 +789,121 @@ fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kil
     assert!(status.success());
     assert_eq!(holder(), "");
 }
+
+#[test]
+fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
+    use ladder_testkit::kube::FakeKube;
+    let acme = served("acme");
+    let origin = acme.origin.path();
+    let secret_file = acme.dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "s3cret\n").unwrap();
+    let kube = FakeKube::start("sa-token");
+    let api_url = kube.url();
+    let token_file = acme.dir.path().join("sa-token");
+    std::fs::write(&token_file, "sa-token\n").unwrap();
+    let token = token_file.to_str().unwrap().to_string();
+    // Webhooks only: nothing would find the change otherwise.
+    let start = |pod: &str| {
+        let config = format!(
+            "listen: 127.0.0.1:PORT\ncacheDir: {}/{pod}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n    webhookSecretFile: {}\n",
+            cache(&acme).display(),
+            acme.url,
+            secret_file.display()
+        );
+        Daemon::start(
+            &config,
+            &[
+                ("LADDER_LEADER_ELECTION", "true"),
+                ("LADDER_LEASE_NAMESPACE", "ladder-system"),
+                ("POD_NAME", pod),
+                ("POD_IP", "127.0.0.1"),
+                ("LADDER_KUBE_API_URL", &api_url),
+                ("LADDER_KUBE_TOKEN_FILE", &token),
+            ],
+        )
+    };
+    let lease = || kube.lease("ladder-system", "ladder").unwrap_or_default();
+    let a = start("ladder-a");
+    let b = start("ladder-b");
+    wait_for("a leader", Duration::from_secs(60), || {
+        lease()["spec"]["holderIdentity"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty())
+    });
+    let (leader, standby) = if lease()["spec"]["holderIdentity"] == "ladder-a" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    leader.wait_ready();
+    standby.wait_ready();
+    // The leader wrote where it listens on the Lease.
+    assert_eq!(
+        lease()["metadata"]["annotations"]["ladder.dev/leader-address"],
+        format!("http://127.0.0.1:{}", leader.port).as_str()
+    );
+
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    let body = push_event(&acme.url);
+    let signature = sign_github("s3cret", &body);
+    let deliver = |to: &Daemon, extra: &[(&str, &str)]| {
+        let mut headers = vec![
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", signature.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        http(to.port, "POST", "/hooks/github", &headers, &body)
+    };
+    // The standby may not have read the Lease since the leader took it: until it has,
+    // it answers 503 (the sender redelivers), never 202 without acting.
+    let mut answer = (0, String::new());
+    wait_for("the standby to pass it on", Duration::from_secs(30), || {
+        answer = deliver(&standby, &[]);
+        answer.0 != 503
+    });
+    // The leader's own answer.
+    assert_eq!(answer.0, 202, "{}", answer.1);
+    assert!(answer.1.contains("\"accepted\""), "{}", answer.1);
+    wait_for("the staging proposal", Duration::from_secs(60), || {
+        branches(&origin, "ladder/") == ["ladder/staging/web"]
+    });
+    let forwarded = |d: &Daemon| {
+        counter(
+            d,
+            "ladder_webhook_deliveries_total{provider=\"github\",result=\"forwarded\"}",
+        )
+    };
+    assert_eq!(forwarded(&standby), 1.0);
+    assert_eq!(counter(&standby, "ladder_reconciles_total"), 0.0);
+    assert!(counter(&leader, "ladder_reconciles_total") >= 2.0);
+
+    // A delivery marked as passed on is never passed on again: a loop cannot start.
+    let (code, text) = deliver(&standby, &[("X-Ladder-Forwarded", "1")]);
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("not_leader"), "{text}");
+    // A wrong signature is refused by the standby itself, and not passed on.
+    let (code, _) = http(
+        standby.port,
+        "POST",
+        "/hooks/github",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", "sha256=00"),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+    assert_eq!(forwarded(&standby), 1.0);
+
+    // The leader dies; until the Lease expires, the standby cannot pass anything on:
+    // 503, so the sender redelivers, rather than a 202 for a delivery nobody acts on.
+    drop(leader);
+    let (code, text) = deliver(&standby, &[]);
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("no_leader"), "{text}");
+}

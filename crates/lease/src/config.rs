@@ -53,6 +53,10 @@ pub struct LeaseConfig {
     pub name: String,
     /// This replica's holder identity: the pod name.
     pub identity: String,
+    /// Where the other replicas reach this one's HTTP server (`http://POD_IP:PORT`),
+    /// written on the Lease while this replica holds it, so that a standby can pass
+    /// webhooks on to the leader. `None`: not written.
+    pub address: Option<String>,
     /// How long a Lease stays held without renewal (`leaseDurationSeconds`). 15 s.
     pub lease_duration: Duration,
     /// How long a leader keeps leading without a successful renewal. 10 s.
@@ -76,6 +80,7 @@ impl LeaseConfig {
             namespace: namespace.into(),
             name: name.into(),
             identity: identity.into(),
+            address: None,
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),

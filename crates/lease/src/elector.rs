@@ -10,12 +10,13 @@ use tracing::{debug, info, warn};
 
 use crate::client::{CallError, Client};
 use crate::record::{Lease, Record, new_lease};
-use crate::{Error, LeaseConfig};
+use crate::{Error, Leadership, LeaseConfig};
 
-/// Contends for the Lease until `shutdown` completes, saying on `leading` whether this
-/// replica leads (`true` only between a successful acquisition and the moment it stops
+/// Contends for the Lease until `shutdown` completes, saying on `leadership` whether
+/// this replica leads (only between a successful acquisition and the moment it stops
 /// being sure: a failed renewal past `renew_deadline`, or a 409 on renewal that a
-/// re-read does not show as still ours).
+/// re-read does not show as still ours) and, while it does not, the address the leader
+/// wrote on the Lease.
 ///
 /// - Absent Lease: created (POST); `409 AlreadyExists` means another replica created
 ///   it first: read it again.
@@ -26,6 +27,7 @@ use crate::{Error, LeaseConfig};
 ///   than twice `leaseDurationSeconds` by this host's clock. A 409 means another
 ///   replica won.
 /// - Held by us: renewed every `retry_period` (PUT with the cached `resourceVersion`).
+///   [`LeaseConfig::address`] is written with every acquisition and renewal.
 ///
 /// On `shutdown`, `leading` turns false first, then a held Lease is released
 /// (`holderIdentity` cleared, `leaseDurationSeconds` 1) so a standby takes over within
@@ -33,7 +35,7 @@ use crate::{Error, LeaseConfig};
 /// [`Error`]); the API server being unreachable is retried forever, logged.
 pub async fn run_election(
     config: LeaseConfig,
-    leading: watch::Sender<bool>,
+    leadership: watch::Sender<Leadership>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     config.validate()?;
@@ -43,6 +45,7 @@ pub async fn run_election(
         config,
         observed: None,
         held: None,
+        leadership,
     };
     tokio::pin!(shutdown);
     loop {
@@ -56,12 +59,14 @@ pub async fn run_election(
             identity = %elector.config.identity,
             "became the leader"
         );
-        leading.send_replace(true);
+        elector.leadership.send_replace(Leadership::leading());
         let lost = tokio::select! {
             _ = &mut shutdown => false,
             () = elector.keep() => true,
         };
-        leading.send_replace(false);
+        elector
+            .leadership
+            .send_replace(Leadership::standing_by(None));
         if !lost {
             break;
         }
@@ -72,7 +77,9 @@ pub async fn run_election(
             "stopped leading; standing by"
         );
     }
-    leading.send_replace(false);
+    elector
+        .leadership
+        .send_replace(Leadership::standing_by(None));
     elector.release().await;
     Ok(())
 }
@@ -84,6 +91,7 @@ struct Elector {
     observed: Option<(Record, Instant)>,
     /// The Lease as we last wrote it while holding it.
     held: Option<Lease>,
+    leadership: watch::Sender<Leadership>,
 }
 
 /// What one renewal found.
@@ -116,6 +124,14 @@ impl Elector {
     fn observe(&mut self, record: &Record) {
         if self.observed.as_ref().map(|(r, _)| r) != Some(record) {
             self.observed = Some((record.clone(), Instant::now()));
+        }
+        // A standby says where the leader is (while it leads, the record is ours).
+        if !self.leadership.borrow().leading {
+            let leader = (!record.holder.is_empty() && record.holder != self.config.identity)
+                .then(|| record.address.clone())
+                .flatten();
+            self.leadership
+                .send_if_modified(|l| l.set_leader_address(leader));
         }
     }
 
@@ -154,6 +170,7 @@ impl Elector {
                         acquire: Some(now),
                         renew: Some(now),
                         transitions: 0,
+                        address: self.config.address.clone(),
                     };
                     let object = new_lease(&self.config.namespace, &self.config.name, &record);
                     match self.client.create(&object).await {
@@ -191,6 +208,7 @@ impl Elector {
                 } else {
                     old.transitions + 1
                 },
+                address: self.config.address.clone(),
             };
             return match self.client.replace(&lease.with_record(&record)).await {
                 Ok(lease) => {
@@ -254,6 +272,7 @@ impl Elector {
         let mut record = held.record.clone();
         record.renew = Some(Timestamp::now());
         record.duration_seconds = Some(self.config.lease_duration_seconds());
+        record.address = self.config.address.clone();
         match self.client.replace(&held.with_record(&record)).await {
             Ok(lease) => {
                 debug!(resource_version = %lease.resource_version, "leader election: renewed");
@@ -321,6 +340,7 @@ impl Elector {
                 acquire: Some(now),
                 renew: Some(now),
                 transitions: lease.record.transitions,
+                address: None,
             };
             match self.client.replace(&lease.with_record(&record)).await {
                 Ok(_) => return Ok(true),

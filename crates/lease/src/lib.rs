@@ -37,6 +37,38 @@ pub use config::{
 };
 pub use elector::run_election;
 
+/// Whether this replica leads, as [`run_election`] says it on its channel; and, while
+/// another one does, where that one's HTTP server is (when it wrote its address on the
+/// Lease).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leadership {
+    pub leading: bool,
+    pub leader_address: Option<String>,
+}
+
+impl Leadership {
+    pub fn leading() -> Leadership {
+        Leadership {
+            leading: true,
+            leader_address: None,
+        }
+    }
+
+    pub fn standing_by(leader_address: Option<String>) -> Leadership {
+        Leadership {
+            leading: false,
+            leader_address,
+        }
+    }
+
+    /// Sets the leader's address; whether it changed.
+    fn set_leader_address(&mut self, address: Option<String>) -> bool {
+        let changed = self.leader_address != address;
+        self.leader_address = address;
+        changed
+    }
+}
+
 /// Why an election cannot run at all. Failures of the API server are not errors: they
 /// are retried (and logged) for as long as the election runs.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,13 @@ pub(crate) struct Record {
     pub renew: Option<Timestamp>,
     /// `leaseTransitions`.
     pub transitions: i64,
+    /// Where the holder's HTTP server is reached (the annotation [`ADDRESS_ANNOTATION`]),
+    /// so that a standby can pass on what only the leader acts on.
+    pub address: Option<String>,
 }
+
+/// The Lease annotation holding the holder's address.
+pub(crate) const ADDRESS_ANNOTATION: &str = "ladder.dev/leader-address";
 
 /// A Lease as the API server returned it: the whole object (written back on update so
 /// labels, annotations and fields this crate does not know survive), its
@@ -61,6 +67,11 @@ impl Lease {
             transitions: field("leaseTransitions")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
+            address: object
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(ADDRESS_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(String::from),
         };
         Ok(Lease {
             object,
@@ -78,7 +89,32 @@ impl Lease {
         }
         let spec = object["spec"].as_object_mut().expect("spec is an object");
         write_record(spec, record);
+        write_address(&mut object, record);
         object
+    }
+}
+
+fn write_address(object: &mut Value, record: &Record) {
+    if !object.get("metadata").is_some_and(Value::is_object) {
+        object["metadata"] = json!({});
+    }
+    let metadata = object["metadata"].as_object_mut().expect("an object");
+    match &record.address {
+        Some(address) => {
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            if !annotations.is_object() {
+                *annotations = json!({});
+            }
+            annotations[ADDRESS_ANNOTATION] = json!(address);
+        }
+        None => {
+            if let Some(annotations) = metadata
+                .get_mut("annotations")
+                .and_then(Value::as_object_mut)
+            {
+                annotations.remove(ADDRESS_ANNOTATION);
+            }
+        }
     }
 }
 
@@ -101,12 +137,14 @@ fn write_record(spec: &mut serde_json::Map<String, Value>, record: &Record) {
 pub(crate) fn new_lease(namespace: &str, name: &str, record: &Record) -> Value {
     let mut spec = serde_json::Map::new();
     write_record(&mut spec, record);
-    json!({
+    let mut object = json!({
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
-    })
+    });
+    write_address(&mut object, record);
+    object
 }
 
 #[cfg(test)]
@@ -136,14 +174,37 @@ mod tests {
         assert_eq!(lease.resource_version, "7");
         assert_eq!(lease.record.holder, "p");
         assert_eq!(lease.record.transitions, 3);
+        assert_eq!(lease.record.address, None);
         let mut record = lease.record.clone();
         record.holder = "q".into();
+        record.address = Some("http://10.0.0.7:8080".into());
         let out = lease.with_record(&record);
         assert_eq!(out["metadata"]["labels"]["a"], "b");
+        assert_eq!(
+            out["metadata"]["annotations"][ADDRESS_ANNOTATION],
+            "http://10.0.0.7:8080"
+        );
         assert_eq!(out["metadata"]["resourceVersion"], "7");
         assert_eq!(out["spec"]["strategy"], "OldestEmulationVersion");
         assert_eq!(out["spec"]["holderIdentity"], "q");
         assert_eq!(out["spec"]["renewTime"], "2024-05-01T12:00:10.000002Z");
-        assert_eq!(Lease::from_json(out).unwrap().record, record);
+        let back = Lease::from_json(out).unwrap();
+        assert_eq!(back.record, record);
+        // Released: the address goes with the holder.
+        record.holder.clear();
+        record.address = None;
+        let out = back.with_record(&record);
+        assert!(
+            out["metadata"]["annotations"]
+                .get(ADDRESS_ANNOTATION)
+                .is_none()
+        );
+        let new = new_lease("n", "l", &back.record);
+        assert_eq!(
+            Lease::from_json(json!({"metadata": {"resourceVersion": "1", "annotations": new["metadata"]["annotations"]}, "spec": new["spec"]}))
+                .unwrap()
+                .record,
+            back.record
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ladder_lease::{Error, LeaseConfig, run_election};
+use ladder_lease::{Error, Leadership, LeaseConfig, run_election};
 use ladder_testkit::kube::{FakeKube, KubeRequest, is_micro_time};
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
@@ -34,6 +34,7 @@ fn config(fake: &FakeKube, dir: &Path, identity: &str, token: &str) -> LeaseConf
     c.lease_duration = Duration::from_secs(6);
     c.renew_deadline = Duration::from_secs(3);
     c.retry_period = Duration::from_millis(500);
+    c.address = Some(format!("http://{identity}:8080"));
     c
 }
 
@@ -50,7 +51,7 @@ type SharedBoard = Arc<Mutex<Board>>;
 
 struct Candidate {
     identity: String,
-    leading: watch::Receiver<bool>,
+    leading: watch::Receiver<Leadership>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
 }
@@ -58,7 +59,7 @@ struct Candidate {
 impl Candidate {
     fn start(config: LeaseConfig, board: &SharedBoard) -> Candidate {
         let identity = config.identity.clone();
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(Leadership::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run_election(config, tx, async {
             let _ = stopped.await;
@@ -69,8 +70,12 @@ impl Candidate {
         board.lock().unwrap().leading.insert(who.clone(), false);
         tokio::spawn(async move {
             while watched.changed().await.is_ok() {
-                let now = *watched.borrow_and_update();
+                let now = watched.borrow_and_update().leading;
                 let mut b = board.lock().unwrap();
+                // The channel also says where the leader is: record changes of leading.
+                if b.leading.get(&who) == Some(&now) {
+                    continue;
+                }
                 b.leading.insert(who.clone(), now);
                 b.history.push((who.clone(), now));
                 let leaders: Vec<&String> = b
@@ -94,7 +99,11 @@ impl Candidate {
     }
 
     fn leads(&self) -> bool {
-        *self.leading.borrow()
+        self.leading.borrow().leading
+    }
+
+    fn leader_address(&self) -> Option<String> {
+        self.leading.borrow().leader_address.clone()
     }
 
     /// Shuts it down (release included) and waits for the election to return.
@@ -210,18 +219,27 @@ async fn the_standby_takes_over_when_the_leader_releases_on_shutdown() {
     let a = Candidate::start(config(&fake, dir.path(), "pod-a", "ta"), &board);
     wait_until("pod-a to lead", || a.leads()).await;
     let b = Candidate::start(config(&fake, dir.path(), "pod-b", "tb"), &board);
-    // b sees a's Lease held and renewed.
+    // b sees a's Lease held and renewed, and where a is.
     sleep(Duration::from_secs(2)).await;
     assert!(!b.leads());
+    assert_eq!(b.leader_address().as_deref(), Some("http://pod-a:8080"));
+    assert_eq!(a.leader_address(), None, "the leader names no other");
+    let annotation = |f: &FakeKube| {
+        f.lease(NS, NAME).unwrap()["metadata"]["annotations"]["ladder.dev/leader-address"].clone()
+    };
+    assert_eq!(annotation(&fake), "http://pod-a:8080");
 
     let mut a_leading = a.leading.clone();
     a.shut_down().await;
-    assert!(!*a_leading.borrow_and_update(), "a stopped leading");
+    assert!(!a_leading.borrow_and_update().leading, "a stopped leading");
     let released = spec(&fake);
     assert_eq!(released["holderIdentity"], "", "released: {released}");
     assert_eq!(released["leaseDurationSeconds"], 1);
+    assert_eq!(annotation(&fake), Value::Null, "the address went with it");
 
     wait_until("pod-b to lead", || b.leads()).await;
+    assert_eq!(b.leader_address(), None);
+    assert_eq!(annotation(&fake), "http://pod-b:8080");
     let taken = spec(&fake);
     assert_eq!(taken["holderIdentity"], "pod-b");
     assert_eq!(taken["leaseTransitions"], 1);
@@ -395,7 +413,7 @@ async fn the_token_is_read_again_for_every_request() {
 
 #[tokio::test]
 async fn a_config_that_cannot_work_is_an_error_at_once() {
-    let (tx, _rx) = watch::channel(false);
+    let (tx, _rx) = watch::channel(Leadership::default());
     let mut c = LeaseConfig::new("https://10.0.0.1:443", NS, NAME, "pod-a");
     c.ca_file = Some("/nonexistent/ca.crt".into());
     let e = run_election(c, tx.clone(), std::future::pending()).await;
@@ -430,7 +448,7 @@ fn elector_process() {
         c.lease_duration = Duration::from_secs(6);
         c.renew_deadline = Duration::from_secs(3);
         c.retry_period = Duration::from_millis(500);
-        let (tx, mut rx) = watch::channel(false);
+        let (tx, mut rx) = watch::channel(Leadership::default());
         let (closed_tx, closed) = oneshot::channel::<()>();
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
@@ -438,8 +456,14 @@ fn elector_process() {
         });
         let who = identity.clone();
         tokio::spawn(async move {
+            let mut was = false;
             while rx.changed().await.is_ok() {
-                let leading = *rx.borrow_and_update();
+                let leading = rx.borrow_and_update().leading;
+                // The channel also says where the leader is: print changes of leading.
+                if leading == was {
+                    continue;
+                }
+                was = leading;
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "ELECTOR {who} {leading}");
                 let _ = out.flush();
