@@ -38,6 +38,11 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     /// Cancels every git and forge call in flight when the shutdown bound passes.
     pub cancel: Cancel,
+    /// Cancels the reconciles begun while this replica led, when it stops leading (so
+    /// that a replica which lost the Lease stops writing at its next git or forge call,
+    /// instead of finishing beside the new leader), and at the shutdown bound. A new
+    /// one for each term of leadership.
+    pub term: Mutex<Cancel>,
     /// Reconciles running at once, across tenants: each holds a blocking thread for
     /// its whole run, and their fan-outs share the process's one thread budget.
     pub running: tokio::sync::Semaphore,
@@ -50,6 +55,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub fn term(&self) -> std::sync::MutexGuard<'_, Cancel> {
+        self.term.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn leads(&self) -> bool {
         self.leading.borrow().leading
     }
@@ -173,6 +182,7 @@ pub async fn run(
         triggers: Triggers::new(),
         metrics: Metrics::new(),
         cancel: Cancel::new(),
+        term: Mutex::new(Cancel::new()),
         running: tokio::sync::Semaphore::new(
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -205,6 +215,7 @@ pub async fn run(
                 was_leading = now_leading;
                 shared.metrics.leader(now_leading);
                 if now_leading {
+                    *shared.term() = Cancel::new();
                     tracing::info!("leading: reconciling every tenant");
                     for tenant in &shared.tenants {
                         shared
@@ -212,7 +223,10 @@ pub async fn run(
                             .trigger(&tenant.runtime.config.name, Cause::Start);
                     }
                 } else {
-                    tracing::warn!("no longer leading: reconciles stop until leadership returns");
+                    shared.term().cancel();
+                    tracing::warn!(
+                        "no longer leading: the reconciles in flight are cancelled, and none starts until leadership returns"
+                    );
                 }
             }
         });
@@ -289,6 +303,7 @@ pub async fn run(
             "reconciles still running at the shutdown bound: cancelling them"
         );
         shared.cancel.cancel();
+        shared.term().cancel();
         // Cancelled git and forge calls return promptly; give them a moment.
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             while workers.join_next().await.is_some() {}
@@ -352,7 +367,7 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         let runtime = tenant.runtime.clone();
         let limits = Limits::default()
             .with_deadline(Instant::now() + RECONCILE_DEADLINE)
-            .with_cancel(shared.cancel.clone());
+            .with_cancel(shared.term().clone());
         let pause = pause.clone();
         let started = Instant::now();
         let span = tracing::info_span!(

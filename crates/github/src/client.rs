@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, Method, StatusCode};
+use ladder_git::Cancel;
 use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Authenticator;
 use crate::error::GitHubError;
-use crate::options::RepoName;
+use crate::options::{GitHubOptions, RepoName};
 
 /// One attempt may take this long before it counts as a connection failure.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -291,6 +292,8 @@ pub(crate) struct Client {
     retry_budget: Duration,
     pub auth: Authenticator,
     cache: ResponseCache,
+    /// Once set, no further request is sent (nor retried).
+    cancel: Cancel,
     /// `x-ratelimit-remaining` as last seen; `u64::MAX` before any.
     remaining: AtomicU64,
     counters: Counters,
@@ -298,20 +301,19 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(
-        api_url: &str,
-        repo: RepoName,
-        retry_budget: Duration,
+        options: &GitHubOptions,
         auth: Authenticator,
-        cache: ResponseCache,
+        cancel: Cancel,
     ) -> Result<Client, GitHubError> {
-        let (origin, base_path) = split_api_url(api_url)?;
+        let (origin, base_path) = split_api_url(&options.api_url)?;
         Ok(Client {
             origin,
             base_path,
-            repo,
-            retry_budget,
+            repo: options.repository.clone(),
+            retry_budget: options.retry_budget,
             auth,
-            cache,
+            cache: options.cache.clone(),
+            cancel,
             remaining: AtomicU64::new(u64::MAX),
             counters: Counters::default(),
         })
@@ -477,6 +479,9 @@ impl Client {
         let deadline = Instant::now() + self.retry_budget;
         let mut attempt = 0u32;
         loop {
+            if self.cancel.is_cancelled() {
+                return Err(GitHubError::Cancelled);
+            }
             let etag = if conditional && method == Method::GET {
                 self.cache.get(path).map(|r| r.etag)
             } else {

@@ -6,6 +6,10 @@ use ladder_promote::forge::ForgeError;
 /// do not, URLs carry none, and the forge masks its secrets again at the boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
+    /// The caller cancelled the forge's calls (the daemon stopping, or no longer
+    /// leading): no request was sent.
+    #[error("cancelled: no request sent")]
+    Cancelled,
     #[error("GitHub refused the credentials for {repo} ({status} {message})")]
     Unauthorized {
         repo: String,
@@ -80,7 +84,8 @@ impl GitHubError {
             GitHubError::RateLimited { .. }
             | GitHubError::Moved { .. }
             | GitHubError::NotMergeable { .. }
-            | GitHubError::NoPullRequest { .. } => true,
+            | GitHubError::NoPullRequest { .. }
+            | GitHubError::Cancelled => true,
             GitHubError::Status { transient, .. } | GitHubError::Transport { transient, .. } => {
                 *transient
             }

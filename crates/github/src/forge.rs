@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Mutex;
 
-use ladder_git::{Credentials, Lease, ObjectId, RefPush, Repo, Scheme};
+use ladder_git::{Cancel, Credentials, Lease, ObjectId, RefPush, Repo, Scheme};
 use ladder_promote::forge::{
     BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
@@ -70,13 +70,9 @@ impl GitHubForge {
             let _entered = runtime.enter();
             Authenticator::new(&options)?
         };
-        let client = Client::new(
-            &options.api_url,
-            options.repository,
-            options.retry_budget,
-            auth,
-            options.cache.clone(),
-        )?;
+        // The mirror's cancel flag stops the API calls too: a daemon that lost its
+        // leadership, or reached its shutdown bound, makes no further call.
+        let client = Client::new(&options, auth, repo.limits().cancel.clone())?;
         Ok(GitHubForge {
             client,
             repo: repo.with_limits(repo.limits().clone()),
@@ -379,13 +375,7 @@ pub fn git_credentials(
         let _entered = runtime.enter();
         Authenticator::new(options)?
     };
-    let client = Client::new(
-        &options.api_url,
-        options.repository.clone(),
-        options.retry_budget,
-        auth,
-        options.cache.clone(),
-    )?;
+    let client = Client::new(options, auth, Cancel::new())?;
     let token = runtime.block_on(client.auth.token(&client))?;
     Ok(Some(Credentials::new(TOKEN_USER, token.expose())))
 }

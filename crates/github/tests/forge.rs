@@ -653,3 +653,26 @@ fn an_app_that_is_not_installed_says_so() {
     assert_secret_free(&err, "PRIVATE KEY");
     f.assert_conforms();
 }
+
+#[test]
+fn a_cancelled_mirror_stops_the_forges_api_calls_too() {
+    let f = Fixture::new();
+    let limits = ladder_git::Limits::default();
+    let cancel = limits.cancel.clone();
+    let repo = f.repo.with_limits(limits);
+    let forge = GitHubForge::new(f.options(Auth::Token(Secret::new(TOKEN))), &repo).unwrap();
+    assert!(forge.proposals("ladder/").unwrap().is_empty());
+    let sent = f.gh.requests().len();
+
+    // The daemon stopping, or no longer leading: no request goes out, and the error is
+    // one to retry later.
+    cancel.cancel();
+    let err = forge
+        .open("ladder/dev/web", "main", &text("t"))
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    let err = forge.proposals("ladder/").unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert_eq!(f.gh.requests().len(), sent);
+}

@@ -907,3 +907,64 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
     assert_eq!(code, 503, "{text}");
     assert!(text.contains("no_leader"), "{text}");
 }
+
+#[test]
+fn a_leader_that_loses_the_lease_mid_reconcile_writes_nothing_more() {
+    use ladder_testkit::kube::FakeKube;
+    let acme = served("acme");
+    let origin = acme.origin.path();
+    commit(
+        &acme.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    let kube = FakeKube::start("sa-token");
+    let token_file = acme.dir.path().join("sa-token");
+    std::fs::write(&token_file, "sa-token\n").unwrap();
+    let pause = tempfile::tempdir().unwrap();
+    let config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n",
+        cache(&acme).display(),
+        acme.url
+    );
+    let daemon = Daemon::start(
+        &config,
+        &[
+            ("LADDER_LEADER_ELECTION", "true"),
+            ("LADDER_LEASE_NAMESPACE", "ladder-system"),
+            ("POD_NAME", "ladder-a"),
+            ("LADDER_KUBE_API_URL", &kube.url()),
+            ("LADDER_KUBE_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("LADDER_TEST_PAUSE_DIR", pause.path().to_str().unwrap()),
+        ],
+    );
+    // The leader's first reconcile, held before it promotes.
+    wait_for("the pause point", Duration::from_secs(60), || {
+        pause.path().join("acme.paused").exists()
+    });
+    // Another replica takes the Lease (as one would after this one's renewals failed):
+    // this one's next renewal gets 409 and it steps down.
+    kube.edit_lease("ladder-system", "ladder", |lease| {
+        lease["spec"]["holderIdentity"] = "ladder-b".into();
+    });
+    let leader = || {
+        serde_json::from_str::<serde_json::Value>(&daemon.get("/readyz").1).unwrap()["leader"]
+            .clone()
+    };
+    wait_for("it to step down", Duration::from_secs(30), || {
+        leader() == false
+    });
+    // Let the reconcile go on: its promotion's push is cancelled, nothing is written.
+    std::fs::write(pause.path().join("acme.resume"), b"").unwrap();
+    wait_for("the reconcile to end", Duration::from_secs(30), || {
+        daemon.status()["tenants"][0]["syncing"] == false
+    });
+    assert_eq!(branches(&origin, "ladder/"), Vec::<String>::new());
+
+    // Nobody renews ladder-b's record: once it expires this replica leads again, and
+    // its new term promotes.
+    wait_for("the promotion", Duration::from_secs(90), || {
+        branches(&origin, "ladder/") == ["ladder/staging/web"]
+    });
+    assert_eq!(leader(), true);
+}
