@@ -43,8 +43,9 @@ pub(crate) struct Shared {
     /// instead of finishing beside the new leader), and at the shutdown bound. A new
     /// one for each term of leadership.
     pub term: Mutex<Cancel>,
-    /// Reconciles running at once, across tenants: each holds a blocking thread for
-    /// its whole run, and their fan-outs share the process's one thread budget.
+    /// Reconciles running at once, across tenants ([`reconcile_slots`]): each holds a
+    /// blocking thread for its whole run, and their fan-outs share the process's one
+    /// thread budget.
     pub running: tokio::sync::Semaphore,
     pub stopping: AtomicBool,
     /// Whether this replica leads (always without leader election), and where the
@@ -117,6 +118,15 @@ pub enum DaemonError {
     Election(#[source] ladder_lease::Error),
 }
 
+/// How many reconciles may run at once on `cores` cores. A reconcile mostly waits on
+/// its servers (a fetch, a push, API calls), and a hung server holds its slot until the
+/// call's idle bound (30 s) gives up: with as many slots as cores, two hung servers on
+/// two cores would hold every tenant up. Four per core (at least eight) leave room for
+/// several; the CPU-heavy part, rendering, shares the process's thread budget anyway.
+fn reconcile_slots(cores: usize) -> usize {
+    (4 * cores).max(8)
+}
+
 /// `http://HOST:PORT`, an IPv6 host in brackets.
 fn advertised_url(host: &str, port: u16) -> String {
     let host = host.trim();
@@ -183,12 +193,9 @@ pub async fn run(
         metrics: Metrics::new(),
         cancel: Cancel::new(),
         term: Mutex::new(Cancel::new()),
-        running: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .max(2),
-        ),
+        running: tokio::sync::Semaphore::new(reconcile_slots(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )),
         stopping: AtomicBool::new(false),
         leading,
         elected: election.is_some(),

@@ -968,3 +968,45 @@ fn a_leader_that_loses_the_lease_mid_reconcile_writes_nothing_more() {
     });
     assert_eq!(leader(), true);
 }
+
+#[test]
+fn hung_servers_delay_only_their_own_tenants() {
+    let good = served("acme");
+    commit(
+        &good.origin,
+        "web v2 in dev",
+        &[("apps/web/env/dev.yaml".into(), values("v2"))],
+    );
+    // Three tenants on a server that accepts and never answers: more than this
+    // machine's cores, listed first so that they are the first to start.
+    let hung = ladder_testkit::HungServer::start();
+    let mut config = format!(
+        "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n",
+        cache(&good).display()
+    );
+    for n in 1..=3 {
+        config.push_str(&format!(
+            "  - name: hung{n}\n    repo: {}\n    pollInterval: 0\n",
+            hung.url("git", &format!("hung{n}.git"))
+        ));
+    }
+    config.push_str(&format!(
+        "  - name: acme\n    repo: {}\n    pollInterval: 0\n",
+        good.url
+    ));
+    let daemon = Daemon::start(&config, &[]);
+    wait_for("acme's proposal", Duration::from_secs(60), || {
+        branches(&good.origin.path(), "ladder/") == ["ladder/staging/web"]
+    });
+    // acme did not wait for them: all three are still hanging (each gives up after 30 s
+    // of silence), their fetches in flight beside acme's reconcile.
+    assert!(hung.accepted() >= 3, "{} connections", hung.accepted());
+    let status = daemon.status();
+    let tenants = status["tenants"].as_array().unwrap();
+    for tenant in &tenants[..3] {
+        assert_eq!(tenant["lastError"], serde_json::Value::Null, "{tenant}");
+        assert_eq!(tenant["ready"], false, "{tenant}");
+    }
+    assert_eq!(tenants[3]["name"], "acme");
+    assert_eq!(tenants[3]["ready"], true, "{}", tenants[3]);
+}
