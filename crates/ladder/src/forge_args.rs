@@ -63,14 +63,34 @@ pub enum CommitModeChoice {
     Api,
 }
 
-/// The forge a command works with, and its name for output.
+/// The forge a command works with.
 pub struct OpenedForge<'a> {
-    pub forge: Box<dyn Forge + 'a>,
-    /// The git forge, when that is the one: it shows compare URLs in `plan`.
-    pub git: Option<GitForge<'a>>,
+    kind: OpenedKind<'a>,
     /// The GitHub forge's remembered answers and where they are kept between runs, so an
     /// idle run's reads are conditional (304s, free of the rate limit).
     etags: Option<(ResponseCache, PathBuf)>,
+}
+
+enum OpenedKind<'a> {
+    Git(GitForge<'a>),
+    GitHub(Box<GitHubForge>),
+}
+
+impl<'a> OpenedForge<'a> {
+    pub fn forge(&self) -> &(dyn Forge + 'a) {
+        match &self.kind {
+            OpenedKind::Git(git) => git,
+            OpenedKind::GitHub(github) => github.as_ref(),
+        }
+    }
+
+    /// The git forge, when that is the one: it shows compare URLs in `plan`.
+    pub fn git(&self) -> Option<&GitForge<'a>> {
+        match &self.kind {
+            OpenedKind::Git(git) => Some(git),
+            OpenedKind::GitHub(_) => None,
+        }
+    }
 }
 
 impl Drop for OpenedForge<'_> {
@@ -142,8 +162,7 @@ impl ForgeArgs {
         };
         if kind == ForgeKind::Git {
             return Ok(OpenedForge {
-                forge: Box::new(GitForge::new(config.repo())),
-                git: Some(GitForge::new(config.repo())),
+                kind: OpenedKind::Git(GitForge::new(config.repo())),
                 etags: None,
             });
         }
@@ -196,8 +215,7 @@ impl ForgeArgs {
             Failure::new(exit, format!("opening the github forge: {e}"))
         })?;
         Ok(OpenedForge {
-            forge: Box::new(forge),
-            git: None,
+            kind: OpenedKind::GitHub(Box::new(forge)),
             etags: Some((options_cache, etags)),
         })
     }

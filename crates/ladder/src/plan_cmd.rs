@@ -116,11 +116,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Err(problems) => return Ok(report_problems(&problems, &args.tenant, args.output)),
     };
     let opened = args.forge.open(&config, &args.tenant.repo)?;
-    let mut plan = plan_promotions(&config_head(&config), &*opened.forge, now(), &[])
+    let mut plan = plan_promotions(&config_head(&config), opened.forge(), now(), &[])
         .map_err(run_failure)?
         .plan;
     // The git forge's proposals have no URL of their own: show the compare view.
-    if let Some(git) = &opened.git {
+    if let Some(git) = opened.git() {
         for row in &mut plan.promotions {
             if let Some(p) = &mut row.proposal
                 && p.url.is_none()
@@ -133,8 +133,8 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Json => {
             let mut json = serde_json::to_value(&plan)?;
             json["forge"] = serde_json::json!({
-                "type": opened.forge.name(),
-                "rateLimitRemaining": opened.forge.rate_limit_remaining(),
+                "type": opened.forge().name(),
+                "rateLimitRemaining": opened.forge().rate_limit_remaining(),
             });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }

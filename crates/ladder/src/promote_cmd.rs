@@ -72,7 +72,7 @@ pub fn run(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
     };
     let promoted = promote(
         &config_head(&config),
-        &*opened.forge,
+        opened.forge(),
         &PromoteOptions {
             apps: &args.apps,
             envs: &args.envs,
@@ -248,7 +248,7 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
             now: now(),
             identity: Identity::new("ladder", "ladder@localhost"),
         },
-        &*opened.forge,
+        opened.forge(),
     )
     .map_err(|e| {
         let exit = if e.is_refusal() {
