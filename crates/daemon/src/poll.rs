@@ -40,7 +40,12 @@ pub(crate) fn spawn(shared: &Arc<Shared>, tenant: &Tenant) -> JoinHandle<()> {
             child_env: child_env.clone(),
             ..Default::default()
         };
-        let repo = Repo::open_mirror(url, &cache_dir, options).map_err(|e| e.to_string())?;
-        repo.remote_branch_moved(&branch).map_err(|e| e.to_string())
+        let checked = Repo::open_mirror(url, &cache_dir, options)
+            .and_then(|repo| repo.remote_branch_moved(&branch));
+        // A refused check may be a revoked GitHub App token: ask for a new one next time.
+        checked.map_err(|e| {
+            tokens.forget();
+            e.to_string()
+        })
     })
 }

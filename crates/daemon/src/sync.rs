@@ -298,7 +298,13 @@ fn open_branch(
         let tenant = ladder_engine::load(&opened, &rt.policy)?.map_err(SyncError::Config)?;
         options.git_ref = Some(tenant.settings.config_repo.branch.clone());
     }
-    ladder_engine::open_config_branch(&spec, &options, &rt.policy)?.map_err(SyncError::Config)
+    let opened = ladder_engine::open_config_branch(&spec, &options, &rt.policy);
+    if opened.is_err() {
+        // A failed fetch may be a GitHub App token that was revoked (the App
+        // reinstalled, say): the next attempt asks for a new one.
+        rt.github_tokens.forget();
+    }
+    opened?.map_err(SyncError::Config)
 }
 
 /// Publishes the render to the branch `target`, which only ladder writes.

@@ -20,8 +20,9 @@ use crate::error::GitHubError;
 use crate::options::{Auth, GitHubOptions, Secret};
 use crate::tokens::{InstallationTokens, Owner};
 
-/// Refresh at most this long before expiry...
-const MAX_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Refresh at most this long before expiry: a token handed to git (the mirror keeps it
+/// for the reconcile's pushes) must outlive a whole reconcile, which may take 10 minutes...
+const MAX_MARGIN: Duration = Duration::from_secs(15 * 60);
 /// ...and, for short-lived tokens, once a third of the lifetime is left.
 const MARGIN_DIVISOR: u32 = 3;
 /// Tokens that were replaced, still masked in messages for a while.
@@ -122,7 +123,8 @@ impl Authenticator {
                     owner: Owner {
                         api_url: api_url.to_string(),
                         app_id: *app_id,
-                        repository: options.repository.to_string(),
+                        // GitHub's names ignore case; so does the mirror check.
+                        repository: options.repository.to_string().to_ascii_lowercase(),
                     },
                     crab: builder.build().map_err(build_error)?,
                     tokens: options.tokens.clone(),
@@ -146,7 +148,7 @@ impl Authenticator {
     /// Forgets the installation token (GitHub refused it: revoked, or expired early).
     pub fn invalidate(&self) {
         if let Kind::App { tokens, .. } = &self.kind {
-            tokens.forget_token();
+            tokens.forget();
         }
         self.state().current = None;
     }
@@ -300,10 +302,10 @@ mod tests {
 
     #[test]
     fn refresh_margins() {
-        // An hour-long token: five minutes before it expires.
+        // An hour-long token: fifteen minutes before it expires.
         assert_eq!(
             refresh_after(Duration::from_secs(3600)),
-            Duration::from_secs(3300)
+            Duration::from_secs(2700)
         );
         // A short one: with a third of its lifetime left.
         assert_eq!(

@@ -35,8 +35,8 @@
 //!   and the ref moved under a read-check-write-reread lease: see [`gitdata`] for the
 //!   window GitHub's ref API leaves (a push has none).
 //! - **GitHub App.** The installation is found from the repository, its token scoped
-//!   to it, and replaced when a third of its lifetime (at most five minutes) is left,
-//!   or when GitHub refuses it. The installation and its token are kept in an
+//!   to it, and replaced when a third of its lifetime (at most fifteen minutes, so that
+//!   one handed to git outlives a reconcile) is left, or when GitHub or git refuses it. The installation and its token are kept in an
 //!   [`InstallationTokens`] the caller holds, so that forges made one after another
 //!   (the daemon's polls and reconciles, the CLI's fetch and forge) share one token.
 //!   See [`auth`].

@@ -89,8 +89,10 @@ impl InstallationTokens {
         Self::entry(&mut self.lock(), owner).token = Some((token, refresh_at));
     }
 
-    /// Forgets the token (GitHub refused it: revoked, or expired early).
-    pub(crate) fn forget_token(&self) {
+    /// Forgets the token, so that the next use asks GitHub for a new one: GitHub
+    /// refused it, or a git call with it failed (the token may have been revoked, or the
+    /// App reinstalled).
+    pub fn forget(&self) {
         if let Some(kept) = self.lock().as_mut() {
             kept.token = None;
         }
@@ -125,7 +127,7 @@ mod tests {
         assert_eq!(shared.installation(&owner("other/config")), None);
         assert!(!format!("{tokens:?}").contains("ghs_a"));
 
-        tokens.forget_token();
+        tokens.forget();
         assert!(tokens.fresh_token(&acme).is_none());
         assert_eq!(tokens.installation(&acme), Some(42));
 

@@ -261,16 +261,29 @@ fn a_github_apps_installation_token_serves_every_poll_and_reconcile_of_its_lifet
     wait_for("three more polls", Duration::from_secs(30), || {
         fake.ref_advertisements() >= seen + 3
     });
-    let minted: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/access_tokens"))
-        .collect();
+    let minted = || {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/access_tokens"))
+            .count()
+    };
     assert_eq!(
-        minted.len(),
+        minted(),
         1,
-        "one installation token for {} ref advertisements: {minted:#?}",
+        "one installation token for {} ref advertisements",
         fake.ref_advertisements()
     );
+
+    // The token is revoked (the App reinstalled, say): the poll that git refuses drops
+    // it, the next asks for a new one, and polling goes on.
+    fake.revoke_installation_tokens();
+    wait_for("a new installation token", Duration::from_secs(30), || {
+        minted() == 2
+    });
+    let seen = fake.ref_advertisements();
+    wait_for("polls with the new token", Duration::from_secs(30), || {
+        fake.ref_advertisements() >= seen + 2
+    });
+    assert_eq!(minted(), 2);
     assert_eq!(fake.openapi_violations(), Vec::<String>::new());
 }

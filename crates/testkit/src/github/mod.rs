@@ -188,6 +188,13 @@ impl FakeGitHub {
 
     /// How long installation tokens live (default an hour); tests use seconds to
     /// exercise refreshing them.
+    /// Revokes every installation token handed out so far, as `DELETE
+    /// /installation/token` or reinstalling the App would: the API and git then refuse
+    /// them (401).
+    pub fn revoke_installation_tokens(&self) {
+        self.state().tokens.retain(|_, t| t.installation.is_none());
+    }
+
     pub fn set_installation_token_ttl(&self, ttl: Duration) {
         self.state().installation_ttl = ttl;
     }
