@@ -312,28 +312,44 @@ fn promotions_are_pull_requests_kept_one_per_promotion_through_merge_freeze_and_
     );
     assert_eq!(held.comments.len(), 1, "{held:#?}");
 
-    // A rollback of staging opens its own pull request.
-    let rollback = hub.ladder(
-        &[
-            "rollback",
-            "--app",
-            "web",
-            "--env",
-            "staging",
-            "--to",
-            &before_bump,
-        ],
-        &[],
+    // A rollback of staging opens its own pull request. Here the reviewer request
+    // fails (a 502): the pull request stands without reviewers and labels, exit 3, and
+    // running the rollback again finishes it.
+    let rollback = || {
+        hub.ladder(
+            &[
+                "rollback",
+                "--app",
+                "web",
+                "--env",
+                "staging",
+                "--to",
+                &before_bump,
+            ],
+            &[],
+        )
+    };
+    hub.fake
+        .fail_next("POST", "/requested_reviewers", Fault::ServerError(502));
+    let failed = rollback();
+    assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
+    let rolled = hub.pull("ladder/rollback/staging/web");
+    assert_eq!(
+        (rolled.labels.len(), rolled.requested_reviewers.len()),
+        (0, 0)
     );
+    let again = rollback();
     assert!(
-        rollback.status.success(),
+        again.status.success(),
         "{}\n{}",
-        stdout(&rollback),
-        stderr(&rollback)
+        stdout(&again),
+        stderr(&again)
     );
     let rolled = hub.pull("ladder/rollback/staging/web");
     assert_eq!(rolled.state, "open");
     assert_eq!(rolled.title, "Roll back web in staging: image.tag v3 -> v1");
+    assert_eq!(rolled.labels, ["promotion"]);
+    assert_eq!(rolled.requested_reviewers, ["alice"]);
 
     // `plan -o json` reports the API budget left.
     let plan = hub.ladder(&["plan", "-o", "json"], &[]);

@@ -709,25 +709,17 @@ fn mark(input: &ReconcileInput, forge: &dyn Forge, outcome: &mut Outcome) {
             }
         }
         // The environment's own labels, which a run that died after opening the
-        // proposal may have left off, and with them possibly the review request: the
-        // labels are its mark (see `open_proposal`), so the reviewers are asked again.
-        if action.kind != ActionKind::Foreign {
-            let promotion = input
+        // proposal may have left off, and with them possibly the review request.
+        if action.kind != ActionKind::Foreign
+            && let Some(promotion) = input
                 .tenant
                 .environment(&action.env)
-                .and_then(|e| e.promotion.as_ref());
-            let missing: Vec<String> = promotion
-                .map(|p| p.labels.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|l| !p.labels.contains(l))
-                .collect();
-            if !missing.is_empty() {
-                let reviewers = promotion.map(|p| p.reviewers.as_slice()).unwrap_or(&[]);
-                let (failed, refused) = ask_then_label(forge, p, reviewers, &missing);
-                error = error.or(failed);
-                action.warning = action.warning.take().or(refused);
-            }
+                .and_then(|e| e.promotion.as_ref())
+        {
+            let (failed, refused) =
+                finish_labels(forge, p, &promotion.reviewers, &promotion.labels);
+            error = error.or(failed);
+            action.warning = action.warning.take().or(refused);
         }
         for label in [FROZEN_LABEL, FOREIGN_LABEL] {
             let marked = p.labels.iter().any(|l| l == label);
@@ -912,6 +904,31 @@ pub(crate) fn open_proposal(
             warning,
         ),
         None => (Ok(opened), warning),
+    }
+}
+
+/// Finishes a proposal a run left without its labels. None of `labels` on it: the run
+/// that opened it died before labelling it (or a person took them all off), so its
+/// reviewers are asked again before the labels go on, as [`open_proposal`] does. Only
+/// some missing (a label added to the environment since): the labels alone, so that
+/// people who reviewed are not asked again. Returns what [`ask_then_label`] does.
+pub(crate) fn finish_labels(
+    forge: &dyn Forge,
+    proposal: &Proposal,
+    reviewers: &[String],
+    labels: &[String],
+) -> (Option<String>, Option<String>) {
+    let missing: Vec<String> = labels
+        .iter()
+        .filter(|l| !proposal.labels.contains(l))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        (None, None)
+    } else if missing.len() == labels.len() {
+        ask_then_label(forge, proposal, reviewers, &missing)
+    } else {
+        (optional(forge.label(proposal, &missing)), None)
     }
 }
 

@@ -356,10 +356,20 @@ pub fn rollback(
     if kind == ActionKind::Keep {
         // The branch is up to date; its proposal's text may not be (a run that died
         // between pushing and updating it).
-        if let Some(p) = &existing
-            && !crate::reconcile::text_matches(p, &text)
-        {
-            forge.update(p, &text).map_err(Box::new)?;
+        if let Some(p) = &existing {
+            if !crate::reconcile::text_matches(p, &text) {
+                forge.update(p, &text).map_err(Box::new)?;
+            }
+            // ...nor its labels and review request (one that died before labelling it).
+            let (failed, refused) =
+                crate::reconcile::finish_labels(forge, p, &text.reviewers, &text.labels);
+            if let Some(message) = failed {
+                return Err(RollbackError::Forge(Box::new(ForgeError::Api {
+                    message,
+                    transient: true,
+                })));
+            }
+            outcome.warning = refused;
         }
         return Ok(outcome);
     }

@@ -280,4 +280,20 @@ fn labels_and_reviewers_on_open_and_the_held_mark_written_only_on_change() {
             format!("label {branch} promotion"),
         ]
     );
+
+    // A label added to the environment: put on, without asking the reviewers again.
+    write(
+        work,
+        "environments/staging.yaml",
+        &staging(false).replace("[promotion]", "[promotion, staging]"),
+    );
+    git(work, &["commit", "-q", "-am", "label staging"]);
+    assert_eq!(
+        run(work, &labels),
+        [
+            format!("update {branch}"),
+            format!("label {branch} staging"),
+        ]
+    );
+    assert_eq!(run(work, &labels), Vec::<String>::new());
 }
