@@ -317,7 +317,7 @@ async fn pass_to_leader(
     let Some(leader) = leader else {
         return unavailable(
             "no_leader",
-            "this replica stands by and knows no leader to pass the delivery to: redeliver it",
+            "this replica stands by and knows no leader to pass the delivery to (a leader writes its address on the Lease when it has POD_IP): redeliver it",
         );
     };
     let path = format!("/hooks/{}", provider.name());

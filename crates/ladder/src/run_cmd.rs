@@ -260,6 +260,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let advertise_host = std::env::var("POD_IP")
         .ok()
         .filter(|ip| !ip.trim().is_empty());
+    if election.is_some() && advertise_host.is_none() {
+        tracing::warn!(
+            "POD_IP is not set: when this replica leads, a standby cannot pass the webhooks it receives on to it (they get 503); set POD_IP from the downward API (status.podIP)"
+        );
+    }
     let options = DaemonOptions {
         config,
         tenants,

@@ -22,8 +22,12 @@ pub(crate) struct Record {
     pub address: Option<String>,
 }
 
-/// The Lease annotation holding the holder's address.
+/// The Lease annotation holding the holder's address...
 pub(crate) const ADDRESS_ANNOTATION: &str = "ladder.dev/leader-address";
+/// ...and whose address it is: an address is believed only for the holder that wrote
+/// it (a replica that does not write one, an older version say, may hold the Lease
+/// with its predecessor's annotations still on it).
+pub(crate) const ADDRESS_OF_ANNOTATION: &str = "ladder.dev/leader-address-of";
 
 /// A Lease as the API server returned it: the whole object (written back on update so
 /// labels, annotations and fields this crate does not know survive), its
@@ -67,11 +71,22 @@ impl Lease {
             transitions: field("leaseTransitions")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
-            address: object
+            address: None,
+        };
+        let annotation = |key: &str| {
+            object
                 .pointer("/metadata/annotations")
-                .and_then(|a| a.get(ADDRESS_ANNOTATION))
+                .and_then(|a| a.get(key))
                 .and_then(Value::as_str)
+        };
+        let record = Record {
+            address: annotation(ADDRESS_ANNOTATION)
+                .filter(|_| {
+                    !record.holder.is_empty()
+                        && annotation(ADDRESS_OF_ANNOTATION) == Some(record.holder.as_str())
+                })
                 .map(String::from),
+            ..record
         };
         Ok(Lease {
             object,
@@ -106,6 +121,7 @@ fn write_address(object: &mut Value, record: &Record) {
                 *annotations = json!({});
             }
             annotations[ADDRESS_ANNOTATION] = json!(address);
+            annotations[ADDRESS_OF_ANNOTATION] = json!(record.holder);
         }
         None => {
             if let Some(annotations) = metadata
@@ -113,6 +129,7 @@ fn write_address(object: &mut Value, record: &Record) {
                 .and_then(Value::as_object_mut)
             {
                 annotations.remove(ADDRESS_ANNOTATION);
+                annotations.remove(ADDRESS_OF_ANNOTATION);
             }
         }
     }
@@ -188,8 +205,13 @@ mod tests {
         assert_eq!(out["spec"]["strategy"], "OldestEmulationVersion");
         assert_eq!(out["spec"]["holderIdentity"], "q");
         assert_eq!(out["spec"]["renewTime"], "2024-05-01T12:00:10.000002Z");
-        let back = Lease::from_json(out).unwrap();
+        assert_eq!(out["metadata"]["annotations"][ADDRESS_OF_ANNOTATION], "q");
+        let back = Lease::from_json(out.clone()).unwrap();
         assert_eq!(back.record, record);
+        // Held by another that wrote no address of its own: the old one is not its.
+        let mut taken = out.clone();
+        taken["spec"]["holderIdentity"] = json!("r");
+        assert_eq!(Lease::from_json(taken).unwrap().record.address, None);
         // Released: the address goes with the holder.
         record.holder.clear();
         record.address = None;
