@@ -38,11 +38,8 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     /// Cancels every git and forge call in flight when the shutdown bound passes.
     pub cancel: Cancel,
-    /// Cancels the reconciles begun while this replica led, when it stops leading (so
-    /// that a replica which lost the Lease stops writing at its next git or forge call,
-    /// instead of finishing beside the new leader), and at the shutdown bound. A new
-    /// one for each term of leadership.
-    pub term: Mutex<Cancel>,
+    /// The current term of leadership: what workers check before each reconcile.
+    pub term: Mutex<Term>,
     /// Reconciles running at once, across tenants ([`reconcile_slots`]): each holds a
     /// blocking thread for its whole run, and their fan-outs share the process's one
     /// thread budget.
@@ -55,9 +52,26 @@ pub(crate) struct Shared {
     pub elected: bool,
 }
 
+/// Whether this replica acts, and the cancel flag of the reconciles it begins while it
+/// does. The leadership watcher changes both at once (under one lock), so that a worker
+/// never begins a reconcile under a term that has ended, nor under a new term with the
+/// old, cancelled flag. The flag is raised when this replica stops leading (so that one
+/// which lost the Lease stops writing at its next git or forge call, instead of
+/// finishing beside the new leader), and at the shutdown bound.
+pub(crate) struct Term {
+    pub leading: bool,
+    pub cancel: Cancel,
+}
+
 impl Shared {
-    pub fn term(&self) -> std::sync::MutexGuard<'_, Cancel> {
+    fn term(&self) -> std::sync::MutexGuard<'_, Term> {
         self.term.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current term's cancel flag if this replica acts now; `None` on a standby.
+    fn acting(&self) -> Option<Cancel> {
+        let term = self.term();
+        term.leading.then(|| term.cancel.clone())
     }
 
     pub fn leads(&self) -> bool {
@@ -192,7 +206,10 @@ pub async fn run(
         triggers: Triggers::new(),
         metrics: Metrics::new(),
         cancel: Cancel::new(),
-        term: Mutex::new(Cancel::new()),
+        term: Mutex::new(Term {
+            leading: election.is_none(),
+            cancel: Cancel::new(),
+        }),
         running: tokio::sync::Semaphore::new(reconcile_slots(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         )),
@@ -222,7 +239,10 @@ pub async fn run(
                 was_leading = now_leading;
                 shared.metrics.leader(now_leading);
                 if now_leading {
-                    *shared.term() = Cancel::new();
+                    *shared.term() = Term {
+                        leading: true,
+                        cancel: Cancel::new(),
+                    };
                     tracing::info!("leading: reconciling every tenant");
                     for tenant in &shared.tenants {
                         shared
@@ -230,7 +250,10 @@ pub async fn run(
                             .trigger(&tenant.runtime.config.name, Cause::Start);
                     }
                 } else {
-                    shared.term().cancel();
+                    let mut term = shared.term();
+                    term.leading = false;
+                    term.cancel.cancel();
+                    drop(term);
                     tracing::warn!(
                         "no longer leading: the reconciles in flight are cancelled, and none starts until leadership returns"
                     );
@@ -310,7 +333,7 @@ pub async fn run(
             "reconciles still running at the shutdown bound: cancelling them"
         );
         shared.cancel.cancel();
-        shared.term().cancel();
+        shared.term().cancel.cancel();
         // Cancelled git and forge calls return promptly; give them a moment.
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             while workers.join_next().await.is_some() {}
@@ -349,7 +372,7 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
             return;
         }
         // A standby does nothing; when it leads, every tenant is triggered anew.
-        if !shared.leads() {
+        if shared.acting().is_none() {
             continue;
         }
         let Some(tenant) = shared.tenant(&name) else {
@@ -363,9 +386,9 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        if !shared.leads() {
+        let Some(cancel) = shared.acting() else {
             continue;
-        }
+        };
         tenant
             .status
             .lock()
@@ -374,7 +397,7 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         let runtime = tenant.runtime.clone();
         let limits = Limits::default()
             .with_deadline(Instant::now() + RECONCILE_DEADLINE)
-            .with_cancel(shared.term().clone());
+            .with_cancel(cancel);
         let pause = pause.clone();
         let started = Instant::now();
         let span = tracing::info_span!(
@@ -445,5 +468,24 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_leave_room_for_hung_servers() {
+        assert_eq!(reconcile_slots(1), 8);
+        assert_eq!(reconcile_slots(2), 8);
+        assert_eq!(reconcile_slots(16), 64);
+    }
+
+    #[test]
+    fn advertised_urls_bracket_ipv6() {
+        assert_eq!(advertised_url("10.1.2.3", 8080), "http://10.1.2.3:8080");
+        assert_eq!(advertised_url("fd00::7", 8080), "http://[fd00::7]:8080");
+        assert_eq!(advertised_url("[fd00::7]", 80), "http://[fd00::7]:80");
     }
 }
