@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use ladder_testkit::github::FakeGitHub;
-use ladder_testkit::{GitDaemon, Origin, free_port};
+use ladder_testkit::{GitDaemon, Origin, SyntheticTenant, app_values, app_values_path, free_port};
 
 const SECRET: &str = "bench-webhook-secret";
 const TOKEN: &str = "ghp_bench-token";
@@ -51,45 +51,24 @@ fn env_var(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn env_file(name: &str, promotion: &str) -> String {
-    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
-}
-
-fn values(tag: &str) -> String {
-    format!("replicas: 2\nimage:\n  repository: ghcr.io/acme/web\n  tag: \"{tag}\"\n")
-}
-
-/// A small tenant: one Helm app, dev and staging (from dev).
-fn tenant_files(tenant: &str) -> Vec<(String, String)> {
-    let mut files = vec![
-        (
-            "ladder.yaml".to_string(),
-            format!(
-                "version: 1\ntenant: {tenant}\nconfigRepo:\n  url: https://github.com/{tenant}/config.git\n  branch: main\n"
-            ),
-        ),
-        ("environments/dev.yaml".into(), env_file("dev", "")),
-        (
-            "environments/staging.yaml".into(),
-            env_file("staging", "promotion:\n  from: dev\n"),
-        ),
-        (
-            "apps/web/app.yaml".into(),
-            "name: web\nsource:\n  type: helm\n  repoURL: https://github.com/acme/charts.git\n  targetRevision: v1.0.0\n  path: charts/web\nvalues:\n  - env/{env}.yaml\npromote:\n  - image.tag\n".into(),
-        ),
-    ];
-    for env in ["dev", "staging"] {
-        files.push((format!("apps/web/env/{env}.yaml"), values("v0")));
+/// A small tenant: one Helm app, `web`, in dev and staging (from dev), starting at `v0`.
+fn tenant(name: &str, github: bool) -> SyntheticTenant {
+    SyntheticTenant {
+        name: name.into(),
+        config_url: format!("https://github.com/{name}/config.git"),
+        github,
+        environments: vec!["dev", "staging"],
+        apps: vec!["web".into()],
+        tag: "v0".into(),
     }
-    files
 }
 
-fn commit(origin: &Origin, message: &str, files: &[(String, String)]) -> String {
-    let files: Vec<(&str, Option<&[u8]>)> = files
-        .iter()
-        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
-        .collect();
-    origin.commit("main", message, &files)
+/// The commit of a dev tag bump of `web`.
+fn bump_web(origin: &Origin, tag: &str) -> String {
+    origin.commit_text(
+        &format!("web {tag} in dev"),
+        &[(app_values_path("web", "dev"), app_values("web", tag))],
+    )
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -367,7 +346,7 @@ fn latency_git(rounds: usize) {
         base: dir.path().join("served"),
         name: "acme.git".into(),
     };
-    commit(&origin, "tenant", &tenant_files("acme"));
+    origin.commit_text("tenant", &tenant("acme", false).files());
     let bare = origin.path();
     let server = GitDaemon::start(&origin.base);
     let url = server.url(&origin.name);
@@ -387,11 +366,7 @@ fn latency_git(rounds: usize) {
     let mut cpu = Vec::new();
     for round in 1..=rounds {
         let tag = format!("v{round}");
-        let head = commit(
-            &origin,
-            &format!("web {tag} in dev"),
-            &[("apps/web/env/dev.yaml".into(), values(&tag))],
-        );
+        let head = bump_web(&origin, &tag);
         let body = push_event(&url, &head);
         let cpu_before = proc_total(pid);
         let started = Instant::now();
@@ -458,9 +433,7 @@ fn latency_github(rounds: usize) {
         base: dir.path().join("served"),
         name: "config.git".into(),
     };
-    let mut files = tenant_files("acme");
-    files[0].1.push_str("forge:\n  type: github\n");
-    commit(&origin, "tenant", &files);
+    origin.commit_text("tenant", &tenant("acme", true).files());
     let bare = origin.path();
     let fake = FakeGitHub::start();
     fake.add_repo(REPO, &bare, "main");
@@ -491,11 +464,7 @@ fn latency_github(rounds: usize) {
     let mut calls = Vec::new();
     for round in 1..=rounds {
         let tag = format!("v{round}");
-        let head = commit(
-            &origin,
-            &format!("web {tag} in dev"),
-            &[("apps/web/env/dev.yaml".into(), values(&tag))],
-        );
+        let head = bump_web(&origin, &tag);
         let body = push_event(&url, &head);
         fake.clear_requests();
         let ladder_before = proc_total(pid);
@@ -658,7 +627,7 @@ fn main() {
         })
         .collect();
     for (i, origin) in origins.iter().enumerate() {
-        commit(origin, "tenant", &tenant_files(&format!("t{i:02}")));
+        origin.commit_text("tenant", &tenant(&format!("t{i:02}"), false).files());
     }
     let server = GitDaemon::start(&served);
     let urls: Vec<String> = origins.iter().map(|o| server.url(&o.name)).collect();

@@ -23,8 +23,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ladder_testkit::Origin;
 use ladder_testkit::github::{ApiRequest, FakeGitHub};
+use ladder_testkit::{Origin, SyntheticTenant, app_names, app_values, app_values_path};
 
 const REPO: &str = "bench/config";
 const TOKEN: &str = "ghp_bench-token";
@@ -35,56 +35,17 @@ const RUNS: usize = 5;
 /// What ladder asks for (`per_page=100`) when it lists the open pull requests.
 const PER_PAGE: usize = 100;
 
-fn env_file(name: &str, promotion: &str) -> String {
-    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
-}
-
-fn values(app: &str, tag: &str) -> String {
-    format!("replicas: 2\nimage:\n  repository: ghcr.io/bench/{app}\n  tag: \"{tag}\"\n")
-}
-
-fn tenant(apps: usize) -> Vec<(String, String)> {
-    let mut files = vec![
-        (
-            "ladder.yaml".to_string(),
-            format!(
-                "version: 1\ntenant: bench\nconfigRepo:\n  url: https://github.com/{REPO}.git\n  branch: main\nforge:\n  type: github\n"
-            ),
-        ),
-        ("environments/dev.yaml".into(), env_file("dev", "")),
-        (
-            "environments/staging.yaml".into(),
-            env_file("staging", "promotion:\n  from: dev\n"),
-        ),
-        (
-            "environments/prod.yaml".into(),
-            env_file("prod", "promotion:\n  from: staging\n"),
-        ),
-    ];
-    for i in 0..apps {
-        let name = format!("app{i:04}");
-        files.push((
-            format!("apps/{name}/app.yaml"),
-            format!(
-                "name: {name}\nsource:\n  type: helm\n  repoURL: https://git.example/charts/{name}.git\n  targetRevision: v1.0.0\n  path: chart\nvalues:\n  - env/{{env}}.yaml\npromote:\n  - image.tag\n"
-            ),
-        ));
-        for env in ["dev", "staging", "prod"] {
-            files.push((
-                format!("apps/{name}/env/{env}.yaml"),
-                values(&name, "1.0.0"),
-            ));
-        }
+/// The tenant: `apps` Helm apps in dev, staging (from dev) and prod (from staging), on
+/// GitHub.
+fn tenant(apps: usize) -> SyntheticTenant {
+    SyntheticTenant {
+        name: "bench".into(),
+        config_url: format!("https://github.com/{REPO}.git"),
+        github: true,
+        environments: vec!["dev", "staging", "prod"],
+        apps: app_names(apps),
+        tag: "1.0.0".into(),
     }
-    files
-}
-
-fn commit(origin: &Origin, message: &str, files: &[(String, String)]) {
-    let files: Vec<(&str, Option<&[u8]>)> = files
-        .iter()
-        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
-        .collect();
-    origin.commit("main", message, &files);
 }
 
 /// User + system CPU time of this process (`RUSAGE_SELF`) or of its reaped children
@@ -222,14 +183,12 @@ impl Hub {
             base: dir.path().join("served"),
             name: "config.git".into(),
         };
-        commit(&origin, "tenant", &tenant(apps));
-        let bump: Vec<(String, String)> = (0..BUMPED)
-            .map(|i| {
-                let name = format!("app{i:04}");
-                (format!("apps/{name}/env/dev.yaml"), values(&name, "1.1.0"))
-            })
+        origin.commit_text("tenant", &tenant(apps).files());
+        let bump: Vec<(String, String)> = app_names(BUMPED)
+            .iter()
+            .map(|app| (app_values_path(app, "dev"), app_values(app, "1.1.0")))
             .collect();
-        commit(&origin, &format!("bump {BUMPED} apps in dev"), &bump);
+        origin.commit_text(&format!("bump {BUMPED} apps in dev"), &bump);
         let fake = FakeGitHub::start();
         fake.add_repo(REPO, &origin.path(), "main");
         fake.add_token(TOKEN, &[REPO]);

@@ -13,60 +13,22 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ladder_testkit::{GitDaemon, Origin};
+use ladder_testkit::{GitDaemon, Origin, SyntheticTenant, app_names, app_values, app_values_path};
 
 const APPS: usize = 1000;
 const BUMPED: usize = 500;
 const RUNS: usize = 5;
 
-fn env_file(name: &str, promotion: &str) -> String {
-    format!("name: {name}\ncluster: {name}\nnamespace: \"{{app}}\"\nsync: auto\n{promotion}")
-}
-
-fn values(app: &str, tag: &str) -> String {
-    format!("replicas: 2\nimage:\n  repository: ghcr.io/bench/{app}\n  tag: \"{tag}\"\n")
-}
-
-fn tenant() -> Vec<(String, String)> {
-    let mut files = vec![
-        (
-            "ladder.yaml".to_string(),
-            "version: 1\ntenant: bench\nconfigRepo:\n  url: https://git.example/bench/config.git\n  branch: main\n".to_string(),
-        ),
-        ("environments/dev.yaml".into(), env_file("dev", "")),
-        (
-            "environments/staging.yaml".into(),
-            env_file("staging", "promotion:\n  from: dev\n"),
-        ),
-        (
-            "environments/prod.yaml".into(),
-            env_file("prod", "promotion:\n  from: staging\n"),
-        ),
-    ];
-    for i in 0..APPS {
-        let name = format!("app{i:04}");
-        files.push((
-            format!("apps/{name}/app.yaml"),
-            format!(
-                "name: {name}\nsource:\n  type: helm\n  repoURL: https://git.example/charts/{name}.git\n  targetRevision: v1.0.0\n  path: chart\nvalues:\n  - env/{{env}}.yaml\npromote:\n  - image.tag\n"
-            ),
-        ));
-        for env in ["dev", "staging", "prod"] {
-            files.push((
-                format!("apps/{name}/env/{env}.yaml"),
-                values(&name, "1.0.0"),
-            ));
-        }
+/// The tenant: 1,000 Helm apps in dev, staging (from dev) and prod (from staging).
+fn tenant() -> SyntheticTenant {
+    SyntheticTenant {
+        name: "bench".into(),
+        config_url: "https://git.example/bench/config.git".into(),
+        github: false,
+        environments: vec!["dev", "staging", "prod"],
+        apps: app_names(APPS),
+        tag: "1.0.0".into(),
     }
-    files
-}
-
-fn commit(origin: &Origin, message: &str, files: &[(String, String)]) {
-    let files: Vec<(&str, Option<&[u8]>)> = files
-        .iter()
-        .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
-        .collect();
-    origin.commit("main", message, &files);
 }
 
 /// Runs a command and returns its wall time and peak RSS in KiB.
@@ -148,14 +110,12 @@ fn main() {
         base: served.clone(),
         name: "bench.git".into(),
     };
-    commit(&origin, "tenant", &tenant());
-    let bump: Vec<(String, String)> = (0..BUMPED)
-        .map(|i| {
-            let name = format!("app{i:04}");
-            (format!("apps/{name}/env/dev.yaml"), values(&name, "1.1.0"))
-        })
+    origin.commit_text("tenant", &tenant().files());
+    let bump: Vec<(String, String)> = app_names(BUMPED)
+        .iter()
+        .map(|app| (app_values_path(app, "dev"), app_values(app, "1.1.0")))
         .collect();
-    commit(&origin, "bump 500 apps in dev", &bump);
+    origin.commit_text("bump 500 apps in dev", &bump);
     let bare = origin.path();
     let log = dir.path().join("pushes.log");
     let hook = bare.join("hooks/post-receive");

@@ -114,6 +114,18 @@ impl Origin {
         .trim()
         .to_string()
     }
+
+    /// Commits the text files `files` (`(path, content)`, written or replaced) on top of
+    /// `main`, like [`commit`](Self::commit); returns the new commit's id. What generated
+    /// tenants ([`SyntheticTenant::files`](crate::SyntheticTenant::files)) are committed
+    /// with.
+    pub fn commit_text(&self, message: &str, files: &[(String, String)]) -> String {
+        let files: Vec<(&str, Option<&[u8]>)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_bytes())))
+            .collect();
+        self.commit("main", message, &files)
+    }
 }
 
 /// Copies a folder tree (files and folders; what a test fixture holds).
