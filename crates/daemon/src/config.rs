@@ -30,6 +30,11 @@ pub struct DaemonConfig {
     /// How long SIGTERM waits for the reconciles in flight.
     #[serde(default = "default_shutdown", deserialize_with = "duration")]
     pub shutdown_timeout: Duration,
+    /// How many reconciles may run at once, across tenants (default: four per core, at
+    /// least eight). Each holds a mirror and a render in memory while it runs: size the
+    /// memory limit for it.
+    #[serde(default)]
+    pub reconcile_slots: Option<std::num::NonZeroUsize>,
     pub tenants: Vec<TenantConfig>,
 }
 
@@ -198,7 +203,13 @@ pub enum ConfigError {
 
 /// Every key the file may hold, by level, in the spelling the file uses: environment
 /// variables (upper case) are matched against them.
-const TOP_KEYS: [&str; 4] = ["listen", "cacheDir", "shutdownTimeout", "tenants"];
+const TOP_KEYS: [&str; 5] = [
+    "listen",
+    "cacheDir",
+    "shutdownTimeout",
+    "reconcileSlots",
+    "tenants",
+];
 const TENANT_KEYS: [&str; 9] = [
     "name",
     "repo",
@@ -606,6 +617,29 @@ tenants:
         env.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn reconcile_slots_are_a_positive_count_from_the_file_or_the_environment() {
+        let config = parse("ladder.yaml", EXAMPLE, vars(&[])).unwrap();
+        assert_eq!(config.reconcile_slots, None);
+        let text = EXAMPLE.replace("tenants:\n", "reconcileSlots: 3\ntenants:\n");
+        let config = parse("ladder.yaml", &text, vars(&[])).unwrap();
+        assert_eq!(config.reconcile_slots.map(|n| n.get()), Some(3));
+        let config = parse(
+            "ladder.yaml",
+            &text,
+            vars(&[("LADDER__RECONCILESLOTS", "5")]),
+        )
+        .unwrap();
+        assert_eq!(config.reconcile_slots.map(|n| n.get()), Some(5));
+        let zero = EXAMPLE.replace("tenants:\n", "reconcileSlots: 0\ntenants:\n");
+        let found = problems(&zero, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("ladder.yaml:4:1: `reconcileSlots`"),
+            "{found:?}"
+        );
     }
 
     #[test]

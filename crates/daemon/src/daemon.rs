@@ -210,8 +210,9 @@ pub async fn run(
             leading: election.is_none(),
             cancel: Cancel::new(),
         }),
-        running: tokio::sync::Semaphore::new(reconcile_slots(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        running: tokio::sync::Semaphore::new(config.reconcile_slots.map_or_else(
+            || reconcile_slots(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            |n| n.get(),
         )),
         stopping: AtomicBool::new(false),
         leading,

@@ -118,6 +118,7 @@ fn load_config(args: &RunArgs) -> anyhow::Result<DaemonConfig> {
             .clone()
             .unwrap_or_else(crate::tenant_args::default_cache_dir),
         shutdown_timeout: Duration::from_secs(30),
+        reconcile_slots: None,
         tenants: vec![TenantConfig {
             name,
             repo: None,

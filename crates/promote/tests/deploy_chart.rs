@@ -246,7 +246,14 @@ fn check_objects(objects: &[Value], scenario: &str) {
     assert_eq!(config["cacheDir"], "/var/cache/ladder");
     for key in config.as_object().unwrap().keys() {
         assert!(
-            ["listen", "cacheDir", "shutdownTimeout", "tenants"].contains(&key.as_str()),
+            [
+                "listen",
+                "cacheDir",
+                "shutdownTimeout",
+                "reconcileSlots",
+                "tenants"
+            ]
+            .contains(&key.as_str()),
             "{scenario}: config key {key}"
         );
     }
