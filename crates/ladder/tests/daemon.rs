@@ -676,40 +676,67 @@ fn counter(daemon: &Daemon, name: &str) -> f64 {
         .sum()
 }
 
+/// A fake Kubernetes API with a service-account token, for replicas that elect a leader
+/// on the Lease `ladder-system/ladder`.
+struct Election {
+    kube: ladder_testkit::kube::FakeKube,
+    token_file: PathBuf,
+}
+
+impl Election {
+    fn new(dir: &Path) -> Election {
+        let token_file = dir.join("sa-token");
+        std::fs::write(&token_file, "sa-token\n").unwrap();
+        Election {
+            kube: ladder_testkit::kube::FakeKube::start("sa-token"),
+            token_file,
+        }
+    }
+
+    /// `ladder run` with `config` as pod `pod`, contending for the Lease, with `extra`
+    /// environment.
+    fn replica(&self, config: &str, pod: &str, extra: &[(&str, &str)]) -> Daemon {
+        let api_url = self.kube.url();
+        let mut env = vec![
+            ("LADDER_LEADER_ELECTION", "true"),
+            ("LADDER_LEASE_NAMESPACE", "ladder-system"),
+            ("POD_NAME", pod),
+            ("LADDER_KUBE_API_URL", api_url.as_str()),
+            ("LADDER_KUBE_TOKEN_FILE", self.token_file.to_str().unwrap()),
+        ];
+        env.extend_from_slice(extra);
+        Daemon::start(config, &env)
+    }
+
+    fn lease(&self) -> serde_json::Value {
+        self.kube
+            .lease("ladder-system", "ladder")
+            .unwrap_or_default()
+    }
+
+    /// The Lease's holder; empty when nobody holds it.
+    fn holder(&self) -> String {
+        self.lease()["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 #[test]
 fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kill_9() {
-    use ladder_testkit::kube::FakeKube;
     let acme = served("acme");
     let origin = acme.origin.path();
-    let kube = FakeKube::start("sa-token");
-    let api_url = kube.url();
-    let token_file = acme.dir.path().join("sa-token");
-    std::fs::write(&token_file, "sa-token\n").unwrap();
-    let token = token_file.to_str().unwrap().to_string();
+    let election = Election::new(acme.dir.path());
     let start = |pod: &str| {
         let config = format!(
             "listen: 127.0.0.1:PORT\ncacheDir: {}/{pod}\nshutdownTimeout: 10s\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 1s\n    render: {{branch: rendered}}\n",
             cache(&acme).display(),
             acme.url
         );
-        Daemon::start(
-            &config,
-            &[
-                ("LADDER_LEADER_ELECTION", "true"),
-                ("LADDER_LEASE_NAME", "ladder"),
-                ("LADDER_LEASE_NAMESPACE", "ladder-system"),
-                ("POD_NAME", pod),
-                ("POD_NAMESPACE", "ladder-system"),
-                ("LADDER_KUBE_API_URL", &api_url),
-                ("LADDER_KUBE_TOKEN_FILE", &token),
-            ],
-        )
+        election.replica(&config, pod, &[("LADDER_LEASE_NAME", "ladder")])
     };
-    let holder = || {
-        kube.lease("ladder-system", "ladder")
-            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(String::from))
-            .unwrap_or_default()
-    };
+    let holder = || election.holder();
     let a = start("ladder-a");
     let b = start("ladder-b");
     wait_for("a leader", Duration::from_secs(60), || !holder().is_empty());
@@ -748,10 +775,7 @@ fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kil
         Duration::from_secs(120),
         || holder() == standby_name,
     );
-    assert_eq!(
-        kube.lease("ladder-system", "ladder").unwrap()["spec"]["leaseTransitions"],
-        1
-    );
+    assert_eq!(election.lease()["spec"]["leaseTransitions"], 1);
     commit(
         &acme.origin,
         "web v3 in dev",
@@ -774,7 +798,8 @@ fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kil
 
     // The Lease changed hands exactly once: every successful write names the first
     // leader, then only the second.
-    let mut holders: Vec<String> = kube
+    let mut holders: Vec<String> = election
+        .kube
         .requests()
         .iter()
         .filter(|r| r.method != "GET" && r.status < 300)
@@ -792,16 +817,11 @@ fn two_replicas_elect_one_leader_on_a_lease_and_the_standby_takes_over_after_kil
 
 #[test]
 fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
-    use ladder_testkit::kube::FakeKube;
     let acme = served("acme");
     let origin = acme.origin.path();
     let secret_file = acme.dir.path().join("webhook-secret");
     std::fs::write(&secret_file, "s3cret\n").unwrap();
-    let kube = FakeKube::start("sa-token");
-    let api_url = kube.url();
-    let token_file = acme.dir.path().join("sa-token");
-    std::fs::write(&token_file, "sa-token\n").unwrap();
-    let token = token_file.to_str().unwrap().to_string();
+    let election = Election::new(acme.dir.path());
     // Webhooks only: nothing would find the change otherwise.
     let start = |pod: &str| {
         let config = format!(
@@ -810,27 +830,14 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
             acme.url,
             secret_file.display()
         );
-        Daemon::start(
-            &config,
-            &[
-                ("LADDER_LEADER_ELECTION", "true"),
-                ("LADDER_LEASE_NAMESPACE", "ladder-system"),
-                ("POD_NAME", pod),
-                ("POD_IP", "127.0.0.1"),
-                ("LADDER_KUBE_API_URL", &api_url),
-                ("LADDER_KUBE_TOKEN_FILE", &token),
-            ],
-        )
+        election.replica(&config, pod, &[("POD_IP", "127.0.0.1")])
     };
-    let lease = || kube.lease("ladder-system", "ladder").unwrap_or_default();
     let a = start("ladder-a");
     let b = start("ladder-b");
     wait_for("a leader", Duration::from_secs(60), || {
-        lease()["spec"]["holderIdentity"]
-            .as_str()
-            .is_some_and(|h| !h.is_empty())
+        !election.holder().is_empty()
     });
-    let (leader, standby) = if lease()["spec"]["holderIdentity"] == "ladder-a" {
+    let (leader, standby) = if election.holder() == "ladder-a" {
         (a, b)
     } else {
         (b, a)
@@ -839,7 +846,7 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
     standby.wait_ready();
     // The leader wrote where it listens on the Lease.
     assert_eq!(
-        lease()["metadata"]["annotations"]["ladder.dev/leader-address"],
+        election.lease()["metadata"]["annotations"]["ladder.dev/leader-address"],
         format!("http://127.0.0.1:{}", leader.port).as_str()
     );
 
@@ -910,7 +917,6 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
 
 #[test]
 fn a_leader_that_loses_the_lease_mid_reconcile_writes_nothing_more() {
-    use ladder_testkit::kube::FakeKube;
     let acme = served("acme");
     let origin = acme.origin.path();
     commit(
@@ -918,25 +924,17 @@ fn a_leader_that_loses_the_lease_mid_reconcile_writes_nothing_more() {
         "web v2 in dev",
         &[("apps/web/env/dev.yaml".into(), values("v2"))],
     );
-    let kube = FakeKube::start("sa-token");
-    let token_file = acme.dir.path().join("sa-token");
-    std::fs::write(&token_file, "sa-token\n").unwrap();
+    let election = Election::new(acme.dir.path());
     let pause = tempfile::tempdir().unwrap();
     let config = format!(
         "listen: 127.0.0.1:PORT\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {}\n    pollInterval: 0\n",
         cache(&acme).display(),
         acme.url
     );
-    let daemon = Daemon::start(
+    let daemon = election.replica(
         &config,
-        &[
-            ("LADDER_LEADER_ELECTION", "true"),
-            ("LADDER_LEASE_NAMESPACE", "ladder-system"),
-            ("POD_NAME", "ladder-a"),
-            ("LADDER_KUBE_API_URL", &kube.url()),
-            ("LADDER_KUBE_TOKEN_FILE", token_file.to_str().unwrap()),
-            ("LADDER_TEST_PAUSE_DIR", pause.path().to_str().unwrap()),
-        ],
+        "ladder-a",
+        &[("LADDER_TEST_PAUSE_DIR", pause.path().to_str().unwrap())],
     );
     // The leader's first reconcile, held before it promotes.
     wait_for("the pause point", Duration::from_secs(60), || {
@@ -944,9 +942,11 @@ fn a_leader_that_loses_the_lease_mid_reconcile_writes_nothing_more() {
     });
     // Another replica takes the Lease (as one would after this one's renewals failed):
     // this one's next renewal gets 409 and it steps down.
-    kube.edit_lease("ladder-system", "ladder", |lease| {
-        lease["spec"]["holderIdentity"] = "ladder-b".into();
-    });
+    election
+        .kube
+        .edit_lease("ladder-system", "ladder", |lease| {
+            lease["spec"]["holderIdentity"] = "ladder-b".into();
+        });
     let leader = || {
         serde_json::from_str::<serde_json::Value>(&daemon.get("/readyz").1).unwrap()["leader"]
             .clone()

@@ -7,6 +7,7 @@
 mod common;
 
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -70,6 +71,34 @@ impl Drop for Running {
     }
 }
 
+/// `ladder run` on a config with `tenants` (YAML list entries), its cache in `dir`, on a
+/// free port; returned once `/readyz` answers 200, with the port.
+fn run_ready(dir: &Path, tenants: &str) -> (Running, u16) {
+    let port = free_port();
+    let config = dir.join("ladder.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\ncacheDir: {}\ntenants:\n{tenants}",
+            dir.join("cache").display()
+        ),
+    )
+    .unwrap();
+    let daemon = Running(
+        Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("/readyz", Duration::from_secs(60), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    (daemon, port)
+}
+
 #[test]
 fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     FakeGitHub::load_openapi().expect("make reference");
@@ -87,31 +116,15 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let secret_file = dir.path().join("webhook");
     std::fs::write(&secret_file, "hook-secret").unwrap();
-    let port = free_port();
-    let config = dir.path().join("ladder.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {url}\n    pollInterval: 0\n    forge: {{apiUrl: {}, tokenFile: {}}}\n    webhookSecretFile: {}\n",
-            dir.path().join("cache").display(),
+    let (_daemon, port) = run_ready(
+        dir.path(),
+        &format!(
+            "  - name: acme\n    repo: {url}\n    pollInterval: 0\n    forge: {{apiUrl: {}, tokenFile: {}}}\n    webhookSecretFile: {}\n",
             fake.api_url(),
             token_file.display(),
             secret_file.display()
         ),
-    )
-    .unwrap();
-    let _daemon = Running(
-        Command::new(env!("CARGO_BIN_EXE_ladder"))
-            .args(["run", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
     );
-    wait_for("/readyz", Duration::from_secs(60), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http(port, "GET", "/readyz", &[], b"").0 == 200
-    });
     assert!(fake.pulls(REPO).is_empty());
 
     // A dev bump, then GitHub's push webhook: the staging pull request.
@@ -220,30 +233,14 @@ fn a_github_apps_installation_token_serves_every_poll_and_reconcile_of_its_lifet
     let (key, public) = common::app_key_pair(dir.path());
     fake.add_app(4242, &public, 77, &[REPO]);
     let url = fake.git_url(REPO);
-    let port = free_port();
-    let config = dir.path().join("ladder.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\ncacheDir: {}\ntenants:\n  - name: acme\n    repo: {url}\n    pollInterval: 1s\n    forge: {{apiUrl: {}, appId: 4242, appKeyFile: {}}}\n",
-            dir.path().join("cache").display(),
+    let (_daemon, _port) = run_ready(
+        dir.path(),
+        &format!(
+            "  - name: acme\n    repo: {url}\n    pollInterval: 1s\n    forge: {{apiUrl: {}, appId: 4242, appKeyFile: {}}}\n",
             fake.api_url(),
             key.display()
         ),
-    )
-    .unwrap();
-    let _daemon = Running(
-        Command::new(env!("CARGO_BIN_EXE_ladder"))
-            .args(["run", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
     );
-    wait_for("/readyz", Duration::from_secs(60), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http(port, "GET", "/readyz", &[], b"").0 == 200
-    });
 
     // Polling alone finds the dev bump: a fetch and a reconcile with the App's token.
     commit(
