@@ -564,24 +564,10 @@ fn a_mirror_of_another_repository_gets_no_token() {
     assert!(err.to_string().contains("acme/config"), "{err}");
 }
 
+/// The App's private key (PEM text) and public key, for the fake.
 fn app_key(dir: &Path) -> (String, String) {
-    let key = dir.join("app-key");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(status.success());
-    let public = Command::new("ssh-keygen")
-        .args(["-e", "-m", "PEM", "-f"])
-        .arg(key.with_extension("pub"))
-        .output()
-        .unwrap();
-    assert!(public.status.success());
-    (
-        std::fs::read_to_string(&key).unwrap(),
-        String::from_utf8(public.stdout).unwrap(),
-    )
+    let (key, public) = ladder_testkit::github::app_key_pair(dir);
+    (std::fs::read_to_string(key).unwrap(), public)
 }
 
 #[test]

@@ -62,6 +62,18 @@ fn seed(origin: &Origin) {
     );
 }
 
+/// The seeded tenant repo in `dir`, served by a new fake GitHub as `REPO`.
+fn served(dir: &Path) -> (Origin, FakeGitHub) {
+    let origin = Origin {
+        base: dir.join("served"),
+        name: "config.git".into(),
+    };
+    seed(&origin);
+    let fake = FakeGitHub::start();
+    fake.add_repo(REPO, &origin.path(), "main");
+    (origin, fake)
+}
+
 struct Running(Child);
 
 impl Drop for Running {
@@ -103,13 +115,7 @@ fn run_ready(dir: &Path, tenants: &str) -> (Running, u16) {
 fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
     FakeGitHub::load_openapi().expect("make reference");
     let dir = tempfile::tempdir().unwrap();
-    let origin = Origin {
-        base: dir.path().join("served"),
-        name: "config.git".into(),
-    };
-    seed(&origin);
-    let fake = FakeGitHub::start();
-    fake.add_repo(REPO, &origin.path(), "main");
+    let (origin, fake) = served(dir.path());
     fake.add_token(TOKEN, &[REPO]);
     let url = fake.git_url(REPO);
     let token_file = dir.path().join("token");
@@ -223,14 +229,8 @@ fn webhooks_open_the_staging_pull_request_and_a_merge_opens_prod_after_soak() {
 fn a_github_apps_installation_token_serves_every_poll_and_reconcile_of_its_lifetime() {
     FakeGitHub::load_openapi().expect("make reference");
     let dir = tempfile::tempdir().unwrap();
-    let origin = Origin {
-        base: dir.path().join("served"),
-        name: "config.git".into(),
-    };
-    seed(&origin);
-    let fake = FakeGitHub::start();
-    fake.add_repo(REPO, &origin.path(), "main");
-    let (key, public) = common::app_key_pair(dir.path());
+    let (origin, fake) = served(dir.path());
+    let (key, public) = ladder_testkit::github::app_key_pair(dir.path());
     fake.add_app(4242, &public, 77, &[REPO]);
     let url = fake.git_url(REPO);
     let (_daemon, _port) = run_ready(

@@ -499,7 +499,7 @@ fn a_github_app_gets_an_installation_token_for_the_repository() {
     let hub = Hub::new();
     bump_dev(&hub, "v2");
     let keys = tempfile::tempdir().unwrap();
-    let (key, public) = common::app_key_pair(keys.path());
+    let (key, public) = ladder_testkit::github::app_key_pair(keys.path());
     hub.fake.add_app(4242, &public, 77, &[REPO]);
     let key_path = key.to_str().unwrap();
     let actions = hub.promote_with(

@@ -201,23 +201,3 @@ pub fn sign_github(secret: &str, body: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
-
-/// A new GitHub App key pair in `dir`: the private key's file (PEM, as GitHub hands it
-/// out) and the public key in PEM, for `FakeGitHub::add_app`. Made by `ssh-keygen`
-/// (openssh-client).
-pub fn app_key_pair(dir: &Path) -> (PathBuf, String) {
-    let key = dir.join("app.pem");
-    let keygen = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen runs (openssh-client)");
-    assert!(keygen.status.success(), "{}", stderr(&keygen));
-    let public = Command::new("ssh-keygen")
-        .args(["-e", "-m", "PEM", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(public.status.success(), "{}", stderr(&public));
-    (key, String::from_utf8(public.stdout).unwrap())
-}

@@ -422,3 +422,31 @@ impl FakeGitHub {
         openapi::spec().map(|s| s.load_time.max(started.elapsed()))
     }
 }
+
+/// A new GitHub App key pair in `dir`: the private key's file (PEM, as GitHub hands it
+/// out) and the public key in PEM, for [`FakeGitHub::add_app`]. Made by `ssh-keygen`
+/// (openssh-client).
+pub fn app_key_pair(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("app.pem");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen runs (openssh-client)");
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    let public = std::process::Command::new("ssh-keygen")
+        .args(["-e", "-m", "PEM", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen runs (openssh-client)");
+    assert!(
+        public.status.success(),
+        "{}",
+        String::from_utf8_lossy(&public.stderr)
+    );
+    (key, String::from_utf8(public.stdout).expect("PEM is text"))
+}
