@@ -419,7 +419,8 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
         let now = now();
         let mut status = tenant.status.lock().unwrap_or_else(|e| e.into_inner());
         status.syncing = false;
-        match result {
+        // A failure's message and whether the configuration is at fault.
+        let failure = match result {
             Ok(Ok(report)) => {
                 span.record("commit", tracing::field::display(&report.commit));
                 tracing::info!(
@@ -440,34 +441,27 @@ async fn worker(shared: Arc<Shared>, name: String, pause: Option<Arc<dyn PausePo
                         Cause::WakeUp,
                     );
                 }
+                None
             }
             Ok(Err(error)) => {
                 let config = error.is_config();
                 tracing::warn!(parent: &span, %error, config, "reconcile failed");
-                shared.metrics.reconciled(&name, seconds, Err(config), now);
-                status.failed(error.to_string(), config, now);
-                if !shared.stopping.load(Ordering::SeqCst) {
-                    shared.triggers.wake_at(
-                        &name,
-                        tokio::time::Instant::now() + backoff,
-                        Cause::Retry,
-                    );
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Some((error.to_string(), config))
             }
             Err(panic) => {
                 tracing::error!(parent: &span, error = %panic, "reconcile panicked");
-                shared.metrics.reconciled(&name, seconds, Err(false), now);
-                status.failed(format!("internal error: {panic}"), false, now);
-                if !shared.stopping.load(Ordering::SeqCst) {
-                    shared.triggers.wake_at(
-                        &name,
-                        tokio::time::Instant::now() + backoff,
-                        Cause::Retry,
-                    );
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Some((format!("internal error: {panic}"), false))
             }
+        };
+        if let Some((message, config)) = failure {
+            shared.metrics.reconciled(&name, seconds, Err(config), now);
+            status.failed(message, config, now);
+            if !shared.stopping.load(Ordering::SeqCst) {
+                shared
+                    .triggers
+                    .wake_at(&name, tokio::time::Instant::now() + backoff, Cause::Retry);
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }

@@ -165,26 +165,14 @@ impl Repo {
         if tree == parent_tree_id {
             return Ok(CommitOutcome::Unchanged);
         }
-        let (seconds, offset) = request.time.unwrap_or_else(|| (now_seconds(), 0));
-        let time = gix::date::Time { seconds, offset };
-        let signature = |who: &Identity| gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time,
-        };
-        let commit = gix::objs::Commit {
+        let id = write_commit(
+            &repo,
             tree,
-            parents: vec![request.parent].into(),
-            author: signature(&request.author),
-            committer: signature(&request.committer),
-            encoding: None,
-            message: message.into(),
-            extra_headers: Vec::new(),
-        };
-        let id = repo
-            .write_object(&commit)
-            .map_err(gix_err("cannot write the commit"))?
-            .detach();
+            Some(request.parent),
+            (&request.author, &request.committer),
+            request.time,
+            message,
+        )?;
         tracing::debug!(commit = %id, parent = %request.parent, "built commit");
         Ok(CommitOutcome::Created { commit: id, tree })
     }
@@ -266,6 +254,38 @@ impl Repo {
 }
 
 /// Message, a blank line, then `Key: value` trailers, as `git interpret-trailers` reads them.
+/// Writes the commit of `tree` on `parent` by `(author, committer)`, at `time`
+/// (`(seconds, offset)`; now when `None`): for [`Repo::build_commit`] and snapshots.
+pub(crate) fn write_commit(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    parent: Option<ObjectId>,
+    (author, committer): (&Identity, &Identity),
+    time: Option<(i64, i32)>,
+    message: String,
+) -> Result<ObjectId> {
+    let (seconds, offset) = time.unwrap_or_else(|| (now_seconds(), 0));
+    let time = gix::date::Time { seconds, offset };
+    let signature = |who: &Identity| gix::actor::Signature {
+        name: who.name.as_str().into(),
+        email: who.email.as_str().into(),
+        time,
+    };
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parent.into_iter().collect(),
+        author: signature(author),
+        committer: signature(committer),
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo
+        .write_object(&commit)
+        .map_err(|e| Error::gix("cannot write the commit", e))?
+        .detach())
+}
+
 pub(crate) fn compose_message(message: &str, trailers: &[(String, String)]) -> Result<String> {
     let mut out = message.trim_end().to_string();
     if out.is_empty() {

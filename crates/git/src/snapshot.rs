@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use gix::ObjectId;
 use gix::objs::tree::EntryKind as GitKind;
 
-use crate::commit::{CommitOutcome, Identity, compose_message, now_seconds};
+use crate::commit::{CommitOutcome, Identity, compose_message, write_commit};
 use crate::error::{Error, Result};
 use crate::read::split_path;
 use crate::repo::Repo;
@@ -75,26 +75,14 @@ impl Repo {
         if parent_tree == Some(tree) {
             return Ok(CommitOutcome::Unchanged);
         }
-        let (seconds, offset) = request.time.unwrap_or_else(|| (now_seconds(), 0));
-        let time = gix::date::Time { seconds, offset };
-        let signature = |who: &Identity| gix::actor::Signature {
-            name: who.name.as_str().into(),
-            email: who.email.as_str().into(),
-            time,
-        };
-        let commit = gix::objs::Commit {
+        let id = write_commit(
+            &repo,
             tree,
-            parents: request.parent.into_iter().collect(),
-            author: signature(&request.author),
-            committer: signature(&request.committer),
-            encoding: None,
-            message: message.into(),
-            extra_headers: Vec::new(),
-        };
-        let id = repo
-            .write_object(&commit)
-            .map_err(gix_err("cannot write the commit"))?
-            .detach();
+            request.parent,
+            (&request.author, &request.committer),
+            request.time,
+            message,
+        )?;
         Ok(CommitOutcome::Created { commit: id, tree })
     }
 }

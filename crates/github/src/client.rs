@@ -369,6 +369,19 @@ impl Client {
         self.call(method, path, body, false).await
     }
 
+    /// [`send`](Self::send), with any answer but a success as the error
+    /// ([`check`](Self::check)'s).
+    pub async fn send_ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, GitHubError> {
+        let reply = self.send(method.clone(), path, body).await?;
+        self.check(&reply, &method, path)?;
+        Ok(reply)
+    }
+
     /// Every page of a list, following `Link: rel="next"`. `items` picks the list out of
     /// a page (the page itself, or a field of it).
     pub async fn get_all<T: DeserializeOwned>(

@@ -4,10 +4,11 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Mutex;
 
-use ladder_git::{Cancel, Credentials, Lease, ObjectId, RefPush, Repo, Scheme};
+use ladder_git::{Cancel, Credentials, Lease, ObjectId, Repo, Scheme};
 use ladder_promote::forge::{
     BranchWrite, ClosedProposal, Forge, ForgeError, MergeState, Proposal, ProposalText,
 };
+use ladder_promote::git_forge::push_branch_writes;
 
 use crate::auth::Authenticator;
 use crate::client::{CallStats, Client};
@@ -60,19 +61,9 @@ impl GitHubForge {
                 options.repository
             )));
         }
-        // Current-thread: the forge is called from blocking threads, one call at a
-        // time per forge, and must not assume (or nest in) anyone else's runtime.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
-        let auth = {
-            let _entered = runtime.enter();
-            Authenticator::new(&options)?
-        };
         // The mirror's cancel flag stops the API calls too: a daemon that lost its
         // leadership, or reached its shutdown bound, makes no further call.
-        let client = Client::new(&options, auth, repo.limits().cancel.clone())?;
+        let (runtime, client) = runtime_and_client(&options, repo.limits().cancel.clone())?;
         Ok(GitHubForge {
             client,
             repo: repo.with_limits(repo.limits().clone()),
@@ -133,36 +124,10 @@ impl GitHubForge {
             return Ok(Vec::new());
         }
         let repo = self.push_repo().await?;
-        let pushes: Vec<RefPush> = writes
-            .iter()
-            .map(|w| RefPush {
-                branch: w.branch.clone(),
-                new: w.new,
-                lease: w.lease,
-            })
-            .collect();
-        let results = repo.push_refs(&pushes).map_err(|source| GitHubError::Git {
+        push_branch_writes(&repo, writes.iter().copied()).map_err(|source| GitHubError::Git {
             context: "pushing proposal branches".into(),
             source: Box::new(source),
-        })?;
-        Ok(results
-            .into_iter()
-            .zip(writes)
-            .map(|(r, w)| {
-                r.map(|()| w.new).map_err(|source| match source {
-                    ladder_git::Error::RefMoved { .. } | ladder_git::Error::RemoteMoved { .. } => {
-                        ForgeError::Moved {
-                            branch: w.branch.clone(),
-                            source: Some(Box::new(source)),
-                        }
-                    }
-                    other => ForgeError::Git {
-                        context: format!("pushing {}", w.branch),
-                        source: Box::new(other),
-                    },
-                })
-            })
-            .collect())
+        })
     }
 
     async fn api_write(&self, write: &BranchWrite) -> Result<Option<ObjectId>, GitHubError> {
@@ -352,6 +317,26 @@ pub fn token_may_go_to(api_url: &str, repo_url: &str) -> bool {
     }
 }
 
+/// A runtime of its own and the API client on it. Current-thread: a forge is called from
+/// blocking threads, one call at a time, and must not assume (or nest in) anyone else's
+/// runtime.
+fn runtime_and_client(
+    options: &GitHubOptions,
+    cancel: Cancel,
+) -> Result<(tokio::runtime::Runtime, Client), GitHubError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
+    let auth = {
+        // octocrab starts its request buffer's worker on the current runtime.
+        let _entered = runtime.enter();
+        Authenticator::new(options)?
+    };
+    let client = Client::new(options, auth, cancel)?;
+    Ok((runtime, client))
+}
+
 /// The git credentials (`x-access-token` and a token) for fetching and pushing
 /// `repo_url` with `options`' credentials: the token itself, or a GitHub App's
 /// installation token for `options.repository` (which costs a call or two). `None` when
@@ -367,15 +352,7 @@ pub fn git_credentials(
     if let crate::options::Auth::Token(token) = &options.auth {
         return Ok(Some(Credentials::new(TOKEN_USER, token.expose())));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| GitHubError::Options(format!("cannot start a runtime: {e}")))?;
-    let auth = {
-        let _entered = runtime.enter();
-        Authenticator::new(options)?
-    };
-    let client = Client::new(options, auth, Cancel::new())?;
+    let (runtime, client) = runtime_and_client(options, Cancel::new())?;
     let token = runtime.block_on(client.auth.token(&client))?;
     Ok(Some(Credentials::new(TOKEN_USER, token.expose())))
 }

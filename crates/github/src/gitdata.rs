@@ -106,8 +106,7 @@ pub(crate) async fn create_commit(
             "content": base64::engine::general_purpose::STANDARD.encode(bytes),
             "encoding": "base64",
         });
-        let reply = client.send(Method::POST, &blobs, Some(&body)).await?;
-        client.check(&reply, &Method::POST, &blobs)?;
+        let reply = client.send_ok(Method::POST, &blobs, Some(&body)).await?;
         let sha = reply.json::<Sha>("a new blob")?.sha;
         // ladder writes YAML values files: regular, not executable.
         entries.push(serde_json::json!({
@@ -116,8 +115,7 @@ pub(crate) async fn create_commit(
     }
     let trees = client.repo_path("/git/trees");
     let body = serde_json::json!({ "base_tree": base_tree, "tree": entries });
-    let reply = client.send(Method::POST, &trees, Some(&body)).await?;
-    client.check(&reply, &Method::POST, &trees)?;
+    let reply = client.send_ok(Method::POST, &trees, Some(&body)).await?;
     let tree = reply.json::<Sha>("a new tree")?.sha;
 
     // No author or committer: GitHub makes the commit as the token's user or App and
@@ -128,8 +126,7 @@ pub(crate) async fn create_commit(
         "tree": tree,
         "parents": [parent],
     });
-    let reply = client.send(Method::POST, &commits, Some(&body)).await?;
-    client.check(&reply, &Method::POST, &commits)?;
+    let reply = client.send_ok(Method::POST, &commits, Some(&body)).await?;
     oid(&reply.json::<Sha>("a new commit")?.sha, "a new commit")
 }
 

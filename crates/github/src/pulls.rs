@@ -136,8 +136,7 @@ async fn edit(
     body: serde_json::Value,
 ) -> Result<Proposal, GitHubError> {
     let path = client.repo_path(&format!("/pulls/{number}"));
-    let reply = client.send(Method::PATCH, &path, Some(&body)).await?;
-    client.check(&reply, &Method::PATCH, &path)?;
+    let reply = client.send_ok(Method::PATCH, &path, Some(&body)).await?;
     reply.json::<Pull>("an updated pull request")?.proposal()
 }
 
@@ -184,8 +183,10 @@ pub(crate) async fn comment(
     let n = number(client, proposal).await?;
     let path = client.repo_path(&format!("/issues/{n}/comments"));
     let body = serde_json::json!({ "body": text });
-    let reply = client.send(Method::POST, &path, Some(&body)).await?;
-    client.check(&reply, &Method::POST, &path)
+    client
+        .send_ok(Method::POST, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 /// The bodies of a pull request's comments, every page.
@@ -293,8 +294,10 @@ pub(crate) async fn label(
     ensure_labels(client, known, labels).await?;
     let path = client.repo_path(&format!("/issues/{n}/labels"));
     let body = serde_json::json!({ "labels": labels });
-    let reply = client.send(Method::POST, &path, Some(&body)).await?;
-    client.check(&reply, &Method::POST, &path)
+    client
+        .send_ok(Method::POST, &path, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub(crate) async fn unlabel(

@@ -26,7 +26,6 @@
 //! `DAEMON_SCALE_IDLE_SECS` (the 60 s polls' window, default 120; the 5 s polls' window
 //! is half of it) shorten a run.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use ladder_testkit::github::FakeGitHub;
+use ladder_testkit::http_request as http;
 use ladder_testkit::{GitDaemon, Origin, SyntheticTenant, app_values, app_values_path, free_port};
 
 const SECRET: &str = "bench-webhook-secret";
@@ -95,43 +95,6 @@ fn push_event(url: &str, after: &str) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
-}
-
-/// One HTTP/1.1 request on loopback: (status, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Waits until `ok` holds, looking every `every`; panics with `what` after `limit`.

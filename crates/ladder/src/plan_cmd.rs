@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use ladder_engine::ConfigBranch;
 use ladder_model::Problems;
-use ladder_promote::plan::{Plan, branch_prefix, proposal_branch};
+use ladder_promote::plan::{Plan, proposal_branch};
 use ladder_promote::{ConfigHead, PlanError, ReconcileError, RunError, State, plan_promotions};
 
 use crate::OutputFormat;
@@ -32,12 +32,6 @@ pub struct PlanArgs {
     /// How to print the result.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
-}
-
-/// The prefix of this tenant's proposal branches (`ladder/`, or `ladder/<tenant>/` for
-/// a tenant in a monorepo folder).
-pub fn prefix(config: &ConfigBranch) -> String {
-    branch_prefix(&config.tenant, !config.opened.subfolder().is_empty())
 }
 
 /// The promoter's view of an opened config branch.
@@ -159,7 +153,7 @@ fn print_text(config: &ConfigBranch, plan: &Plan) {
         println!("no promotions: no environment promotes from another, or no app promotes values");
         return;
     }
-    let prefix = prefix(config);
+    let prefix = config_head(config).branch_prefix();
     for row in &plan.promotions {
         println!(
             "{}/{}: {} (from {})",

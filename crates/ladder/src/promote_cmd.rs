@@ -225,20 +225,9 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitCode> {
         Failure::new(exit, format!("--to `{}`: {e}", args.to))
     })?;
     let opened = args.forge.open(&config, &args.tenant.repo)?;
-    let head = config
-        .opened
-        .commit()
-        .expect("the config branch is read from Git");
-    let prefix = crate::plan_cmd::prefix(&config);
     let outcome = rollback(
         &RollbackInput {
-            tenant: &config.tenant,
-            tree: config.opened.tree(),
-            branch: &config.branch,
-            head,
-            repo,
-            subfolder: config.opened.subfolder(),
-            branch_prefix: &prefix,
+            config: config_head(&config),
             app: &args.app,
             env: &args.env,
             to,

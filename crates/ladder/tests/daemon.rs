@@ -124,6 +124,23 @@ impl Daemon {
         http(self.port, "GET", path, &[], b"")
     }
 
+    /// A GitHub `push` delivery of `body` to `/hooks/github`, signed with `secret`
+    /// (not at all: `None`), with `extra` headers: the status and body of the answer.
+    fn push_hook(
+        &self,
+        secret: Option<&str>,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> (u16, String) {
+        let signature = secret.map(|secret| sign_github(secret, body));
+        let mut headers = vec![("X-GitHub-Event", "push")];
+        if let Some(signature) = &signature {
+            headers.push(("X-Hub-Signature-256", signature));
+        }
+        headers.extend_from_slice(extra);
+        http(self.port, "POST", "/hooks/github", &headers, body)
+    }
+
     fn status(&self) -> serde_json::Value {
         serde_json::from_str(&self.get("/api/v1/status").1).unwrap()
     }
@@ -211,17 +228,10 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         &[("apps/web/env/dev.yaml".into(), values("v2"))],
     );
     let body = push_event(&acme.url);
-    let signature = sign_github("s3cret", &body);
-    let (code, _) = http(
-        daemon.port,
-        "POST",
-        "/hooks/github",
-        &[
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &signature),
-            ("Content-Type", "application/json"),
-        ],
+    let (code, _) = daemon.push_hook(
+        Some("s3cret"),
         &body,
+        &[("Content-Type", "application/json")],
     );
     assert_eq!(code, 202);
     wait_for("the staging proposal", Duration::from_secs(30), || {
@@ -238,42 +248,14 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
         "web v3 in dev",
         &[("apps/web/env/dev.yaml".into(), values("v3"))],
     );
-    let (code, _) = http(
-        daemon.port,
-        "POST",
-        "/hooks/github",
-        &[
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &sign_github("wrong", &body)),
-        ],
-        &body,
-    );
+    let (code, _) = daemon.push_hook(Some("wrong"), &body, &[]);
     assert_eq!(code, 401);
     // Unknown repository: 404; too large: 413.
     let other = push_event("https://github.com/nobody/else.git");
-    let (code, _) = http(
-        daemon.port,
-        "POST",
-        "/hooks/github",
-        &[
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &sign_github("s3cret", &other)),
-        ],
-        &other,
-    );
+    let (code, _) = daemon.push_hook(Some("s3cret"), &other, &[]);
     assert_eq!(code, 404);
     let big = vec![b' '; (1 << 20) + 1];
-    assert_eq!(
-        http(
-            daemon.port,
-            "POST",
-            "/hooks/github",
-            &[("X-GitHub-Event", "push")],
-            &big
-        )
-        .0,
-        413
-    );
+    assert_eq!(daemon.push_hook(None, &big, &[]).0, 413);
     std::thread::sleep(Duration::from_secs(1));
     let staging_tip = git(&origin, &["log", "-1", "--format=%s", "ladder/staging/web"]);
     assert!(staging_tip.ends_with("v1 -> v2"), "{staging_tip}");
@@ -284,17 +266,7 @@ fn the_daemon_renders_promotes_on_webhooks_and_polls_and_stops_on_sigterm() {
     manual.retain(|(p, _)| p == "environments/dev.yaml");
     manual[0].1 = env_file("dev", "", "manual");
     let policy = commit(&acme.origin, "dev syncs by hand", &manual);
-    let signature = sign_github("s3cret", &body);
-    let (code, _) = http(
-        daemon.port,
-        "POST",
-        "/hooks/github",
-        &[
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", &signature),
-        ],
-        &body,
-    );
+    let (code, _) = daemon.push_hook(Some("s3cret"), &body, &[]);
     assert_eq!(code, 202);
     wait_for("the render commit", Duration::from_secs(30), || {
         git(&origin, &["rev-list", "--count", "rendered"]) == "2"
@@ -856,15 +828,10 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
         &[("apps/web/env/dev.yaml".into(), values("v2"))],
     );
     let body = push_event(&acme.url);
-    let signature = sign_github("s3cret", &body);
     let deliver = |to: &Daemon, extra: &[(&str, &str)]| {
-        let mut headers = vec![
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", signature.as_str()),
-            ("Content-Type", "application/json"),
-        ];
+        let mut headers = vec![("Content-Type", "application/json")];
         headers.extend_from_slice(extra);
-        http(to.port, "POST", "/hooks/github", &headers, &body)
+        to.push_hook(Some("s3cret"), &body, &headers)
     };
     // The standby may not have read the Lease since the leader took it: until it has,
     // it answers 503 (the sender redelivers), never 202 without acting.
@@ -894,16 +861,7 @@ fn a_webhook_that_reaches_the_standby_is_passed_on_to_the_leader() {
     assert_eq!(code, 503, "{text}");
     assert!(text.contains("not_leader"), "{text}");
     // A wrong signature is refused by the standby itself, and not passed on.
-    let (code, _) = http(
-        standby.port,
-        "POST",
-        "/hooks/github",
-        &[
-            ("X-GitHub-Event", "push"),
-            ("X-Hub-Signature-256", "sha256=00"),
-        ],
-        &body,
-    );
+    let (code, _) = standby.push_hook(Some("wrong"), &body, &[]);
     assert_eq!(code, 401);
     assert_eq!(forwarded(&standby), 1.0);
 

@@ -157,12 +157,17 @@ fn writes_by(requests: &[KubeRequest], token: &str) -> Vec<KubeRequest> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_racing_electors_one_leads_and_the_lease_says_who() {
+/// A fake API server taking the tokens `ta` and `tb`, a folder for token files, and a
+/// board of who leads: the ground of a race between `pod-a` and `pod-b`.
+fn race() -> (FakeKube, tempfile::TempDir, SharedBoard) {
     let fake = FakeKube::start("ta");
     fake.allow_token("tb");
-    let dir = tempfile::tempdir().unwrap();
-    let board = SharedBoard::default();
+    (fake, tempfile::tempdir().unwrap(), SharedBoard::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racing_electors_one_leads_and_the_lease_says_who() {
+    let (fake, dir, board) = race();
     let a = Candidate::start(config(&fake, dir.path(), "pod-a", "ta"), &board);
     let b = Candidate::start(config(&fake, dir.path(), "pod-b", "tb"), &board);
     let leader = one_leader(&[&a, &b]).await;
@@ -212,10 +217,7 @@ async fn two_racing_electors_one_leads_and_the_lease_says_who() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_when_the_leader_releases_on_shutdown() {
-    let fake = FakeKube::start("ta");
-    fake.allow_token("tb");
-    let dir = tempfile::tempdir().unwrap();
-    let board = SharedBoard::default();
+    let (fake, dir, board) = race();
     let a = Candidate::start(config(&fake, dir.path(), "pod-a", "ta"), &board);
     wait_until("pod-a to lead", || a.leads()).await;
     let b = Candidate::start(config(&fake, dir.path(), "pod-b", "tb"), &board);
@@ -250,10 +252,7 @@ async fn the_standby_takes_over_when_the_leader_releases_on_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_when_the_leader_dies_without_releasing() {
-    let fake = FakeKube::start("ta");
-    fake.allow_token("tb");
-    let dir = tempfile::tempdir().unwrap();
-    let board = SharedBoard::default();
+    let (fake, dir, board) = race();
     let a = Candidate::start(config(&fake, dir.path(), "pod-a", "ta"), &board);
     wait_until("pod-a to lead", || a.leads()).await;
     let b = Candidate::start(config(&fake, dir.path(), "pod-b", "tb"), &board);
@@ -287,10 +286,7 @@ async fn the_standby_takes_over_when_the_leader_dies_without_releasing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_off_leader_steps_down_before_the_standby_takes_over() {
-    let fake = FakeKube::start("ta");
-    fake.allow_token("tb");
-    let dir = tempfile::tempdir().unwrap();
-    let board = SharedBoard::default();
+    let (fake, dir, board) = race();
     let a = Candidate::start(config(&fake, dir.path(), "pod-a", "ta"), &board);
     wait_until("pod-a to lead", || a.leads()).await;
     let b = Candidate::start(config(&fake, dir.path(), "pod-b", "tb"), &board);

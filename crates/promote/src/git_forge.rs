@@ -109,6 +109,33 @@ impl<'a> GitForge<'a> {
 /// Where the git forge keeps its marks that a foreign push was reported.
 const REPORTED: &str = "refs/ladder/reported/";
 
+/// Pushes `writes` from `repo` in one `git push`, each branch under its own lease: for
+/// each write, its new tip or why not (`Moved` when its lease no longer held). The
+/// outer error is the push's as a whole. For every forge that pushes.
+pub fn push_branch_writes<'w>(
+    repo: &Repo,
+    writes: impl IntoIterator<Item = &'w BranchWrite>,
+) -> Result<Vec<Result<Option<ObjectId>, ForgeError>>, ladder_git::Error> {
+    let writes: Vec<&BranchWrite> = writes.into_iter().collect();
+    let pushes: Vec<RefPush> = writes
+        .iter()
+        .map(|w| RefPush {
+            branch: w.branch.clone(),
+            new: w.new,
+            lease: w.lease,
+        })
+        .collect();
+    let results = repo.push_refs(&pushes)?;
+    Ok(results
+        .into_iter()
+        .zip(writes)
+        .map(|(r, w)| {
+            r.map(|()| w.new)
+                .map_err(|source| moved_or(&w.branch, source, "pushing"))
+        })
+        .collect())
+}
+
 fn moved_or(branch: &str, source: ladder_git::Error, context: &str) -> ForgeError {
     if matches!(
         source,
@@ -194,29 +221,10 @@ impl Forge for GitForge<'_> {
                 .map(|w| self.local_write(w, &checked_out).map(|()| w.new))
                 .collect());
         }
-        let pushes: Vec<RefPush> = writes
-            .iter()
-            .map(|w| RefPush {
-                branch: w.branch.clone(),
-                new: w.new,
-                lease: w.lease,
-            })
-            .collect();
-        let results = self
-            .repo
-            .push_refs(&pushes)
-            .map_err(|source| ForgeError::Git {
-                context: "pushing proposal branches".into(),
-                source: Box::new(source),
-            })?;
-        Ok(results
-            .into_iter()
-            .zip(writes)
-            .map(|(r, w)| {
-                r.map(|()| w.new)
-                    .map_err(|source| moved_or(&w.branch, source, "pushing"))
-            })
-            .collect())
+        push_branch_writes(self.repo, writes).map_err(|source| ForgeError::Git {
+            context: "pushing proposal branches".into(),
+            source: Box::new(source),
+        })
     }
 
     fn open(&self, branch: &str, base: &str, _text: &ProposalText) -> Result<Proposal, ForgeError> {

@@ -410,10 +410,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                         source_commits[i] = input
                             .history
                             .last_change(input.branch, &field.upstream_file, &field.path)
-                            .map_err(|source| PlanError::History {
-                                file: field.upstream_file.clone(),
-                                source: Box::new(source),
-                            })?;
+                            .map_err(history_err(&field.upstream_file))?;
                     }
                 }
                 if !promotion.soak.is_zero() {
@@ -498,6 +495,15 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     Ok(Plan { promotions })
 }
 
+/// The error of a history query about `file`.
+fn history_err(file: &str) -> impl FnOnce(ladder_git::Error) -> PlanError {
+    let file = file.to_string();
+    move |source| PlanError::History {
+        file,
+        source: Box::new(source),
+    }
+}
+
 /// Whether the target's value of `field` is a rollback the upstream value must not undo:
 /// the target once held the upstream value and moved away from it after that value
 /// arrived upstream (its last change is later, in first-parent order, than `source`,
@@ -511,13 +517,6 @@ fn rolled_back(
     env: &Environment,
     upstream: &Environment,
 ) -> Result<Option<String>, PlanError> {
-    let history_err = |file: &str| {
-        let file = file.to_string();
-        move |source| PlanError::History {
-            file,
-            source: Box::new(source),
-        }
-    };
     let had = input
         .history
         .had_value(input.branch, &field.file, &field.path, &field.upstream)
@@ -559,13 +558,6 @@ fn hotfix(
     env: &Environment,
     upstream: &Environment,
 ) -> Result<Option<String>, PlanError> {
-    let history_err = |file: &str| {
-        let file = file.to_string();
-        move |source| PlanError::History {
-            file,
-            source: Box::new(source),
-        }
-    };
     let was_upstream = input
         .history
         .had_value(

@@ -2,27 +2,19 @@
 //! they were at an earlier commit, on `ladder/rollback/<env>/<app>`. Soak does not
 //! apply; a freeze and an active deny window do, unless forced.
 
-use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId, Repo};
-use ladder_model::{ConfigTree, Tenant};
+use ladder_git::{CommitOutcome, CommitRequest, Edits, Identity, Lease, ObjectId};
 use ladder_tree::SubTree;
 use serde::Serialize;
 
 use crate::forge::{BranchWrite, CommitContent, Forge, ForgeError, Proposal, ProposalText};
 use crate::plan::{PlanError, read_text, read_value};
 use crate::reconcile::ActionKind;
+use crate::run::ConfigHead;
 
 /// What to roll back, and how.
 pub struct RollbackInput<'a> {
-    pub tenant: &'a Tenant,
-    /// The tenant's config at `head`.
-    pub tree: &'a dyn ConfigTree,
-    /// The target branch and its head commit.
-    pub branch: &'a str,
-    pub head: ObjectId,
-    pub repo: &'a Repo,
-    /// The tenant's folder inside `repo` (`""`: the root).
-    pub subfolder: &'a str,
-    pub branch_prefix: &'a str,
+    /// The target branch, as the promoter reads it.
+    pub config: ConfigHead<'a>,
     pub app: &'a str,
     pub env: &'a str,
     /// The commit whose values are restored.
@@ -140,7 +132,7 @@ pub fn rollback(
     input: &RollbackInput,
     forge: &dyn Forge,
 ) -> Result<RollbackOutcome, RollbackError> {
-    let tenant = input.tenant;
+    let tenant = input.config.tenant;
     let env = tenant
         .environment(input.env)
         .ok_or_else(|| RollbackError::UnknownEnv {
@@ -183,14 +175,16 @@ pub fn rollback(
     }
 
     let old_tree = input
+        .config
         .repo
         .tree_at(input.to)
         .map_err(git_err(format!("reading commit {}", input.to)))?;
-    let old_tree =
-        SubTree::new(old_tree, input.subfolder).ok_or_else(|| RollbackError::NoTenantFolder {
-            folder: input.subfolder.to_string(),
+    let old_tree = SubTree::new(old_tree, input.config.subfolder).ok_or_else(|| {
+        RollbackError::NoTenantFolder {
+            folder: input.config.subfolder.to_string(),
             commit: input.to.to_string(),
-        })?;
+        }
+    })?;
     let mut fields = Vec::new();
     for field in tenant.promoted_fields(app, env) {
         let restored = read_value(&old_tree, &field.file, &field.path).map_err(|source| {
@@ -199,7 +193,7 @@ pub fn rollback(
                 source: Box::new(source),
             }
         })?;
-        let current = read_value(input.tree, &field.file, &field.path).map_err(Box::new)?;
+        let current = read_value(input.config.tree, &field.file, &field.path).map_err(Box::new)?;
         fields.push(RolledField {
             file: field.file,
             path: field.path,
@@ -207,7 +201,12 @@ pub fn rollback(
             restored,
         });
     }
-    let branch = format!("{}rollback/{}/{}", input.branch_prefix, env.name, app.name);
+    let branch = format!(
+        "{}rollback/{}/{}",
+        input.config.branch_prefix(),
+        env.name,
+        app.name
+    );
     let changed: Vec<&RolledField> = fields.iter().filter(|f| f.current != f.restored).collect();
     let title = match changed.as_slice() {
         [f] => format!(
@@ -248,16 +247,16 @@ pub fn rollback(
         }
     }
     for (file, file_edits) in &per_file {
-        let text = read_text(input.tree, file).map_err(Box::new)?;
+        let text = read_text(input.config.tree, file).map_err(Box::new)?;
         let edited =
             yamledit::set_many(&text, file_edits).map_err(|source| RollbackError::Edit {
                 file: file.to_string(),
                 source: Box::new(source),
             })?;
-        let path = if input.subfolder.is_empty() {
+        let path = if input.config.subfolder.is_empty() {
             file.to_string()
         } else {
-            format!("{}/{file}", input.subfolder.trim_end_matches('/'))
+            format!("{}/{file}", input.config.subfolder.trim_end_matches('/'))
         };
         edits.write(path, edited);
     }
@@ -273,7 +272,7 @@ pub fn rollback(
         ));
     }
     let request = CommitRequest {
-        parent: input.head,
+        parent: input.config.head,
         edits,
         author: input.identity.clone(),
         committer: input.identity.clone(),
@@ -288,6 +287,7 @@ pub fn rollback(
         time: None,
     };
     let (commit, tree) = match input
+        .config
         .repo
         .build_commit(&request)
         .map_err(git_err(format!("building the commit of {branch}")))?
@@ -300,13 +300,13 @@ pub fn rollback(
         .proposals(&branch)
         .map_err(Box::new)?
         .into_iter()
-        .find(|p| p.branch == branch && p.base.as_deref().is_none_or(|b| b == input.branch));
+        .find(|p| p.branch == branch && p.base.as_deref().is_none_or(|b| b == input.config.branch));
     let marker = format!("Ladder-Rollback: {}/{}", env.name, app.name);
     let (kind, lease) = match &existing {
         // A leftover branch (its pull request merged or closed, or a run that died
         // between pushing it and opening the proposal) is taken over when it holds
         // ladder's rollback commit, as promotions take theirs over.
-        None => match crate::reconcile::takeover_lease(input.repo, &branch, &marker)
+        None => match crate::reconcile::takeover_lease(input.config.repo, &branch, &marker)
             .map_err(git_err(format!("reading {branch}")))?
         {
             Some(lease) => (ActionKind::Open, lease),
@@ -314,11 +314,12 @@ pub fn rollback(
         },
         Some(p) => {
             let tip = input
+                .config
                 .repo
                 .read_commit(p.head)
                 .map_err(git_err(format!("reading the commit of {branch}")))?;
             match tip {
-                Some(c) if c.parents == [input.head] && c.tree == tree => {
+                Some(c) if c.parents == [input.config.head] && c.tree == tree => {
                     (ActionKind::Keep, Lease::At(p.head))
                 }
                 Some(c) if c.parents.len() == 1 && c.message.lines().any(|l| l == marker) => {
@@ -392,7 +393,7 @@ pub fn rollback(
     match existing {
         None => {
             let (opened, warning) =
-                crate::reconcile::open_proposal(forge, &branch, input.branch, &text);
+                crate::reconcile::open_proposal(forge, &branch, input.config.branch, &text);
             opened.map_err(Box::new)?;
             outcome.warning = warning;
         }

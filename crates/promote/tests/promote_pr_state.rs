@@ -256,13 +256,14 @@ fn a_rollback_takes_over_its_leftover_branch() {
         };
         rollback(
             &RollbackInput {
-                tenant: &tenant,
-                tree: &tree,
-                branch: "main",
-                head,
-                repo: &repo,
-                subfolder: "",
-                branch_prefix: "ladder/",
+                config: ConfigHead {
+                    tenant: &tenant,
+                    tree: &tree,
+                    branch: "main",
+                    head,
+                    repo: &repo,
+                    subfolder: "",
+                },
                 app: "web",
                 env: "staging",
                 to: ObjectId::from_hex(before.trim().as_bytes()).unwrap(),

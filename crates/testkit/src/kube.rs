@@ -15,15 +15,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+
+use crate::servers::axum_thread::AxumThread;
 
 const PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/";
 
@@ -79,57 +79,33 @@ type Shared = Arc<Mutex<State>>;
 
 /// The running fake: stops when dropped.
 pub struct FakeKube {
-    port: u16,
+    app: AxumThread,
     state: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FakeKube {
     /// Starts the fake on a loopback port, accepting `token` as a bearer token.
     pub fn start(token: &str) -> FakeKube {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
         let state: Shared = Arc::new(Mutex::new(State::default()));
         state.lock().unwrap().tokens.insert(token.to_string());
-        let (stop, stopped) = oneshot::channel::<()>();
         let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("start a tokio runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |request: Request| {
-                    let state = shared.clone();
-                    async move { handle(state, request).await }
-                });
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
-            runtime.shutdown_timeout(Duration::from_secs(5));
+        let app = AxumThread::start(1, move |_| {
+            axum::Router::new().fallback(move |request: Request| {
+                let state = shared.clone();
+                async move { handle(state, request).await }
+            })
         });
-        FakeKube {
-            port,
-            state,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        FakeKube { app, state }
     }
 
     /// `http://127.0.0.1:PORT`, the API server's URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}", self.app.port)
     }
 
     /// Its port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.app.port
     }
 
     /// Accepts `token` too (a rotated service account token).
@@ -184,17 +160,6 @@ impl FakeKube {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<KubeRequest> {
         self.state.lock().unwrap().requests.clone()
-    }
-}
-
-impl Drop for FakeKube {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 mod git;
 pub mod github;
 pub mod kube;
+mod loopback;
 mod mem_tree;
 mod rendered;
 mod repos;
@@ -16,6 +17,7 @@ mod servers;
 mod tenant;
 
 pub use git::{git, git_cmd};
+pub use loopback::http_request;
 pub use mem_tree::MemTree;
 pub use rendered::example_in_subfolder;
 pub use repos::{

@@ -2,8 +2,7 @@
 //! temp folders.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -138,42 +137,8 @@ pub fn read_documents(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>>
 
 // The daemon tests: an HTTP client, polling with a bound, GitHub webhook signatures.
 
-/// One HTTP/1.1 request on loopback: (status, body).
-pub fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
+#[allow(unused_imports)] // not every test binary talks to a daemon
+pub use ladder_testkit::http_request as http;
 
 /// Waits until `ok` holds, polling; panics with `what` after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {

@@ -105,7 +105,7 @@ impl FakeGitHub {
 
     /// The API root, GitHub Enterprise style: `http://127.0.0.1:PORT/api/v3`.
     pub fn api_url(&self) -> String {
-        format!("http://127.0.0.1:{}/api/v3", self.server.port)
+        format!("http://127.0.0.1:{}/api/v3", self.server.app.port)
     }
 
     /// Registers `owner/name`, backed by the bare repo at `bare` (created by the caller),

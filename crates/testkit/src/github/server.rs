@@ -6,8 +6,6 @@
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -16,70 +14,35 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use super::openapi::{self, Exchange};
 use super::routes::{self, Call, Reply};
 use super::state::{RATE_LIMIT, State, now};
 use super::{ApiRequest, Fault, auth};
+use crate::servers::axum_thread::AxumThread;
 use crate::servers::cgi::{http_backend, parse_cgi};
 
 pub(crate) type Shared = Arc<Mutex<State>>;
 
 /// The running server: stops (and its runtime with it) when dropped.
 pub(crate) struct Server {
-    pub port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    pub app: AxumThread,
 }
 
 impl Server {
+    /// Serves a new state, made knowing the port it is served on.
     pub fn start(make_state: impl FnOnce(u16) -> State) -> (Server, Shared) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let shared: Shared = Arc::new(Mutex::new(make_state(port)));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let state = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("start a tokio runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().fallback(move |request: Request| {
-                    let state = state.clone();
-                    async move { handle(state, request).await }
-                });
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
-            // Connections still open (keep-alive clients) end with the runtime.
-            runtime.shutdown_timeout(Duration::from_secs(5));
+        let mut shared = None;
+        let app = AxumThread::start(2, |port| {
+            let state: Shared = Arc::new(Mutex::new(make_state(port)));
+            shared = Some(state.clone());
+            axum::Router::new().fallback(move |request: Request| {
+                let state = state.clone();
+                async move { handle(state, request).await }
+            })
         });
-        (
-            Server {
-                port,
-                stop: Some(stop),
-                thread: Some(thread),
-            },
-            shared,
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let shared = shared.expect("the app was made");
+        (Server { app }, shared)
     }
 }
 

@@ -3,6 +3,7 @@
 //! and waited for, threads are joined, connections are closed.
 
 mod acceptor;
+pub(crate) mod axum_thread;
 pub(crate) mod cgi;
 mod daemon;
 mod http;
